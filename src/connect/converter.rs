@@ -1,0 +1,57 @@
+//! The converter contract: Connect data to bytes and back, like
+//! `org.apache.kafka.connect.storage.Converter`.
+
+use super::data::{SchemaRef, Value};
+
+/// A schema (absent for schemaless data) and a value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaAndValue {
+    pub schema: Option<SchemaRef>,
+    pub value: Value,
+}
+
+impl SchemaAndValue {
+    pub fn null() -> SchemaAndValue {
+        SchemaAndValue {
+            schema: None,
+            value: Value::Null,
+        }
+    }
+}
+
+/// A record the converter cannot handle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConverterError {
+    pub message: String,
+}
+
+impl ConverterError {
+    pub fn new(message: impl Into<String>) -> ConverterError {
+        ConverterError {
+            message: message.into(),
+        }
+    }
+}
+
+impl From<super::data::DataError> for ConverterError {
+    fn from(e: super::data::DataError) -> Self {
+        ConverterError::new(e.message)
+    }
+}
+
+/// Turns Connect data into the bytes of a Kafka key or value and back.
+/// Implementations are configured once and then shared by a task's loop.
+pub trait Converter: Send + Sync {
+    /// Serializes; `Ok(None)` is a null (tombstone) key or value.
+    fn from_connect(
+        &self,
+        topic: &str,
+        schema: Option<&SchemaRef>,
+        value: &Value,
+    ) -> Result<Option<Vec<u8>>, ConverterError>;
+
+    /// Deserializes; `None` bytes is a null key or value.
+    fn to_connect(&self, topic: &str, bytes: Option<&[u8]>)
+        -> Result<SchemaAndValue, ConverterError>;
+}

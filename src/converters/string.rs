@@ -1,0 +1,75 @@
+//! `StringConverter`: values as UTF-8 text.
+
+use crate::connect::{Converter, ConverterError, Props, SchemaAndValue, SchemaBuilder, SchemaRef, Value};
+
+
+
+#[derive(Debug, Clone)]
+pub struct StringConverter {
+    schema: SchemaRef,
+}
+
+impl StringConverter {
+    /// Java's `converter.encoding` may name another charset; UTF-8 is the only
+    /// one supported, and asking for another is an error rather than mojibake.
+    pub fn configure(settings: &Props) -> Result<StringConverter, String> {
+        if let Some(enc) = settings.get("encoding") {
+            if !enc.eq_ignore_ascii_case("utf8") && !enc.eq_ignore_ascii_case("utf-8") {
+                return Err(format!("StringConverter supports only UTF-8, not {enc}"));
+            }
+        }
+        Ok(StringConverter {
+            schema: SchemaBuilder::string().optional().build(),
+        })
+    }
+}
+
+impl Converter for StringConverter {
+    fn from_connect(
+        &self,
+        _topic: &str,
+        _schema: Option<&SchemaRef>,
+        value: &Value,
+    ) -> Result<Option<Vec<u8>>, ConverterError> {
+        Ok(match value {
+            Value::Null => None,
+            Value::String(s) => Some(s.as_bytes().to_vec()),
+            // Java calls toString() on anything else.
+            other => Some(other.to_java_string().into_bytes()),
+        })
+    }
+
+    fn to_connect(
+        &self,
+        topic: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<SchemaAndValue, ConverterError> {
+        let value = match bytes {
+            None => Value::Null,
+            Some(b) => Value::String(String::from_utf8(b.to_vec()).map_err(|e| {
+                ConverterError::new(format!(
+                    "Failed to deserialize string for topic {topic}: not valid UTF-8 ({e})"
+                ))
+            })?),
+        };
+        Ok(SchemaAndValue {
+            schema: Some(self.schema.clone()),
+            value,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_bad_utf8() {
+        let c = StringConverter::configure(&Props::new()).unwrap();
+        let bytes = c.from_connect("t", None, &Value::from("héllo")).unwrap();
+        assert_eq!(bytes.as_deref(), Some("héllo".as_bytes()));
+        assert_eq!(c.to_connect("t", bytes.as_deref()).unwrap().value, Value::from("héllo"));
+        assert!(c.to_connect("t", Some(&[0xff, 0xfe])).is_err());
+        assert_eq!(c.from_connect("t", None, &Value::Null).unwrap(), None);
+    }
+}
