@@ -3,3 +3,7 @@
 
 pub mod connect;
 pub mod converters;
+pub mod connectors;
+pub mod storage;
+pub mod engine;
+pub mod standalone;

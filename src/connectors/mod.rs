@@ -1,0 +1,116 @@
+//! Built-in connectors, compiled in, and the registry that finds one by
+//! Java class name, short name or alias.
+
+pub mod datagen;
+pub mod file;
+
+use crate::connect::{ConnectorKind, SinkConnector, SourceConnector};
+
+/// A connector instance of either kind.
+pub enum AnyConnector {
+    Source(Box<dyn SourceConnector>),
+    Sink(Box<dyn SinkConnector>),
+}
+
+impl AnyConnector {
+    pub fn kind(&self) -> ConnectorKind {
+        match self {
+            AnyConnector::Source(_) => ConnectorKind::Source,
+            AnyConnector::Sink(_) => ConnectorKind::Sink,
+        }
+    }
+
+    pub fn as_connector(&self) -> &dyn crate::connect::Connector {
+        match self {
+            AnyConnector::Source(c) => c.as_ref(),
+            AnyConnector::Sink(c) => c.as_ref(),
+        }
+    }
+
+    pub fn as_connector_mut(&mut self) -> &mut dyn crate::connect::Connector {
+        match self {
+            AnyConnector::Source(c) => c.as_mut(),
+            AnyConnector::Sink(c) => c.as_mut(),
+        }
+    }
+}
+
+/// One built-in plugin: its canonical (Java) class name, the other names it
+/// answers to, and its constructor.
+pub struct Plugin {
+    pub class: &'static str,
+    pub aliases: &'static [&'static str],
+    pub kind: ConnectorKind,
+    pub create: fn() -> AnyConnector,
+}
+
+impl Plugin {
+    fn answers_to(&self, name: &str) -> bool {
+        self.class == name || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    }
+}
+
+/// Every built-in connector.
+pub fn plugins() -> &'static [Plugin] {
+    &[
+        Plugin {
+            class: "org.apache.kafka.connect.file.FileStreamSourceConnector",
+            aliases: &["FileStreamSourceConnector", "FileStreamSource"],
+            kind: ConnectorKind::Source,
+            create: || AnyConnector::Source(Box::<file::FileStreamSourceConnector>::default()),
+        },
+        Plugin {
+            class: "org.apache.kafka.connect.file.FileStreamSinkConnector",
+            aliases: &["FileStreamSinkConnector", "FileStreamSink"],
+            kind: ConnectorKind::Sink,
+            create: || AnyConnector::Sink(Box::<file::FileStreamSinkConnector>::default()),
+        },
+        Plugin {
+            class: "dev.kconnect.connectors.DatagenConnector",
+            aliases: &["DatagenConnector", "Datagen", "datagen"],
+            kind: ConnectorKind::Source,
+            create: || AnyConnector::Source(Box::<datagen::DatagenConnector>::default()),
+        },
+    ]
+}
+
+/// Finds a plugin by class name or alias; the error lists what exists.
+pub fn find(name: &str) -> Result<&'static Plugin, String> {
+    let name = name.trim();
+    plugins().iter().find(|p| p.answers_to(name)).ok_or_else(|| {
+        let known: Vec<String> = plugins()
+            .iter()
+            .map(|p| format!("{} ({})", p.class, p.aliases.join(", ")))
+            .collect();
+        format!(
+            "Failed to find any class that implements Connector and which name matches {name}; available connectors are: {}",
+            known.join("; ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_class_names_and_short_names_resolve() {
+        for name in [
+            "org.apache.kafka.connect.file.FileStreamSinkConnector",
+            "FileStreamSink",
+            "FileStreamSinkConnector",
+        ] {
+            assert_eq!(find(name).unwrap().kind, ConnectorKind::Sink, "{name}");
+        }
+        assert_eq!(find("FileStreamSource").unwrap().kind, ConnectorKind::Source);
+        assert_eq!(find("datagen").unwrap().kind, ConnectorKind::Source);
+    }
+
+    #[test]
+    fn unknown_class_lists_available() {
+        let err = find("com.acme.Nope").err().unwrap();
+        assert!(err.contains("com.acme.Nope"));
+        assert!(err.contains("FileStreamSinkConnector"));
+        assert!(err.contains("DatagenConnector"));
+    }
+}

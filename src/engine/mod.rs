@@ -1,0 +1,14 @@
+//! The task engine: runs source and sink tasks against Kafka, shared by
+//! standalone mode and the worker pods.
+
+pub mod connector_config;
+pub mod kafka;
+pub mod sink;
+pub mod source;
+pub mod task;
+pub mod worker;
+pub mod worker_config;
+
+pub use task::{TaskContext, TaskFailure, TaskId};
+pub use worker::{TaskState, Worker};
+pub use worker_config::WorkerConfig;

@@ -1,0 +1,235 @@
+//! A worker: starts connectors' tasks with their Kafka clients and
+//! converters, follows their state, and stops them all gracefully.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::Consumer;
+use rdkafka::ClientConfig;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::connector_config::{common_topics, ValidatedConnector, TOPICS_REGEX};
+use super::kafka::{consumer_config, producer_config};
+use super::sink::{SinkConsumer, SinkContext, SinkTaskRunner};
+use super::source::{AckContext, SourceProducer, SourceTaskRunner};
+use super::task::{TaskContext, TaskFailure, TaskId};
+use super::worker_config::{WorkerConfig, KEY_CONVERTER, VALUE_CONVERTER};
+use crate::connect::{Converter, Props};
+use crate::connectors::AnyConnector;
+use crate::converters;
+use crate::storage::OffsetStore;
+
+/// Connect's task states.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskState {
+    Running,
+    Failed(String),
+    Stopped,
+}
+
+/// Something went wrong starting a connector or task.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("connector \"{connector}\": {message}")]
+    Connector { connector: String, message: String },
+    #[error("task {task}: creating its Kafka client failed: {source}")]
+    Client {
+        task: TaskId,
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+}
+
+pub struct Worker {
+    config: WorkerConfig,
+    bootstrap: String,
+    offsets: Arc<dyn OffsetStore>,
+    shutdown: CancellationToken,
+    tasks: JoinSet<(TaskId, Result<(), TaskFailure>)>,
+    states: BTreeMap<TaskId, TaskState>,
+}
+
+impl Worker {
+    pub fn new(config: WorkerConfig, bootstrap: String, offsets: Arc<dyn OffsetStore>) -> Worker {
+        Worker {
+            config,
+            bootstrap,
+            offsets,
+            shutdown: CancellationToken::new(),
+            tasks: JoinSet::new(),
+            states: BTreeMap::new(),
+        }
+    }
+
+    /// Cancelling this token stops every task gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    pub fn states(&self) -> &BTreeMap<TaskId, TaskState> {
+        &self.states
+    }
+
+    /// The converter for `key.converter`/`value.converter`: the connector's
+    /// override if it sets one, else the worker's, each with its settings.
+    fn converter(&self, props: &Props, prefix: &str, is_key: bool) -> Result<Arc<dyn Converter>, String> {
+        let source = if props.get(prefix).is_some_and(|c| !c.trim().is_empty()) {
+            props
+        } else {
+            self.config.props()
+        };
+        converters::from_props(source, prefix, is_key)
+            .map(Arc::from)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Splits a validated connector into tasks and starts them.
+    pub fn start_connector(
+        &mut self,
+        validated: &ValidatedConnector,
+        connector: &AnyConnector,
+    ) -> Result<(), WorkerError> {
+        let name = validated.name.clone();
+        let conn_err = |message: String| WorkerError::Connector {
+            connector: name.clone(),
+            message,
+        };
+        let key_converter = self.converter(&validated.props, KEY_CONVERTER, true).map_err(conn_err)?;
+        let value_converter = self.converter(&validated.props, VALUE_CONVERTER, false).map_err(conn_err)?;
+        let task_configs = connector
+            .as_connector()
+            .task_configs(validated.tasks_max)
+            .map_err(|e| conn_err(e.to_string()))?;
+        tracing::info!(connector = %name, tasks = task_configs.len(), class = validated.plugin.class, "starting connector");
+        for (n, task_props) in task_configs.into_iter().enumerate() {
+            let id = TaskId {
+                connector: name.clone(),
+                task: n,
+            };
+            let ctx = TaskContext {
+                id: id.clone(),
+                bootstrap: self.bootstrap.clone(),
+                key_converter: key_converter.clone(),
+                value_converter: value_converter.clone(),
+                offset_flush_interval: self.config.offset_flush_interval(),
+                offset_flush_timeout: self.config.offset_flush_timeout(),
+                shutdown: self.shutdown.child_token(),
+            };
+            match connector {
+                AnyConnector::Source(c) => self.start_source(ctx, c.create_task(), task_props, validated)?,
+                AnyConnector::Sink(c) => self.start_sink(ctx, c.create_task(), task_props, validated)?,
+            }
+            self.states.insert(id, TaskState::Running);
+        }
+        Ok(())
+    }
+
+    fn start_source(
+        &mut self,
+        ctx: TaskContext,
+        mut task: Box<dyn crate::connect::SourceTask>,
+        task_props: Props,
+        validated: &ValidatedConnector,
+    ) -> Result<(), WorkerError> {
+        let cfg: ClientConfig = producer_config(&self.bootstrap, self.config.props(), &validated.props, &validated.name);
+        let producer: SourceProducer = cfg
+            .create_with_context(AckContext)
+            .map_err(|source| WorkerError::Client { task: ctx.id.clone(), source })?;
+        let reader = Arc::new(crate::storage::offsets::ConnectorOffsets {
+            connector: validated.name.clone(),
+            store: self.offsets.clone(),
+        });
+        let store = self.offsets.clone();
+        let id = ctx.id.clone();
+        self.tasks.spawn(async move {
+            let span_id = id.clone();
+            let result = async {
+                task.start(&task_props, reader).await?;
+                tracing::info!(task = %span_id, "source task RUNNING");
+                SourceTaskRunner::new(ctx, task, producer, store).run().await
+            }
+            .await;
+            (id, result)
+        });
+        Ok(())
+    }
+
+    fn start_sink(
+        &mut self,
+        ctx: TaskContext,
+        mut task: Box<dyn crate::connect::SinkTask>,
+        task_props: Props,
+        validated: &ValidatedConnector,
+    ) -> Result<(), WorkerError> {
+        let cfg = consumer_config(&self.bootstrap, self.config.props(), &validated.props, &validated.name, ctx.id.task);
+        let (context, events) = SinkContext::new(ctx.id.to_string());
+        let consumer: SinkConsumer = cfg
+            .create_with_context(context)
+            .map_err(|source| WorkerError::Client { task: ctx.id.clone(), source })?;
+        let regex = validated.props.get(TOPICS_REGEX).map(|r| r.trim()).unwrap_or("");
+        let subscription: Vec<String> = if regex.is_empty() {
+            common_topics(&validated.props)
+        } else {
+            // librdkafka treats a subscription starting with ^ as a regex.
+            vec![if regex.starts_with('^') { regex.to_owned() } else { format!("^{regex}") }]
+        };
+        let topics: Vec<&str> = subscription.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&topics)
+            .map_err(|source| WorkerError::Client { task: ctx.id.clone(), source })?;
+        let id = ctx.id.clone();
+        self.tasks.spawn(async move {
+            let span_id = id.clone();
+            let result = async {
+                task.start(&task_props).await?;
+                tracing::info!(task = %span_id, "sink task RUNNING");
+                SinkTaskRunner::new(ctx, task, consumer, events).run().await
+            }
+            .await;
+            (id, result)
+        });
+        Ok(())
+    }
+
+    /// Runs until the shutdown token is cancelled, recording task failures
+    /// as they happen (a failed task does not stop the others). Then waits up
+    /// to `task.shutdown.graceful.timeout.ms` for tasks to stop.
+    pub async fn run(mut self) -> BTreeMap<TaskId, TaskState> {
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => break,
+                Some(joined) = self.tasks.join_next() => self.record(joined),
+            }
+        }
+        tracing::info!("stopping tasks");
+        let deadline = tokio::time::Instant::now() + self.config.task_shutdown_timeout().max(Duration::from_millis(100));
+        while !self.tasks.is_empty() {
+            match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
+                Ok(Some(joined)) => self.record(joined),
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!(remaining = self.tasks.len(), "tasks did not stop within task.shutdown.graceful.timeout.ms; abandoning them");
+                    self.tasks.abort_all();
+                    break;
+                }
+            }
+        }
+        self.states
+    }
+
+    fn record(&mut self, joined: Result<(TaskId, Result<(), TaskFailure>), tokio::task::JoinError>) {
+        match joined {
+            Ok((id, Ok(()))) => {
+                tracing::info!(task = %id, "task stopped");
+                self.states.insert(id, TaskState::Stopped);
+            }
+            Ok((id, Err(failure))) => {
+                tracing::error!(task = %id, trace = %failure.message, "task FAILED");
+                self.states.insert(id, TaskState::Failed(failure.message));
+            }
+            Err(e) => tracing::error!(error = %e, "a task panicked"),
+        }
+    }
+}

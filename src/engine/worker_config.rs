@@ -1,0 +1,86 @@
+//! Worker-level configuration (`connect-standalone.properties` and friends).
+
+use std::time::Duration;
+
+use crate::connect::{Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Validator};
+
+pub const BOOTSTRAP_SERVERS: &str = "bootstrap.servers";
+pub const KEY_CONVERTER: &str = "key.converter";
+pub const VALUE_CONVERTER: &str = "value.converter";
+pub const OFFSET_FLUSH_INTERVAL_MS: &str = "offset.flush.interval.ms";
+pub const OFFSET_FLUSH_TIMEOUT_MS: &str = "offset.flush.timeout.ms";
+pub const OFFSET_STORAGE_FILE: &str = "offset.storage.file.filename";
+pub const TASK_SHUTDOWN_TIMEOUT_MS: &str = "task.shutdown.graceful.timeout.ms";
+
+pub fn config_def() -> ConfigDef {
+    ConfigDef::new()
+        .define(BOOTSTRAP_SERVERS, ConfigType::List, Some(""), Importance::High,
+            "Kafka brokers to connect to. Empty in standalone mode runs an embedded in-memory Kafka for trying things out")
+        .define(KEY_CONVERTER, ConfigType::Class, Some("org.apache.kafka.connect.json.JsonConverter"), Importance::High,
+            "Converter class for record keys")
+        .define(VALUE_CONVERTER, ConfigType::Class, Some("org.apache.kafka.connect.json.JsonConverter"), Importance::High,
+            "Converter class for record values")
+        .define(OFFSET_FLUSH_INTERVAL_MS, ConfigType::Long, Some("60000"), Importance::Low,
+            "Interval at which to try committing offsets for tasks")
+        .validate_with(Validator::Range { min: Some(1), max: None })
+        .define(OFFSET_FLUSH_TIMEOUT_MS, ConfigType::Long, Some("5000"), Importance::Low,
+            "Maximum milliseconds to wait for records to flush and offsets to be committed before cancelling the commit")
+        .validate_with(Validator::Range { min: Some(0), max: None })
+        .define(OFFSET_STORAGE_FILE, ConfigType::String, Some(""), Importance::High,
+            "File to store source connector offsets in (standalone mode)")
+        .define(TASK_SHUTDOWN_TIMEOUT_MS, ConfigType::Long, Some("5000"), Importance::Low,
+            "Time to wait for tasks to shut down gracefully")
+        .validate_with(Validator::Range { min: Some(0), max: None })
+}
+
+/// Parsed worker configuration plus the raw properties (for `producer.*`,
+/// `consumer.*` and converter settings).
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    config: Config,
+}
+
+impl WorkerConfig {
+    pub fn parse(props: &Props) -> Result<WorkerConfig, ConfigError> {
+        Ok(WorkerConfig {
+            config: config_def().parse(props)?,
+        })
+    }
+
+    pub fn props(&self) -> &Props {
+        self.config.props()
+    }
+
+    /// `None` when no brokers are configured (embedded mode).
+    pub fn bootstrap_servers(&self) -> Option<String> {
+        let list = self.config.list(BOOTSTRAP_SERVERS);
+        (!list.is_empty()).then(|| list.join(","))
+    }
+
+    pub fn offset_flush_interval(&self) -> Duration {
+        self.config.duration_ms(OFFSET_FLUSH_INTERVAL_MS)
+    }
+
+    pub fn offset_flush_timeout(&self) -> Duration {
+        self.config.duration_ms(OFFSET_FLUSH_TIMEOUT_MS)
+    }
+
+    pub fn task_shutdown_timeout(&self) -> Duration {
+        self.config.duration_ms(TASK_SHUTDOWN_TIMEOUT_MS)
+    }
+
+    pub fn offset_storage_file(&self) -> Option<String> {
+        self.config.string(OFFSET_STORAGE_FILE).filter(|s| !s.is_empty())
+    }
+
+    /// A copy with `bootstrap.servers` set (used for the embedded cluster).
+    pub fn with_bootstrap(&self, servers: &str) -> WorkerConfig {
+        let mut props = self.props().clone();
+        props.insert(BOOTSTRAP_SERVERS.into(), servers.into());
+        WorkerConfig {
+            config: config_def()
+                .parse(&props)
+                .unwrap_or_else(|_| self.config.clone()),
+        }
+    }
+}
