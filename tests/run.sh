@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, unit, property and end-to-end tests against a
+# real Kafka broker, plus the quickstart. Installs and starts what it needs
+# (Kafka jars from Maven Central, cached under ~/.cache/kconnect-test) and
+# stops it again, also when a test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || { echo "tests/run.sh: '$1' is required ($2)" >&2; exit 1; }
+}
+need cargo "Rust toolchain"
+need java "Java 17 runs the Kafka broker"
+need mvn "Maven fetches the Kafka jars"
+
+step "cargo fmt --check"
+cargo fmt --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+step "JsonConverter vectors still match Apache Kafka's JsonConverter"
+bash tests/vectors/jsonconverter/gen.sh
+git diff --exit-code -- tests/vectors/jsonconverter/ || {
+  echo "vectors.json differs from what the Java JsonConverter produces (see diff above)" >&2
+  exit 1
+}
+
+step "Kafka broker (KRaft, single node)"
+export KCONNECT_TEST_STATE="${KCONNECT_TEST_STATE:-$(mktemp -d /tmp/kconnect-test.XXXXXX)}"
+cleanup() {
+  bash tests/env/kafka.sh stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT INT TERM
+bootstrap_line=$(bash tests/env/kafka.sh start)
+export KAFKA_BOOTSTRAP="${bootstrap_line#KAFKA_BOOTSTRAP=}"
+echo "Kafka at $KAFKA_BOOTSTRAP" >&2
+
+step "cargo test (unit, property and end-to-end tests)"
+cargo test -- --test-threads=2
+
+step "quickstart"
+bash examples/quickstart/run.sh
+
+echo "all tests passed" >&2

@@ -1,0 +1,196 @@
+//! Shared helpers for end-to-end tests: the real Kafka broker from
+//! `tests/env/kafka.sh`, the `kconnect` binary, and small waiting loops.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+/// Bootstrap servers of the test broker: `KAFKA_BOOTSTRAP` when the test
+/// command started one, else `tests/env/kafka.sh start` (idempotent) is run.
+/// A broker that cannot be started fails the test; it is never skipped.
+pub fn kafka_bootstrap() -> String {
+    static BOOTSTRAP: OnceLock<String> = OnceLock::new();
+    BOOTSTRAP
+        .get_or_init(|| {
+            if let Ok(b) = std::env::var("KAFKA_BOOTSTRAP") {
+                if !b.is_empty() {
+                    return b;
+                }
+            }
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/kafka.sh");
+            let out = Command::new("bash")
+                .arg(&script)
+                .arg("start")
+                .stderr(Stdio::inherit())
+                .output()
+                .expect("running tests/env/kafka.sh start");
+            assert!(out.status.success(), "tests/env/kafka.sh start failed");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix("KAFKA_BOOTSTRAP="))
+                .map(str::to_owned)
+                .unwrap_or_else(|| panic!("kafka.sh printed no bootstrap: {stdout}"))
+        })
+        .clone()
+}
+
+pub fn kconnect_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_kconnect"))
+}
+
+/// A unique name for topics and connectors of one test run.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{}", std::process::id(), nanos % 1_000_000_000)
+}
+
+/// Creates a topic through the broker's own CLI.
+pub fn create_topic(topic: &str, partitions: u32) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/kafka.sh");
+    let status = Command::new("bash")
+        .arg(&script)
+        .args(["topics", "--bootstrap-server", &kafka_bootstrap(), "--create", "--topic", topic])
+        .args(["--partitions", &partitions.to_string(), "--replication-factor", "1"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("running kafka.sh topics");
+    assert!(status.success(), "creating topic {topic} failed");
+}
+
+/// Writes `key=value` lines to a properties file.
+pub fn write_props(path: &Path, pairs: &[(&str, String)]) {
+    let text: String = pairs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    std::fs::write(path, text).expect("writing properties file");
+}
+
+/// A running `kconnect` process, killed (SIGKILL) if dropped still running.
+pub struct Process {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Process {
+    pub fn standalone(dir: &Path, args: &[&Path], tag: &str) -> Process {
+        let log = dir.join(format!("kconnect-{tag}.log"));
+        let log_file = std::fs::File::create(&log).expect("creating log file");
+        let child = Command::new(kconnect_bin())
+            .arg("standalone")
+            .args(args)
+            .env("RUST_LOG", "info,kconnect=debug")
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("starting kconnect");
+        Process { child, log }
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for kconnect") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "kconnect did not stop after SIGTERM; log: {}", self.log_tail());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    pub fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().expect("polling kconnect") {
+            panic!("kconnect exited early with {status}; log:\n{}", self.log_tail());
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.kill9();
+        }
+    }
+}
+
+/// Number of complete lines in a file (0 if absent).
+pub fn count_lines(path: &Path) -> usize {
+    std::fs::read(path)
+        .map(|b| b.iter().filter(|c| **c == b'\n').count())
+        .unwrap_or(0)
+}
+
+/// Polls `check` until it returns true or the timeout passes.
+pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Every record value in partition 0 of `topic`, from the beginning.
+pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka_bootstrap())
+        .set("group.id", unique("test-reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("creating test consumer");
+    let (_, high) = consumer
+        .fetch_watermarks(topic, 0, Duration::from_secs(10))
+        .expect("fetching watermarks");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Beginning).expect("tpl");
+    consumer.assign(&tpl).expect("assigning");
+    let mut out = Vec::with_capacity(high as usize);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (out.len() as i64) < high {
+        assert!(Instant::now() < deadline, "reading {topic}: got {} of {high}", out.len());
+        if let Some(m) = consumer.poll(Duration::from_millis(200)) {
+            let m = m.expect("consuming test topic");
+            out.push(m.payload().unwrap_or_default().to_vec());
+        }
+    }
+    out
+}
+
+/// The committed offset of `group` on partition 0 of `topic` (-1 if none).
+pub fn committed_offset(group: &str, topic: &str) -> i64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka_bootstrap())
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("creating offset reader");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, 0);
+    let committed = consumer
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .expect("fetching committed offsets");
+    match committed.elements()[0].offset() {
+        Offset::Offset(o) => o,
+        _ => -1,
+    }
+}
