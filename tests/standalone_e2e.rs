@@ -65,8 +65,8 @@ impl Pipeline {
             &pipeline.worker,
             &[
                 ("bootstrap.servers", kafka_bootstrap()),
-                ("key.converter", std::env::var("E2E_CONV").unwrap_or("org.apache.kafka.connect.json.JsonConverter".into())),
-                ("value.converter", std::env::var("E2E_CONV").unwrap_or("org.apache.kafka.connect.json.JsonConverter".into())),
+                ("key.converter", "org.apache.kafka.connect.json.JsonConverter".into()),
+                ("value.converter", "org.apache.kafka.connect.json.JsonConverter".into()),
                 ("offset.storage.file.filename", pipeline.offsets.display().to_string()),
                 ("offset.flush.interval.ms", "200".into()),
             ],
@@ -241,4 +241,113 @@ fn sigkill_mid_stream_loses_nothing_and_resumes_from_committed_offsets() {
         "duplicates: {source_dups} re-produced by the source, {} re-written by the sink",
         out_lines.len() - topic.len()
     );
+}
+
+#[test]
+fn datagen_two_tasks_into_four_partitions_and_a_two_task_sink_deliver_every_record() {
+    const COUNT: usize = 20_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topic = unique("e2e-datagen");
+    create_topic(&topic, 4);
+    let worker = dir.path().join("worker.properties");
+    let source = dir.path().join("datagen.properties");
+    let sink = dir.path().join("sink.yaml");
+    let output = dir.path().join("orders.txt");
+    write_props(
+        &worker,
+        &[
+            ("bootstrap.servers", kafka_bootstrap()),
+            ("offset.storage.file.filename", dir.path().join("offsets").display().to_string()),
+            ("offset.flush.interval.ms", "500".into()),
+        ],
+    );
+    write_props(
+        &source,
+        &[
+            ("name", format!("{topic}-gen")),
+            ("connector.class", "datagen".into()),
+            ("tasks.max", "2".into()),
+            ("topic", topic.clone()),
+            ("count", COUNT.to_string()),
+            ("rate", "0".into()),
+        ],
+    );
+    // YAML connector config, in Connect's REST shape.
+    std::fs::write(
+        &sink,
+        format!(
+            "name: {topic}-sink\nconfig:\n  connector.class: FileStreamSink\n  tasks.max: 2\n  topics: {topic}\n  file: {}\n",
+            output.display()
+        ),
+    )
+    .expect("writing sink yaml");
+    let mut proc = Process::standalone(dir.path(), &[&worker, &source, &sink], "datagen");
+    wait_until("every generated order in the sink file", Duration::from_secs(120), || {
+        proc.assert_running();
+        count_lines(&output) >= COUNT
+    });
+    let status = proc.terminate();
+    assert!(status.success(), "log:\n{}", proc.log_tail());
+    let log = std::fs::read_to_string(&proc.log).unwrap_or_default();
+    assert!(log.contains("partitions assigned"), "sink tasks got partitions through the group");
+
+    let text = std::fs::read_to_string(&output).expect("reading output");
+    let mut ids: Vec<i64> = text
+        .lines()
+        .map(|l| {
+            l.strip_prefix("Struct{id=")
+                .and_then(|r| r.split(',').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("unexpected sink line {l:?}"))
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids, (0..COUNT as i64).collect::<Vec<_>>(), "every order id exactly covered");
+}
+
+#[test]
+fn malformed_json_fails_the_sink_task_with_a_trace() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topic = unique("e2e-bad-json");
+    create_topic(&topic, 1);
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", kafka_bootstrap())
+        .create()
+        .expect("producer");
+    producer
+        .send(BaseRecord::<(), str>::to(&topic).payload("{this is not json"))
+        .expect("queueing bad record");
+    producer.flush(Duration::from_secs(10)).expect("flushing");
+
+    let worker = dir.path().join("worker.properties");
+    let sink = dir.path().join("sink.properties");
+    write_props(&worker, &[("bootstrap.servers", kafka_bootstrap())]);
+    write_props(
+        &sink,
+        &[
+            ("name", format!("{topic}-sink")),
+            ("connector.class", "FileStreamSink".into()),
+            ("topics", topic.clone()),
+            ("file", dir.path().join("out.txt").display().to_string()),
+        ],
+    );
+    let mut proc = Process::standalone(dir.path(), &[&worker, &sink], "bad-json");
+    wait_until("the sink task to fail", Duration::from_secs(60), || {
+        proc.assert_running();
+        std::fs::read_to_string(&proc.log)
+            .unwrap_or_default()
+            .contains("task FAILED")
+    });
+    let status = proc.terminate();
+    assert!(status.success());
+    let log = std::fs::read_to_string(&proc.log).unwrap_or_default();
+    let failed = log.lines().find(|l| l.contains("task FAILED")).unwrap_or_default();
+    assert!(
+        failed.contains(&format!("{topic}-0 offset 0")) && failed.contains("value"),
+        "the trace names the record and what failed: {failed}"
+    );
+    assert_eq!(count_lines(&dir.path().join("out.txt")), 0);
+    assert_eq!(committed_offset(&format!("connect-{topic}-sink"), &topic), -1, "nothing committed past the bad record");
 }

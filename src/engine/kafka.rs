@@ -75,6 +75,11 @@ pub fn consumer_config(
     cfg.set("bootstrap.servers", bootstrap)
         .set("group.id", format!("connect-{connector}"))
         .set("client.id", format!("connector-consumer-{connector}-{task}"))
+        // Static membership (KIP-345): a task that restarts, here or on
+        // another worker, rejoins as the same member and gets its partitions
+        // back at once instead of waiting out the dead member's session.
+        .set("group.instance.id", format!("connect-{connector}-{task}"))
+        .set("session.timeout.ms", "10000")
         // Offsets are committed only after the task's flush says so.
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")

@@ -1,0 +1,65 @@
+//! The binary's handling of bad input: it must fail at start, naming the
+//! connector, the key and what was expected. No Kafka needed.
+
+mod support;
+
+use std::process::Command;
+
+use support::{kconnect_bin, write_props};
+
+fn run_standalone(connector: &[(&str, String)]) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = dir.path().join("worker.properties");
+    let conn = dir.path().join("connector.properties");
+    write_props(&worker, &[("bootstrap.servers", "127.0.0.1:1".into())]);
+    write_props(&conn, connector);
+    let out = Command::new(kconnect_bin())
+        .arg("standalone")
+        .arg(&worker)
+        .arg(&conn)
+        .output()
+        .expect("running kconnect");
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn unknown_connector_class_lists_the_available_ones() {
+    let (ok, err) = run_standalone(&[("name", "x".into()), ("connector.class", "com.acme.Missing".into())]);
+    assert!(!ok);
+    assert!(err.contains("connector \"x\""), "{err}");
+    assert!(err.contains("com.acme.Missing"), "{err}");
+    assert!(err.contains("org.apache.kafka.connect.file.FileStreamSinkConnector"), "{err}");
+    assert!(err.contains("DatagenConnector"), "{err}");
+}
+
+#[test]
+fn missing_required_key_names_connector_and_key() {
+    let (ok, err) = run_standalone(&[("name", "src".into()), ("connector.class", "FileStreamSource".into())]);
+    assert!(!ok);
+    assert!(err.contains("connector \"src\""), "{err}");
+    assert!(err.contains("Missing required configuration \"topic\""), "{err}");
+}
+
+#[test]
+fn mistyped_value_says_what_was_expected() {
+    let (ok, err) = run_standalone(&[
+        ("name", "snk".into()),
+        ("connector.class", "FileStreamSink".into()),
+        ("topics", "t".into()),
+        ("tasks.max", "two".into()),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("tasks.max"), "{err}");
+    assert!(err.contains("32-bit integer"), "{err}");
+}
+
+#[test]
+fn unreadable_worker_file_is_reported_with_its_path() {
+    let out = Command::new(kconnect_bin())
+        .args(["standalone", "/nonexistent/worker.properties", "/nonexistent/c.properties"])
+        .output()
+        .expect("running kconnect");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/worker.properties"), "{err}");
+}
