@@ -2,8 +2,8 @@
 #![forbid(unsafe_code)]
 
 pub mod connect;
-pub mod converters;
 pub mod connectors;
-pub mod storage;
+pub mod converters;
 pub mod engine;
 pub mod standalone;
+pub mod storage;

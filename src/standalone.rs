@@ -10,7 +10,9 @@ use rdkafka::producer::DefaultProducerContext;
 
 use crate::connect::Props;
 use crate::connectors::AnyConnector;
-use crate::engine::connector_config::{self, common_topics, ConnectorConfigError, ValidatedConnector};
+use crate::engine::connector_config::{
+    self, common_topics, ConnectorConfigError, ValidatedConnector,
+};
 use crate::engine::{TaskState, Worker, WorkerConfig};
 use crate::storage::{FileOffsetStore, MemoryOffsetStore, OffsetStore};
 
@@ -60,14 +62,17 @@ pub fn read_props(path: &Path) -> Result<Props, StandaloneError> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     match ext {
         "yaml" | "yml" | "json" => {
-            let doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| parse_err(e.to_string()))?;
+            let doc: serde_yaml::Value =
+                serde_yaml::from_str(&text).map_err(|e| parse_err(e.to_string()))?;
             let mut props = Props::new();
             flatten("", &doc, &mut props).map_err(parse_err)?;
             // REST shape: {"name": "x", "config": {...}}
             if let Some(name) = props.remove("name") {
                 let inner: Vec<(String, String)> = props
                     .iter()
-                    .filter_map(|(k, v)| k.strip_prefix("config.").map(|s| (s.to_owned(), v.clone())))
+                    .filter_map(|(k, v)| {
+                        k.strip_prefix("config.").map(|s| (s.to_owned(), v.clone()))
+                    })
                     .collect();
                 if !inner.is_empty() {
                     props.retain(|k, _| !k.starts_with("config."));
@@ -78,7 +83,8 @@ pub fn read_props(path: &Path) -> Result<Props, StandaloneError> {
             Ok(props)
         }
         _ => {
-            let map = java_properties::read(text.as_bytes()).map_err(|e| parse_err(e.to_string()))?;
+            let map =
+                java_properties::read(text.as_bytes()).map_err(|e| parse_err(e.to_string()))?;
             Ok(map.into_iter().collect())
         }
     }
@@ -86,7 +92,13 @@ pub fn read_props(path: &Path) -> Result<Props, StandaloneError> {
 
 fn flatten(prefix: &str, v: &serde_yaml::Value, out: &mut Props) -> Result<(), String> {
     use serde_yaml::Value as Y;
-    let key = |k: &str| if prefix.is_empty() { k.to_owned() } else { format!("{prefix}.{k}") };
+    let key = |k: &str| {
+        if prefix.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
     match v {
         Y::Mapping(m) => {
             for (k, v) in m {
@@ -127,12 +139,16 @@ fn flatten(prefix: &str, v: &serde_yaml::Value, out: &mut Props) -> Result<(), S
 }
 
 /// Runs standalone mode until SIGINT/SIGTERM. Returns the final task states.
-pub async fn run(worker_file: &Path, connector_files: &[PathBuf]) -> Result<Vec<(String, TaskState)>, StandaloneError> {
+pub async fn run(
+    worker_file: &Path,
+    connector_files: &[PathBuf],
+) -> Result<Vec<(String, TaskState)>, StandaloneError> {
     let worker_props = read_props(worker_file)?;
-    let worker_config = WorkerConfig::parse(&worker_props).map_err(|source| StandaloneError::Worker {
-        path: worker_file.to_owned(),
-        source,
-    })?;
+    let worker_config =
+        WorkerConfig::parse(&worker_props).map_err(|source| StandaloneError::Worker {
+            path: worker_file.to_owned(),
+            source,
+        })?;
 
     // Validate every connector before starting anything, like Java does.
     let mut connectors: Vec<(ValidatedConnector, AnyConnector)> = Vec::new();
@@ -152,10 +168,14 @@ pub async fn run(worker_file: &Path, connector_files: &[PathBuf]) -> Result<Vec<
         None => {
             let cluster = MockCluster::new(1).map_err(StandaloneError::Embedded)?;
             let servers = cluster.bootstrap_servers();
-            let topics: std::collections::BTreeSet<String> =
-                connectors.iter().flat_map(|(v, _)| topics_of(&v.props)).collect();
+            let topics: std::collections::BTreeSet<String> = connectors
+                .iter()
+                .flat_map(|(v, _)| topics_of(&v.props))
+                .collect();
             for topic in topics {
-                cluster.create_topic(&topic, 1, 1).map_err(StandaloneError::Embedded)?;
+                cluster
+                    .create_topic(&topic, 1, 1)
+                    .map_err(StandaloneError::Embedded)?;
             }
             tracing::warn!(
                 bootstrap = %servers,
@@ -173,7 +193,9 @@ pub async fn run(worker_file: &Path, connector_files: &[PathBuf]) -> Result<Vec<
             Arc::new(FileOffsetStore::open(&file)?)
         }
         None => {
-            tracing::warn!("no offset.storage.file.filename: source offsets are kept in memory only");
+            tracing::warn!(
+                "no offset.storage.file.filename: source offsets are kept in memory only"
+            );
             Arc::new(MemoryOffsetStore::default())
         }
     };
@@ -182,7 +204,11 @@ pub async fn run(worker_file: &Path, connector_files: &[PathBuf]) -> Result<Vec<
     for (validated, connector) in &connectors {
         worker.start_connector(validated, connector)?;
         if let Some(file) = validated.props.get("file").filter(|f| !f.is_empty()) {
-            let direction = if connector.kind() == crate::connect::ConnectorKind::Sink { "writing to" } else { "reading from" };
+            let direction = if connector.kind() == crate::connect::ConnectorKind::Sink {
+                "writing to"
+            } else {
+                "reading from"
+            };
             tracing::info!(connector = %validated.name, "{direction} {file}");
         }
     }
@@ -199,14 +225,21 @@ pub async fn run(worker_file: &Path, connector_files: &[PathBuf]) -> Result<Vec<
         connector.as_connector_mut().stop();
     }
     drop(embedded);
-    Ok(states.into_iter().map(|(id, s)| (id.to_string(), s)).collect())
+    Ok(states
+        .into_iter()
+        .map(|(id, s)| (id.to_string(), s))
+        .collect())
 }
 
 /// Topics a connector config names (`topic`, `topics`), for pre-creating
 /// them on the embedded cluster.
 fn topics_of(props: &Props) -> Vec<String> {
     let mut topics = common_topics(props);
-    if let Some(t) = props.get("topic").map(|t| t.trim()).filter(|t| !t.is_empty()) {
+    if let Some(t) = props
+        .get("topic")
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+    {
         topics.push(t.to_owned());
     }
     topics
@@ -233,19 +266,31 @@ mod tests {
     fn reads_properties_yaml_and_rest_json() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.properties");
-        std::fs::write(&p, "name=a\nconnector.class=FileStreamSink\n# comment\ntopics = x, y\n").unwrap();
+        std::fs::write(
+            &p,
+            "name=a\nconnector.class=FileStreamSink\n# comment\ntopics = x, y\n",
+        )
+        .unwrap();
         let props = read_props(&p).unwrap();
         assert_eq!(props["topics"], "x, y");
 
         let y = dir.path().join("c.yaml");
-        std::fs::write(&y, "name: a\nvalue:\n  converter: StringConverter\ntasks.max: 2\ntopics: [x, y]\n").unwrap();
+        std::fs::write(
+            &y,
+            "name: a\nvalue:\n  converter: StringConverter\ntasks.max: 2\ntopics: [x, y]\n",
+        )
+        .unwrap();
         let props = read_props(&y).unwrap();
         assert_eq!(props["value.converter"], "StringConverter");
         assert_eq!(props["tasks.max"], "2");
         assert_eq!(props["topics"], "x,y");
 
         let j = dir.path().join("c.json");
-        std::fs::write(&j, r#"{"name": "a", "config": {"connector.class": "FileStreamSink", "topics": "x"}}"#).unwrap();
+        std::fs::write(
+            &j,
+            r#"{"name": "a", "config": {"connector.class": "FileStreamSink", "topics": "x"}}"#,
+        )
+        .unwrap();
         let props = read_props(&j).unwrap();
         assert_eq!(props["name"], "a");
         assert_eq!(props["connector.class"], "FileStreamSink");

@@ -19,25 +19,40 @@ fn run_standalone(connector: &[(&str, String)]) -> (bool, String) {
         .arg(&conn)
         .output()
         .expect("running kconnect");
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn unknown_connector_class_lists_the_available_ones() {
-    let (ok, err) = run_standalone(&[("name", "x".into()), ("connector.class", "com.acme.Missing".into())]);
+    let (ok, err) = run_standalone(&[
+        ("name", "x".into()),
+        ("connector.class", "com.acme.Missing".into()),
+    ]);
     assert!(!ok);
     assert!(err.contains("connector \"x\""), "{err}");
     assert!(err.contains("com.acme.Missing"), "{err}");
-    assert!(err.contains("org.apache.kafka.connect.file.FileStreamSinkConnector"), "{err}");
+    assert!(
+        err.contains("org.apache.kafka.connect.file.FileStreamSinkConnector"),
+        "{err}"
+    );
     assert!(err.contains("DatagenConnector"), "{err}");
 }
 
 #[test]
 fn missing_required_key_names_connector_and_key() {
-    let (ok, err) = run_standalone(&[("name", "src".into()), ("connector.class", "FileStreamSource".into())]);
+    let (ok, err) = run_standalone(&[
+        ("name", "src".into()),
+        ("connector.class", "FileStreamSource".into()),
+    ]);
     assert!(!ok);
     assert!(err.contains("connector \"src\""), "{err}");
-    assert!(err.contains("Missing required configuration \"topic\""), "{err}");
+    assert!(
+        err.contains("Missing required configuration \"topic\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -56,7 +71,11 @@ fn mistyped_value_says_what_was_expected() {
 #[test]
 fn unreadable_worker_file_is_reported_with_its_path() {
     let out = Command::new(kconnect_bin())
-        .args(["standalone", "/nonexistent/worker.properties", "/nonexistent/c.properties"])
+        .args([
+            "standalone",
+            "/nonexistent/worker.properties",
+            "/nonexistent/c.properties",
+        ])
         .output()
         .expect("running kconnect");
     assert!(!out.status.success());

@@ -65,9 +65,18 @@ impl Pipeline {
             &pipeline.worker,
             &[
                 ("bootstrap.servers", kafka_bootstrap()),
-                ("key.converter", "org.apache.kafka.connect.json.JsonConverter".into()),
-                ("value.converter", "org.apache.kafka.connect.json.JsonConverter".into()),
-                ("offset.storage.file.filename", pipeline.offsets.display().to_string()),
+                (
+                    "key.converter",
+                    "org.apache.kafka.connect.json.JsonConverter".into(),
+                ),
+                (
+                    "value.converter",
+                    "org.apache.kafka.connect.json.JsonConverter".into(),
+                ),
+                (
+                    "offset.storage.file.filename",
+                    pipeline.offsets.display().to_string(),
+                ),
                 ("offset.flush.interval.ms", "200".into()),
             ],
         );
@@ -75,7 +84,10 @@ impl Pipeline {
             &pipeline.source,
             &[
                 ("name", format!("{topic}-source")),
-                ("connector.class", "org.apache.kafka.connect.file.FileStreamSourceConnector".into()),
+                (
+                    "connector.class",
+                    "org.apache.kafka.connect.file.FileStreamSourceConnector".into(),
+                ),
                 ("tasks.max", "1".into()),
                 ("file", pipeline.input.display().to_string()),
                 ("topic", topic.clone()),
@@ -95,7 +107,11 @@ impl Pipeline {
     }
 
     fn start(&self, tag: &str) -> Process {
-        Process::standalone(self.dir.path(), &[&self.worker, &self.source, &self.sink], tag)
+        Process::standalone(
+            self.dir.path(),
+            &[&self.worker, &self.source, &self.sink],
+            tag,
+        )
     }
 
     /// The committed source position, from the offsets file.
@@ -119,16 +135,28 @@ fn file_to_kafka_to_file_100k_lines_complete_and_in_order() {
     let p = Pipeline::new("e2e-order");
     append_lines(&p.input, 0..N);
     let mut proc = p.start("run");
-    wait_until("100 000 lines in the sink file", Duration::from_secs(180), || {
-        proc.assert_running();
-        count_lines(&p.output) >= N
-    });
+    wait_until(
+        "100 000 lines in the sink file",
+        Duration::from_secs(180),
+        || {
+            proc.assert_running();
+            count_lines(&p.output) >= N
+        },
+    );
     let status = proc.terminate();
-    assert!(status.success(), "kconnect exited with {status}; log:\n{}", proc.log_tail());
+    assert!(
+        status.success(),
+        "kconnect exited with {status}; log:\n{}",
+        proc.log_tail()
+    );
 
     let output = std::fs::read_to_string(&p.output).expect("reading output");
     let lines: Vec<&str> = output.lines().collect();
-    assert_eq!(lines.len(), N, "exactly every line, no duplicates without a crash");
+    assert_eq!(
+        lines.len(),
+        N,
+        "exactly every line, no duplicates without a crash"
+    );
     for (i, l) in lines.iter().enumerate() {
         assert_eq!(*l, line(i), "line {i} out of order or altered");
     }
@@ -140,7 +168,10 @@ fn file_to_kafka_to_file_100k_lines_complete_and_in_order() {
     );
     // Everything was committed on the graceful stop.
     assert_eq!(p.committed_position(), LINE_LEN * N as u64);
-    assert_eq!(committed_offset(&format!("connect-{}", p.sink_name), &p.topic), N as i64);
+    assert_eq!(
+        committed_offset(&format!("connect-{}", p.sink_name), &p.topic),
+        N as i64
+    );
 }
 
 #[test]
@@ -155,7 +186,10 @@ fn sigkill_mid_stream_loses_nothing_and_resumes_from_committed_offsets() {
     let mut written = CHUNK;
     while count_lines(&p.output) < 30_000 || p.committed_position() == 0 {
         proc.assert_running();
-        assert!(written < N, "the pipeline should not finish before the kill");
+        assert!(
+            written < N,
+            "the pipeline should not finish before the kill"
+        );
         append_lines(&p.input, written..written + CHUNK);
         written += CHUNK;
         std::thread::sleep(Duration::from_millis(150));
@@ -166,8 +200,14 @@ fn sigkill_mid_stream_loses_nothing_and_resumes_from_committed_offsets() {
     let sink_group = format!("connect-{}", p.sink_name);
     let committed_sink = committed_offset(&sink_group, &p.topic);
     let lines_before_restart = count_lines(&p.output);
-    assert!(committed_position > 0, "source offsets were committed before the kill");
-    assert!(committed_sink > 0, "sink offsets were committed before the kill");
+    assert!(
+        committed_position > 0,
+        "source offsets were committed before the kill"
+    );
+    assert!(
+        committed_sink > 0,
+        "sink offsets were committed before the kill"
+    );
     assert!(
         lines_before_restart as i64 >= committed_sink,
         "the sink never commits past what it flushed"
@@ -180,13 +220,21 @@ fn sigkill_mid_stream_loses_nothing_and_resumes_from_committed_offsets() {
     append_lines(&p.input, written..N);
     let mut proc = p.start("after-restart");
     let topic_len = || read_topic(&p.topic).len();
-    wait_until("every line in the sink file", Duration::from_secs(180), || {
-        proc.assert_running();
-        let out = std::fs::read_to_string(&p.output).unwrap_or_default();
-        out.ends_with(&format!("{}\n", line(N - 1)))
-    });
+    wait_until(
+        "every line in the sink file",
+        Duration::from_secs(180),
+        || {
+            proc.assert_running();
+            let out = std::fs::read_to_string(&p.output).unwrap_or_default();
+            out.ends_with(&format!("{}\n", line(N - 1)))
+        },
+    );
     let status = proc.terminate();
-    assert!(status.success(), "kconnect exited with {status}; log:\n{}", proc.log_tail());
+    assert!(
+        status.success(),
+        "kconnect exited with {status}; log:\n{}",
+        proc.log_tail()
+    );
 
     // Nothing lost: every line reached Kafka and the sink file, in order of
     // first appearance.
@@ -200,7 +248,10 @@ fn sigkill_mid_stream_loses_nothing_and_resumes_from_committed_offsets() {
     let output = std::fs::read_to_string(&p.output).expect("reading output");
     let out_lines: Vec<&str> = output.lines().collect();
     for (what, seq) in [
-        ("topic", topic.iter().map(String::as_str).collect::<Vec<_>>()),
+        (
+            "topic",
+            topic.iter().map(String::as_str).collect::<Vec<_>>(),
+        ),
         ("sink file", out_lines.clone()),
     ] {
         let mut next = 0;
@@ -257,7 +308,10 @@ fn datagen_two_tasks_into_four_partitions_and_a_two_task_sink_deliver_every_reco
         &worker,
         &[
             ("bootstrap.servers", kafka_bootstrap()),
-            ("offset.storage.file.filename", dir.path().join("offsets").display().to_string()),
+            (
+                "offset.storage.file.filename",
+                dir.path().join("offsets").display().to_string(),
+            ),
             ("offset.flush.interval.ms", "500".into()),
         ],
     );
@@ -282,14 +336,21 @@ fn datagen_two_tasks_into_four_partitions_and_a_two_task_sink_deliver_every_reco
     )
     .expect("writing sink yaml");
     let mut proc = Process::standalone(dir.path(), &[&worker, &source, &sink], "datagen");
-    wait_until("every generated order in the sink file", Duration::from_secs(120), || {
-        proc.assert_running();
-        count_lines(&output) >= COUNT
-    });
+    wait_until(
+        "every generated order in the sink file",
+        Duration::from_secs(120),
+        || {
+            proc.assert_running();
+            count_lines(&output) >= COUNT
+        },
+    );
     let status = proc.terminate();
     assert!(status.success(), "log:\n{}", proc.log_tail());
     let log = std::fs::read_to_string(&proc.log).unwrap_or_default();
-    assert!(log.contains("partitions assigned"), "sink tasks got partitions through the group");
+    assert!(
+        log.contains("partitions assigned"),
+        "sink tasks got partitions through the group"
+    );
 
     let text = std::fs::read_to_string(&output).expect("reading output");
     let mut ids: Vec<i64> = text
@@ -303,7 +364,11 @@ fn datagen_two_tasks_into_four_partitions_and_a_two_task_sink_deliver_every_reco
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    assert_eq!(ids, (0..COUNT as i64).collect::<Vec<_>>(), "every order id exactly covered");
+    assert_eq!(
+        ids,
+        (0..COUNT as i64).collect::<Vec<_>>(),
+        "every order id exactly covered"
+    );
 }
 
 #[test]
@@ -343,11 +408,18 @@ fn malformed_json_fails_the_sink_task_with_a_trace() {
     let status = proc.terminate();
     assert!(status.success());
     let log = std::fs::read_to_string(&proc.log).unwrap_or_default();
-    let failed = log.lines().find(|l| l.contains("task FAILED")).unwrap_or_default();
+    let failed = log
+        .lines()
+        .find(|l| l.contains("task FAILED"))
+        .unwrap_or_default();
     assert!(
         failed.contains(&format!("{topic}-0 offset 0")) && failed.contains("value"),
         "the trace names the record and what failed: {failed}"
     );
     assert_eq!(count_lines(&dir.path().join("out.txt")), 0);
-    assert_eq!(committed_offset(&format!("connect-{topic}-sink"), &topic), -1, "nothing committed past the bad record");
+    assert_eq!(
+        committed_offset(&format!("connect-{topic}-sink"), &topic),
+        -1,
+        "nothing committed past the bad record"
+    );
 }

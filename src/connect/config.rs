@@ -195,9 +195,10 @@ fn type_expectation(ty: ConfigType) -> &'static str {
 fn run_validator(key: &ConfigKey, v: &Validator, raw: &str) -> Result<(), ConfigError> {
     match v {
         Validator::Range { min, max } => {
-            let n: i64 = raw.trim().parse().map_err(|_| {
-                ConfigError::invalid(key, raw, "Expected an integer".to_string())
-            })?;
+            let n: i64 = raw
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::invalid(key, raw, "Expected an integer".to_string()))?;
             if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
                 let bound = match (min, max) {
                     (Some(lo), Some(hi)) => format!("Value must be in [{lo},...,{hi}]"),
@@ -362,13 +363,31 @@ mod tests {
 
     fn def() -> ConfigDef {
         ConfigDef::new()
-            .define("file", ConfigType::String, None, Importance::High, "The file")
-            .define("batch.size", ConfigType::Int, Some("2000"), Importance::Low, "Batch")
+            .define(
+                "file",
+                ConfigType::String,
+                None,
+                Importance::High,
+                "The file",
+            )
+            .define(
+                "batch.size",
+                ConfigType::Int,
+                Some("2000"),
+                Importance::Low,
+                "Batch",
+            )
             .validate_with(Validator::Range {
                 min: Some(1),
                 max: None,
             })
-            .define("mode", ConfigType::String, Some("a"), Importance::Low, "Mode")
+            .define(
+                "mode",
+                ConfigType::String,
+                Some("a"),
+                Importance::Low,
+                "Mode",
+            )
             .validate_with(Validator::OneOf(&["a", "b"]))
     }
 
@@ -383,7 +402,9 @@ mod tests {
     fn missing_required_key_is_named() {
         let err = def().parse(&props(&[])).unwrap_err();
         assert_eq!(err.key, "file");
-        assert!(err.message.contains("Missing required configuration \"file\""));
+        assert!(err
+            .message
+            .contains("Missing required configuration \"file\""));
     }
 
     #[test]

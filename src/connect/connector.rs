@@ -110,8 +110,7 @@ pub trait OffsetReader: Send + Sync {
 /// A source task turns an outside system into records.
 #[async_trait]
 pub trait SourceTask: Send {
-    async fn start(&mut self, props: &Props, offsets: Arc<dyn OffsetReader>)
-        -> ConnectResult<()>;
+    async fn start(&mut self, props: &Props, offsets: Arc<dyn OffsetReader>) -> ConnectResult<()>;
 
     /// The next batch of records. An empty batch means "nothing now"; the
     /// task should wait a little inside `poll` rather than spin.

@@ -43,7 +43,9 @@ impl From<super::data::DataError> for ConverterError {
 /// Turns Connect data into the bytes of a Kafka key or value and back.
 /// Implementations are configured once and then shared by a task's loop.
 pub trait Converter: Send + Sync {
-    /// Serializes; `Ok(None)` is a null (tombstone) key or value.
+    /// Serializes; `Ok(None)` is a null (tombstone) key or value. Named after
+    /// Java's `fromConnectData`, hence the clippy allowance.
+    #[allow(clippy::wrong_self_convention)]
     fn from_connect(
         &self,
         topic: &str,
@@ -52,6 +54,9 @@ pub trait Converter: Send + Sync {
     ) -> Result<Option<Vec<u8>>, ConverterError>;
 
     /// Deserializes; `None` bytes is a null key or value.
-    fn to_connect(&self, topic: &str, bytes: Option<&[u8]>)
-        -> Result<SchemaAndValue, ConverterError>;
+    fn to_connect(
+        &self,
+        topic: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<SchemaAndValue, ConverterError>;
 }

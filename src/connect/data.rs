@@ -76,7 +76,10 @@ impl SchemaType {
     }
 
     pub fn is_primitive(self) -> bool {
-        !matches!(self, SchemaType::Array | SchemaType::Map | SchemaType::Struct)
+        !matches!(
+            self,
+            SchemaType::Array | SchemaType::Map | SchemaType::Struct
+        )
     }
 }
 
@@ -552,7 +555,11 @@ impl DataError {
 }
 
 fn validate_value(field: Option<&str>, schema: &Schema, value: &Value) -> Result<(), DataError> {
-    let at = || field.map(|f| format!(" for field \"{f}\"")).unwrap_or_default();
+    let at = || {
+        field
+            .map(|f| format!(" for field \"{f}\""))
+            .unwrap_or_default()
+    };
     if value.is_null() {
         if schema.optional || schema.default.is_some() {
             return Ok(());
@@ -598,13 +605,11 @@ fn validate_value(field: Option<&str>, schema: &Schema, value: &Value) -> Result
                 validate_value(field, vs, v)?;
             }
         }
-        Value::Struct(s) => {
-            if s.schema().as_ref() != schema {
-                return Err(DataError::new(format!(
-                    "Struct schemas do not match{}",
-                    at()
-                )));
-            }
+        Value::Struct(s) if s.schema().as_ref() != schema => {
+            return Err(DataError::new(format!(
+                "Struct schemas do not match{}",
+                at()
+            )));
         }
         _ => {}
     }
@@ -654,7 +659,13 @@ mod tests {
 
     #[test]
     fn decimal_plain_string() {
-        for s in ["12345.67", "-0.001", "0.10", "123456789012345678901234567890", "-5"] {
+        for s in [
+            "12345.67",
+            "-0.001",
+            "0.10",
+            "123456789012345678901234567890",
+            "-5",
+        ] {
             assert_eq!(Decimal::parse(s).unwrap().to_string(), s);
         }
         assert_eq!(Decimal::new(5, -2).to_string(), "500");
@@ -679,7 +690,9 @@ mod tests {
         let schema = SchemaBuilder::struct_()
             .field(
                 "n",
-                SchemaBuilder::int32().default_value(Value::Int32(5)).build(),
+                SchemaBuilder::int32()
+                    .default_value(Value::Int32(5))
+                    .build(),
             )
             .build();
         assert_eq!(Struct::new(schema).get("n"), Some(&Value::Int32(5)));
@@ -793,13 +806,17 @@ impl Value {
 }
 
 #[cfg(test)]
+#[allow(clippy::approx_constant)] // the same literals as the Java vectors
 mod java_format_tests {
     use super::*;
 
     #[test]
     fn doubles_print_like_java() {
         assert_eq!(java_double_to_string(1.0), "1.0");
-        assert_eq!(java_double_to_string(2.718281828459045), "2.718281828459045");
+        assert_eq!(
+            java_double_to_string(2.718281828459045),
+            "2.718281828459045"
+        );
         assert_eq!(java_double_to_string(1.0e21), "1.0E21");
         assert_eq!(java_double_to_string(1.0e7), "1.0E7");
         assert_eq!(java_double_to_string(9999999.0), "9999999.0");

@@ -133,7 +133,11 @@ impl SourceTask for DatagenTask {
         let cfg = config_def().parse(props)?;
         self.topic = cfg.string(TOPIC).unwrap_or_default();
         self.task_id = props.get(TASK_ID).and_then(|v| v.parse().ok()).unwrap_or(0);
-        self.task_count = props.get(TASK_COUNT).and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+        self.task_count = props
+            .get(TASK_COUNT)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1)
+            .max(1);
         let count = cfg.long(COUNT);
         self.limit = (count >= 0).then(|| {
             // ids below `count` that are congruent to task_id modulo task_count
@@ -159,7 +163,8 @@ impl SourceTask for DatagenTask {
         let mut n = self.batch_size.min(remaining);
         if self.rate_per_task > 0.0 {
             let (t0, g0) = *self.started.get_or_insert((Instant::now(), self.generated));
-            let due = |count: i64| t0 + Duration::from_secs_f64((count - g0) as f64 / self.rate_per_task);
+            let due =
+                |count: i64| t0 + Duration::from_secs_f64((count - g0) as f64 / self.rate_per_task);
             let next = due(self.generated + 1);
             tokio::time::sleep_until(next).await;
             let allowed = ((Instant::now() - t0).as_secs_f64() * self.rate_per_task) as i64 + g0;
@@ -169,7 +174,10 @@ impl SourceTask for DatagenTask {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
-        let schema = self.schema.clone().ok_or_else(|| ConnectError::Other("poll before start".into()))?;
+        let schema = self
+            .schema
+            .clone()
+            .ok_or_else(|| ConnectError::Other("poll before start".into()))?;
         let partition = self.partition();
         let mut out = Vec::with_capacity(n as usize);
         for _ in 0..n {
@@ -178,8 +186,12 @@ impl SourceTask for DatagenTask {
             let mut offset = OffsetMap::new();
             offset.insert("generated".into(), json!(self.generated));
             out.push(SourceRecord {
-                record: ConnectRecord::new(self.topic.clone(), Some(schema.clone()), order(&schema, id, now)?.into())
-                    .with_key(self.key_schema.clone(), Value::Int64(id)),
+                record: ConnectRecord::new(
+                    self.topic.clone(),
+                    Some(schema.clone()),
+                    order(&schema, id, now)?.into(),
+                )
+                .with_key(self.key_schema.clone(), Value::Int64(id)),
                 source_partition: partition.clone(),
                 source_offset: offset,
             });
@@ -217,7 +229,10 @@ mod tests {
             }
             assert!(t.limit.unwrap() - t.generated == 0);
         }
-        ids.sort_by_key(|v| match v { Value::Int64(i) => *i, _ => -1 });
+        ids.sort_by_key(|v| match v {
+            Value::Int64(i) => *i,
+            _ => -1,
+        });
         assert_eq!(ids, (0..10).map(Value::Int64).collect::<Vec<_>>());
     }
 }

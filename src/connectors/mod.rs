@@ -102,7 +102,10 @@ mod tests {
         ] {
             assert_eq!(find(name).unwrap().kind, ConnectorKind::Sink, "{name}");
         }
-        assert_eq!(find("FileStreamSource").unwrap().kind, ConnectorKind::Source);
+        assert_eq!(
+            find("FileStreamSource").unwrap().kind,
+            ConnectorKind::Source
+        );
         assert_eq!(find("datagen").unwrap().kind, ConnectorKind::Source);
     }
 

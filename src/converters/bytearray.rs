@@ -1,6 +1,8 @@
 //! `ByteArrayConverter`: raw bytes through unchanged.
 
-use crate::connect::{Converter, ConverterError, SchemaAndValue, SchemaBuilder, SchemaRef, SchemaType, Value};
+use crate::connect::{
+    Converter, ConverterError, SchemaAndValue, SchemaBuilder, SchemaRef, SchemaType, Value,
+};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ByteArrayConverter;

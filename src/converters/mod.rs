@@ -8,7 +8,11 @@ pub mod string;
 use crate::connect::{config::with_prefix, ConfigError, Converter, Props};
 
 /// Converter class names (Java's) and their short aliases.
-const JSON: &[&str] = &["org.apache.kafka.connect.json.JsonConverter", "JsonConverter", "json"];
+const JSON: &[&str] = &[
+    "org.apache.kafka.connect.json.JsonConverter",
+    "JsonConverter",
+    "json",
+];
 const STRING: &[&str] = &[
     "org.apache.kafka.connect.storage.StringConverter",
     "StringConverter",

@@ -1,8 +1,8 @@
 //! `StringConverter`: values as UTF-8 text.
 
-use crate::connect::{Converter, ConverterError, Props, SchemaAndValue, SchemaBuilder, SchemaRef, Value};
-
-
+use crate::connect::{
+    Converter, ConverterError, Props, SchemaAndValue, SchemaBuilder, SchemaRef, Value,
+};
 
 #[derive(Debug, Clone)]
 pub struct StringConverter {
@@ -68,7 +68,10 @@ mod tests {
         let c = StringConverter::configure(&Props::new()).unwrap();
         let bytes = c.from_connect("t", None, &Value::from("héllo")).unwrap();
         assert_eq!(bytes.as_deref(), Some("héllo".as_bytes()));
-        assert_eq!(c.to_connect("t", bytes.as_deref()).unwrap().value, Value::from("héllo"));
+        assert_eq!(
+            c.to_connect("t", bytes.as_deref()).unwrap().value,
+            Value::from("héllo")
+        );
         assert!(c.to_connect("t", Some(&[0xff, 0xfe])).is_err());
         assert_eq!(c.from_connect("t", None, &Value::Null).unwrap(), None);
     }

@@ -2,7 +2,9 @@
 //! converters, `topics`…) and validation of a connector's full config
 //! against them plus the plugin's own definition.
 
-use crate::connect::{ConfigDef, ConfigError, ConfigType, ConnectorKind, Importance, Props, Validator};
+use crate::connect::{
+    ConfigDef, ConfigError, ConfigType, ConnectorKind, Importance, Props, Validator,
+};
 use crate::connectors::{self, AnyConnector, Plugin};
 
 pub const NAME: &str = "name";
@@ -13,26 +15,64 @@ pub const TOPICS_REGEX: &str = "topics.regex";
 
 pub fn common_def() -> ConfigDef {
     ConfigDef::new()
-        .define(NAME, ConfigType::String, None, Importance::High,
-            "Globally unique name to use for this connector")
+        .define(
+            NAME,
+            ConfigType::String,
+            None,
+            Importance::High,
+            "Globally unique name to use for this connector",
+        )
         .validate_with(Validator::NonEmpty)
-        .define(CONNECTOR_CLASS, ConfigType::Class, None, Importance::High,
-            "Name or alias of the class for this connector")
-        .define(TASKS_MAX, ConfigType::Int, Some("1"), Importance::High,
-            "Maximum number of tasks to use for this connector")
-        .validate_with(Validator::Range { min: Some(1), max: None })
-        .define("key.converter", ConfigType::Class, Some(""), Importance::Low,
-            "Overrides the worker's key.converter for this connector")
-        .define("value.converter", ConfigType::Class, Some(""), Importance::Low,
-            "Overrides the worker's value.converter for this connector")
+        .define(
+            CONNECTOR_CLASS,
+            ConfigType::Class,
+            None,
+            Importance::High,
+            "Name or alias of the class for this connector",
+        )
+        .define(
+            TASKS_MAX,
+            ConfigType::Int,
+            Some("1"),
+            Importance::High,
+            "Maximum number of tasks to use for this connector",
+        )
+        .validate_with(Validator::Range {
+            min: Some(1),
+            max: None,
+        })
+        .define(
+            "key.converter",
+            ConfigType::Class,
+            Some(""),
+            Importance::Low,
+            "Overrides the worker's key.converter for this connector",
+        )
+        .define(
+            "value.converter",
+            ConfigType::Class,
+            Some(""),
+            Importance::Low,
+            "Overrides the worker's value.converter for this connector",
+        )
 }
 
 fn sink_def() -> ConfigDef {
     common_def()
-        .define(TOPICS, ConfigType::List, Some(""), Importance::High,
-            "List of topics to consume, separated by commas")
-        .define(TOPICS_REGEX, ConfigType::String, Some(""), Importance::High,
-            "Regular expression giving topics to consume")
+        .define(
+            TOPICS,
+            ConfigType::List,
+            Some(""),
+            Importance::High,
+            "List of topics to consume, separated by commas",
+        )
+        .define(
+            TOPICS_REGEX,
+            ConfigType::String,
+            Some(""),
+            Importance::High,
+            "Regular expression giving topics to consume",
+        )
 }
 
 /// A connector config that passed validation, with its plugin resolved.
@@ -66,8 +106,13 @@ impl ConnectorConfigError {
 /// Validates the framework keys and the plugin's own keys, and checks the
 /// rules that span keys (a sink needs exactly one of `topics`/`topics.regex`).
 pub fn validate(props: &Props) -> Result<(ValidatedConnector, AnyConnector), ConnectorConfigError> {
-    let name = props.get(NAME).cloned().unwrap_or_else(|| "<unnamed>".into());
-    let common = common_def().parse(props).map_err(|e| ConnectorConfigError::from_config(&name, e))?;
+    let name = props
+        .get(NAME)
+        .cloned()
+        .unwrap_or_else(|| "<unnamed>".into());
+    let common = common_def()
+        .parse(props)
+        .map_err(|e| ConnectorConfigError::from_config(&name, e))?;
     let class = common.string(CONNECTOR_CLASS).unwrap_or_default();
     let plugin = connectors::find(&class).map_err(|message| ConnectorConfigError {
         connector: name.clone(),
@@ -80,7 +125,8 @@ pub fn validate(props: &Props) -> Result<(ValidatedConnector, AnyConnector), Con
         ConnectorKind::Source => common_def(),
     };
     let full = framework.merge(&connector.as_connector().config_def());
-    full.parse(props).map_err(|e| ConnectorConfigError::from_config(&name, e))?;
+    full.parse(props)
+        .map_err(|e| ConnectorConfigError::from_config(&name, e))?;
     if plugin.kind == ConnectorKind::Sink {
         let topics = common_topics(props);
         let regex = props.get(TOPICS_REGEX).map(|s| s.trim()).unwrap_or("");
@@ -96,7 +142,9 @@ pub fn validate(props: &Props) -> Result<(ValidatedConnector, AnyConnector), Con
                 return Err(ConnectorConfigError {
                     connector: name,
                     key: Some(TOPICS.into()),
-                    message: "topics and topics.regex are mutually exclusive options, but both are set.".into(),
+                    message:
+                        "topics and topics.regex are mutually exclusive options, but both are set."
+                            .into(),
                 })
             }
             (true, false) => {
@@ -143,23 +191,45 @@ mod tests {
     use super::*;
 
     fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn errors_name_connector_and_key() {
-        let e = validate(&props(&[("name", "s"), ("connector.class", "FileStreamSink"), ("tasks.max", "x"), ("topics", "t")])).err().unwrap();
+        let e = validate(&props(&[
+            ("name", "s"),
+            ("connector.class", "FileStreamSink"),
+            ("tasks.max", "x"),
+            ("topics", "t"),
+        ]))
+        .err()
+        .unwrap();
         assert_eq!(e.key.as_deref(), Some("tasks.max"));
         assert!(e.to_string().starts_with("connector \"s\""), "{e}");
 
-        let e = validate(&props(&[("name", "s"), ("connector.class", "Nope")])).err().unwrap();
+        let e = validate(&props(&[("name", "s"), ("connector.class", "Nope")]))
+            .err()
+            .unwrap();
         assert_eq!(e.key.as_deref(), Some("connector.class"));
         assert!(e.message.contains("FileStreamSinkConnector"));
 
-        let e = validate(&props(&[("name", "s"), ("connector.class", "FileStreamSource")])).err().unwrap();
+        let e = validate(&props(&[
+            ("name", "s"),
+            ("connector.class", "FileStreamSource"),
+        ]))
+        .err()
+        .unwrap();
         assert_eq!(e.key.as_deref(), Some("topic"));
 
-        let e = validate(&props(&[("name", "s"), ("connector.class", "FileStreamSink")])).err().unwrap();
+        let e = validate(&props(&[
+            ("name", "s"),
+            ("connector.class", "FileStreamSink"),
+        ]))
+        .err()
+        .unwrap();
         assert_eq!(e.key.as_deref(), Some("topics"));
     }
 
@@ -167,7 +237,10 @@ mod tests {
     fn valid_sink_resolves_java_class() {
         let (v, c) = validate(&props(&[
             ("name", "s"),
-            ("connector.class", "org.apache.kafka.connect.file.FileStreamSinkConnector"),
+            (
+                "connector.class",
+                "org.apache.kafka.connect.file.FileStreamSinkConnector",
+            ),
             ("tasks.max", "2"),
             ("topics", "a,b"),
         ]))

@@ -74,7 +74,10 @@ pub fn consumer_config(
     let mut cfg = ClientConfig::new();
     cfg.set("bootstrap.servers", bootstrap)
         .set("group.id", format!("connect-{connector}"))
-        .set("client.id", format!("connector-consumer-{connector}-{task}"))
+        .set(
+            "client.id",
+            format!("connector-consumer-{connector}-{task}"),
+        )
         // Static membership (KIP-345): a task that restarts, here or on
         // another worker, rejoins as the same member and gets its partitions
         // back at once instead of waiting out the dead member's session.

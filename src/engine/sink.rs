@@ -10,7 +10,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
@@ -258,9 +260,11 @@ impl SinkTaskRunner {
         }
         let consumer = self.consumer.clone();
         let result = match mode {
-            CommitMode::Sync => tokio::task::spawn_blocking(move || consumer.commit(&tpl, CommitMode::Sync))
-                .await
-                .map_err(|e| TaskFailure::new(format!("commit panicked: {e}")))?,
+            CommitMode::Sync => {
+                tokio::task::spawn_blocking(move || consumer.commit(&tpl, CommitMode::Sync))
+                    .await
+                    .map_err(|e| TaskFailure::new(format!("commit panicked: {e}")))?
+            }
             CommitMode::Async => consumer.commit(&tpl, CommitMode::Async),
         };
         if let Err(e) = result {

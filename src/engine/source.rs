@@ -150,7 +150,8 @@ impl SourceTaskRunner {
                     })
                 })
             });
-            let mut out = BaseRecord::<[u8], [u8], Arc<BatchAck>>::with_opaque_to(&r.topic, ack.clone());
+            let mut out =
+                BaseRecord::<[u8], [u8], Arc<BatchAck>>::with_opaque_to(&r.topic, ack.clone());
             if let Some(k) = key.as_deref() {
                 out = out.key(k);
             }
@@ -246,9 +247,9 @@ impl SourceTaskRunner {
 
 /// Hands a record to librdkafka, waiting while its queue is full.
 async fn send(
-producer: &SourceProducer,
-shutdown: &tokio_util::sync::CancellationToken,
-mut record: BaseRecord<'_, [u8], [u8], Arc<BatchAck>>,
+    producer: &SourceProducer,
+    shutdown: &tokio_util::sync::CancellationToken,
+    mut record: BaseRecord<'_, [u8], [u8], Arc<BatchAck>>,
 ) -> Result<(), TaskFailure> {
     loop {
         match producer.send(record) {
@@ -257,7 +258,9 @@ mut record: BaseRecord<'_, [u8], [u8], Arc<BatchAck>>,
                 record = r;
                 tokio::time::sleep(Duration::from_millis(2)).await;
                 if shutdown.is_cancelled() {
-                    return Err(TaskFailure::new("shutdown while the producer queue was full"));
+                    return Err(TaskFailure::new(
+                        "shutdown while the producer queue was full",
+                    ));
                 }
             }
             Err((e, r)) => {

@@ -74,7 +74,12 @@ impl Worker {
 
     /// The converter for `key.converter`/`value.converter`: the connector's
     /// override if it sets one, else the worker's, each with its settings.
-    fn converter(&self, props: &Props, prefix: &str, is_key: bool) -> Result<Arc<dyn Converter>, String> {
+    fn converter(
+        &self,
+        props: &Props,
+        prefix: &str,
+        is_key: bool,
+    ) -> Result<Arc<dyn Converter>, String> {
         let source = if props.get(prefix).is_some_and(|c| !c.trim().is_empty()) {
             props
         } else {
@@ -96,8 +101,12 @@ impl Worker {
             connector: name.clone(),
             message,
         };
-        let key_converter = self.converter(&validated.props, KEY_CONVERTER, true).map_err(conn_err)?;
-        let value_converter = self.converter(&validated.props, VALUE_CONVERTER, false).map_err(conn_err)?;
+        let key_converter = self
+            .converter(&validated.props, KEY_CONVERTER, true)
+            .map_err(conn_err)?;
+        let value_converter = self
+            .converter(&validated.props, VALUE_CONVERTER, false)
+            .map_err(conn_err)?;
         let task_configs = connector
             .as_connector()
             .task_configs(validated.tasks_max)
@@ -118,8 +127,12 @@ impl Worker {
                 shutdown: self.shutdown.child_token(),
             };
             match connector {
-                AnyConnector::Source(c) => self.start_source(ctx, c.create_task(), task_props, validated)?,
-                AnyConnector::Sink(c) => self.start_sink(ctx, c.create_task(), task_props, validated)?,
+                AnyConnector::Source(c) => {
+                    self.start_source(ctx, c.create_task(), task_props, validated)?
+                }
+                AnyConnector::Sink(c) => {
+                    self.start_sink(ctx, c.create_task(), task_props, validated)?
+                }
             }
             self.states.insert(id, TaskState::Running);
         }
@@ -133,10 +146,18 @@ impl Worker {
         task_props: Props,
         validated: &ValidatedConnector,
     ) -> Result<(), WorkerError> {
-        let cfg: ClientConfig = producer_config(&self.bootstrap, self.config.props(), &validated.props, &validated.name);
-        let producer: SourceProducer = cfg
-            .create_with_context(AckContext)
-            .map_err(|source| WorkerError::Client { task: ctx.id.clone(), source })?;
+        let cfg: ClientConfig = producer_config(
+            &self.bootstrap,
+            self.config.props(),
+            &validated.props,
+            &validated.name,
+        );
+        let producer: SourceProducer =
+            cfg.create_with_context(AckContext)
+                .map_err(|source| WorkerError::Client {
+                    task: ctx.id.clone(),
+                    source,
+                })?;
         let reader = Arc::new(crate::storage::offsets::ConnectorOffsets {
             connector: validated.name.clone(),
             store: self.offsets.clone(),
@@ -148,7 +169,9 @@ impl Worker {
             let result = async {
                 task.start(&task_props, reader).await?;
                 tracing::info!(task = %span_id, "source task RUNNING");
-                SourceTaskRunner::new(ctx, task, producer, store).run().await
+                SourceTaskRunner::new(ctx, task, producer, store)
+                    .run()
+                    .await
             }
             .await;
             (id, result)
@@ -163,22 +186,42 @@ impl Worker {
         task_props: Props,
         validated: &ValidatedConnector,
     ) -> Result<(), WorkerError> {
-        let cfg = consumer_config(&self.bootstrap, self.config.props(), &validated.props, &validated.name, ctx.id.task);
+        let cfg = consumer_config(
+            &self.bootstrap,
+            self.config.props(),
+            &validated.props,
+            &validated.name,
+            ctx.id.task,
+        );
         let (context, events) = SinkContext::new(ctx.id.to_string());
-        let consumer: SinkConsumer = cfg
-            .create_with_context(context)
-            .map_err(|source| WorkerError::Client { task: ctx.id.clone(), source })?;
-        let regex = validated.props.get(TOPICS_REGEX).map(|r| r.trim()).unwrap_or("");
+        let consumer: SinkConsumer =
+            cfg.create_with_context(context)
+                .map_err(|source| WorkerError::Client {
+                    task: ctx.id.clone(),
+                    source,
+                })?;
+        let regex = validated
+            .props
+            .get(TOPICS_REGEX)
+            .map(|r| r.trim())
+            .unwrap_or("");
         let subscription: Vec<String> = if regex.is_empty() {
             common_topics(&validated.props)
         } else {
             // librdkafka treats a subscription starting with ^ as a regex.
-            vec![if regex.starts_with('^') { regex.to_owned() } else { format!("^{regex}") }]
+            vec![if regex.starts_with('^') {
+                regex.to_owned()
+            } else {
+                format!("^{regex}")
+            }]
         };
         let topics: Vec<&str> = subscription.iter().map(String::as_str).collect();
         consumer
             .subscribe(&topics)
-            .map_err(|source| WorkerError::Client { task: ctx.id.clone(), source })?;
+            .map_err(|source| WorkerError::Client {
+                task: ctx.id.clone(),
+                source,
+            })?;
         let id = ctx.id.clone();
         self.tasks.spawn(async move {
             let span_id = id.clone();
@@ -204,7 +247,11 @@ impl Worker {
             }
         }
         tracing::info!("stopping tasks");
-        let deadline = tokio::time::Instant::now() + self.config.task_shutdown_timeout().max(Duration::from_millis(100));
+        let deadline = tokio::time::Instant::now()
+            + self
+                .config
+                .task_shutdown_timeout()
+                .max(Duration::from_millis(100));
         while !self.tasks.is_empty() {
             match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
                 Ok(Some(joined)) => self.record(joined),
@@ -219,7 +266,10 @@ impl Worker {
         self.states
     }
 
-    fn record(&mut self, joined: Result<(TaskId, Result<(), TaskFailure>), tokio::task::JoinError>) {
+    fn record(
+        &mut self,
+        joined: Result<(TaskId, Result<(), TaskFailure>), tokio::task::JoinError>,
+    ) {
         match joined {
             Ok((id, Ok(()))) => {
                 tracing::info!(task = %id, "task stopped");

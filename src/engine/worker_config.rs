@@ -70,7 +70,9 @@ impl WorkerConfig {
     }
 
     pub fn offset_storage_file(&self) -> Option<String> {
-        self.config.string(OFFSET_STORAGE_FILE).filter(|s| !s.is_empty())
+        self.config
+            .string(OFFSET_STORAGE_FILE)
+            .filter(|s| !s.is_empty())
     }
 
     /// A copy with `bootstrap.servers` set (used for the embedded cluster).

@@ -34,8 +34,11 @@ pub fn offset_key(connector: &str, partition: &OffsetMap) -> String {
 pub trait OffsetStore: Send + Sync {
     fn get(&self, connector: &str, partition: &OffsetMap) -> Option<OffsetMap>;
     /// Records offsets and makes them durable before returning.
-    fn commit(&self, connector: &str, offsets: &[(OffsetMap, OffsetMap)])
-        -> Result<(), OffsetStoreError>;
+    fn commit(
+        &self,
+        connector: &str,
+        offsets: &[(OffsetMap, OffsetMap)],
+    ) -> Result<(), OffsetStoreError>;
 }
 
 /// In-memory map shared by the file store and tests.
@@ -89,8 +92,8 @@ impl FileOffsetStore {
         let mut map = HashMap::new();
         match std::fs::read(&path) {
             Ok(bytes) if !bytes.is_empty() => {
-                let parsed: HashMap<String, OffsetMap> = serde_json::from_slice(&bytes)
-                    .map_err(|source| OffsetStoreError::Corrupt {
+                let parsed: HashMap<String, OffsetMap> =
+                    serde_json::from_slice(&bytes).map_err(|source| OffsetStoreError::Corrupt {
                         path: path.clone(),
                         source,
                     })?;
@@ -115,7 +118,10 @@ impl FileOffsetStore {
     }
 
     fn write(&self, entries: Vec<(String, Json)>) -> Result<(), OffsetStoreError> {
-        let _guard = self.write_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let _guard = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let obj: serde_json::Map<String, Json> = entries.into_iter().collect();
         let text = Json::Object(obj).to_string();
         let tmp = self.path.with_extension("tmp");
@@ -125,8 +131,8 @@ impl FileOffsetStore {
         }
         {
             use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)
-                .map_err(io(format!("creating {}", tmp.display())))?;
+            let mut f =
+                std::fs::File::create(&tmp).map_err(io(format!("creating {}", tmp.display())))?;
             f.write_all(text.as_bytes())
                 .and_then(|_| f.sync_all())
                 .map_err(io(format!("writing {}", tmp.display())))?;
@@ -190,8 +196,10 @@ mod tests {
         let p = map(json!({"filename": "a"}));
         {
             let s = FileOffsetStore::open(&path).unwrap();
-            s.commit("c", &[(p.clone(), map(json!({"position": 10})))]).unwrap();
-            s.commit("c", &[(p.clone(), map(json!({"position": 20})))]).unwrap();
+            s.commit("c", &[(p.clone(), map(json!({"position": 10})))])
+                .unwrap();
+            s.commit("c", &[(p.clone(), map(json!({"position": 20})))])
+                .unwrap();
         }
         let s = FileOffsetStore::open(&path).unwrap();
         assert_eq!(s.get("c", &p), Some(map(json!({"position": 20}))));

@@ -59,8 +59,20 @@ pub fn create_topic(topic: &str, partitions: u32) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/kafka.sh");
     let status = Command::new("bash")
         .arg(&script)
-        .args(["topics", "--bootstrap-server", &kafka_bootstrap(), "--create", "--topic", topic])
-        .args(["--partitions", &partitions.to_string(), "--replication-factor", "1"])
+        .args([
+            "topics",
+            "--bootstrap-server",
+            &kafka_bootstrap(),
+            "--create",
+            "--topic",
+            topic,
+        ])
+        .args([
+            "--partitions",
+            &partitions.to_string(),
+            "--replication-factor",
+            "1",
+        ])
         .stdout(Stdio::null())
         .status()
         .expect("running kafka.sh topics");
@@ -108,7 +120,11 @@ impl Process {
             if let Some(status) = self.child.try_wait().expect("waiting for kconnect") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "kconnect did not stop after SIGTERM; log: {}", self.log_tail());
+            assert!(
+                Instant::now() < deadline,
+                "kconnect did not stop after SIGTERM; log: {}",
+                self.log_tail()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -121,7 +137,10 @@ impl Process {
 
     pub fn assert_running(&mut self) {
         if let Some(status) = self.child.try_wait().expect("polling kconnect") {
-            panic!("kconnect exited early with {status}; log:\n{}", self.log_tail());
+            panic!(
+                "kconnect exited early with {status}; log:\n{}",
+                self.log_tail()
+            );
         }
     }
 }
@@ -145,7 +164,10 @@ pub fn count_lines(path: &Path) -> usize {
 pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !check() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -162,12 +184,17 @@ pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
         .fetch_watermarks(topic, 0, Duration::from_secs(10))
         .expect("fetching watermarks");
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning).expect("tpl");
+    tpl.add_partition_offset(topic, 0, Offset::Beginning)
+        .expect("tpl");
     consumer.assign(&tpl).expect("assigning");
     let mut out = Vec::with_capacity(high as usize);
     let deadline = Instant::now() + Duration::from_secs(60);
     while (out.len() as i64) < high {
-        assert!(Instant::now() < deadline, "reading {topic}: got {} of {high}", out.len());
+        assert!(
+            Instant::now() < deadline,
+            "reading {topic}: got {} of {high}",
+            out.len()
+        );
         if let Some(m) = consumer.poll(Duration::from_millis(200)) {
             let m = m.expect("consuming test topic");
             out.push(m.payload().unwrap_or_default().to_vec());

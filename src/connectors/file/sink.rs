@@ -1,5 +1,4 @@
 use async_trait::async_trait;
-use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 
 use super::FILE_CONFIG;
 use crate::connect::{
@@ -47,16 +46,62 @@ impl SinkConnector for FileStreamSinkConnector {
     }
 }
 
+/// Where lines go. Each buffer is written with one `write` call on a
+/// regular file, so a crash never leaves half a line behind.
+enum Output {
+    File(std::fs::File),
+    Stdout,
+}
+
+impl Output {
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        match self {
+            Output::File(f) => f.write_all(buf),
+            Output::Stdout => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(buf)?;
+                out.flush()
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct FileStreamSinkTask {
     filename: Option<String>,
-    out: Option<BufWriter<Box<dyn AsyncWrite + Send + Unpin>>>,
-    line: Vec<u8>,
+    out: Option<Output>,
+    buffer: Vec<u8>,
 }
 
 impl FileStreamSinkTask {
-    fn target(&self) -> &str {
-        self.filename.as_deref().unwrap_or("standard output")
+    fn target(&self) -> String {
+        self.filename
+            .clone()
+            .unwrap_or_else(|| "standard output".into())
+    }
+
+    /// Hands the buffer to the OS off the async runtime.
+    async fn write_buffer(&mut self) -> ConnectResult<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let target = self.target();
+        let mut out = self
+            .out
+            .take()
+            .ok_or_else(|| ConnectError::Other("put called before start".into()))?;
+        let buf = std::mem::take(&mut self.buffer);
+        let (out, buf, result) = tokio::task::spawn_blocking(move || {
+            let r = out.write_all(&buf);
+            (out, buf, r)
+        })
+        .await
+        .map_err(|e| ConnectError::Other(format!("writer thread failed: {e}")))?;
+        self.out = Some(out);
+        self.buffer = buf;
+        self.buffer.clear();
+        result.map_err(|e| ConnectError::io(format!("writing to {target}"), e))
     }
 }
 
@@ -65,61 +110,50 @@ impl SinkTask for FileStreamSinkTask {
     async fn start(&mut self, props: &Props) -> ConnectResult<()> {
         let cfg = config_def().parse(props)?;
         self.filename = cfg.string(FILE_CONFIG).filter(|f| !f.is_empty());
-        let writer: Box<dyn AsyncWrite + Send + Unpin> = match &self.filename {
-            None => Box::new(tokio::io::stdout()),
-            Some(f) => Box::new({
+        self.out = Some(match &self.filename {
+            None => Output::Stdout,
+            Some(f) => {
                 // Unlike Java's sink, create missing parent folders.
-                if let Some(dir) = std::path::Path::new(f).parent().filter(|d| !d.as_os_str().is_empty()) {
-                    tokio::fs::create_dir_all(dir)
-                        .await
+                let path = std::path::Path::new(f);
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
                         .map_err(|e| ConnectError::io(format!("creating {}", dir.display()), e))?;
                 }
-                tokio::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(f)
-                    .await
-                    .map_err(|e| ConnectError::io(format!("opening {f} for append"), e))?
-            }),
-        };
-        self.out = Some(BufWriter::with_capacity(WRITE_BUFFER, writer));
+                Output::File(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                        .map_err(|e| ConnectError::io(format!("opening {f} for append"), e))?,
+                )
+            }
+        });
+        self.buffer = Vec::with_capacity(WRITE_BUFFER);
         Ok(())
     }
 
     async fn put(&mut self, records: Vec<SinkRecord>) -> ConnectResult<()> {
-        let target = self.target().to_owned();
-        let out = self
-            .out
-            .as_mut()
-            .ok_or_else(|| ConnectError::Other("put called before start".into()))?;
-        // One buffer per batch keeps the per-record cost to formatting only.
-        self.line.clear();
         for r in &records {
             match r.record.value.as_str() {
-                Some(s) => self.line.extend_from_slice(s.as_bytes()),
+                Some(s) => self.buffer.extend_from_slice(s.as_bytes()),
                 None => self
-                    .line
+                    .buffer
                     .extend_from_slice(r.record.value.to_java_string().as_bytes()),
             }
-            self.line.push(b'\n');
+            self.buffer.push(b'\n');
         }
-        out.write_all(&self.line)
-            .await
-            .map_err(|e| ConnectError::io(format!("writing to {target}"), e))
-    }
-
-    async fn flush(&mut self, _offsets: &SinkOffsets) -> ConnectResult<()> {
-        let target = self.target().to_owned();
-        if let Some(out) = self.out.as_mut() {
-            out.flush()
-                .await
-                .map_err(|e| ConnectError::io(format!("flushing {target}"), e))?;
+        if self.buffer.len() >= WRITE_BUFFER {
+            self.write_buffer().await?;
         }
         Ok(())
     }
 
+    async fn flush(&mut self, _offsets: &SinkOffsets) -> ConnectResult<()> {
+        self.write_buffer().await
+    }
+
     async fn stop(&mut self) -> ConnectResult<()> {
-        self.flush(&SinkOffsets::new()).await?;
+        self.write_buffer().await?;
         self.out = None;
         Ok(())
     }
@@ -142,9 +176,13 @@ mod tests {
             kafka_partition: 0,
             kafka_offset: o,
         };
-        task.put(vec![rec(Value::from("one"), 0), rec(Value::Int64(2), 1), rec(Value::Null, 2)])
-            .await
-            .unwrap();
+        task.put(vec![
+            rec(Value::from("one"), 0),
+            rec(Value::Int64(2), 1),
+            rec(Value::Null, 2),
+        ])
+        .await
+        .unwrap();
         task.flush(&SinkOffsets::new()).await.unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\n2\nnull\n");
         task.stop().await.unwrap();

@@ -259,7 +259,9 @@ mod tests {
         let path = f.path().to_str().unwrap().to_owned();
 
         let mut task = FileStreamSourceTask::default();
-        task.start(&props(&path), Arc::new(Offsets(None))).await.unwrap();
+        task.start(&props(&path), Arc::new(Offsets(None)))
+            .await
+            .unwrap();
         let batch = task.poll().await.unwrap();
         let lines: Vec<_> = batch.iter().map(|r| r.record.value.clone()).collect();
         assert_eq!(lines, [Value::from("a"), Value::from("bb")]);
