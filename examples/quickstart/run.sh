@@ -24,7 +24,7 @@ trap 'kill -TERM $pid 2>/dev/null || true' EXIT
 
 want=$(wc -l <"$input")
 for _ in $(seq 1 600); do
-  have=$(wc -l <"$output" 2>/dev/null || echo 0)
+  have=0; [ -f "$output" ] && have=$(wc -l <"$output")
   [ "$have" -ge "$want" ] && break
   kill -0 "$pid" 2>/dev/null || { echo "kconnect stopped early; see $out_dir/kconnect.log" >&2; tail -20 "$out_dir/kconnect.log" >&2; exit 1; }
   sleep 0.1
