@@ -82,3 +82,64 @@ fn unreadable_worker_file_is_reported_with_its_path() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/worker.properties"), "{err}");
 }
+
+/// No `bootstrap.servers` and no `file`: lines typed on stdin flow through
+/// the embedded in-memory Kafka into the sink file, and the log says the
+/// Kafka is in-memory.
+#[test]
+fn stdin_source_through_embedded_kafka() {
+    use std::io::Write;
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = dir.path().join("worker.properties");
+    let source = dir.path().join("source.properties");
+    let sink = dir.path().join("sink.properties");
+    let output = dir.path().join("out.txt");
+    let log = dir.path().join("log.txt");
+    write_props(&worker, &[("offset.flush.interval.ms", "100".into())]);
+    write_props(
+        &source,
+        &[
+            ("name", "stdin".into()),
+            ("connector.class", "FileStreamSource".into()),
+            ("topic", "typed".into()),
+        ],
+    );
+    write_props(
+        &sink,
+        &[
+            ("name", "out".into()),
+            ("connector.class", "FileStreamSink".into()),
+            ("topics", "typed".into()),
+            ("file", output.display().to_string()),
+        ],
+    );
+    let mut child = Command::new(kconnect_bin())
+        .arg("standalone")
+        .args([&worker, &source, &sink])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("starting kconnect");
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "typed line one\ntyped line two").expect("writing stdin");
+    stdin.flush().expect("flushing stdin");
+    let found = support::wait_for(Duration::from_secs(60), || {
+        support::count_lines(&output) >= 2
+    });
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("waiting for kconnect");
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(found, "lines never reached the sink; log:\n{log}");
+    assert!(status.success(), "log:\n{log}");
+    assert_eq!(
+        std::fs::read_to_string(&output).unwrap(),
+        "typed line one\ntyped line two\n"
+    );
+    assert!(log.contains("EMBEDDED IN-MEMORY Kafka"), "{log}");
+}

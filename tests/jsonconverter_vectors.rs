@@ -561,6 +561,16 @@ fn rust_output(
     }
 }
 
+/// Equal lengths and equal JSON with objects compared as unordered maps.
+fn same_but_key_order(ours: &Option<String>, java: &Option<String>) -> bool {
+    let (Some(ours), Some(java)) = (ours, java) else {
+        return false;
+    };
+    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).ok();
+    // serde_json's map (IndexMap with preserve_order) compares regardless of order.
+    ours.len() == java.len() && parse(ours).is_some() && parse(ours) == parse(java)
+}
+
 #[test]
 fn java_jsonconverter_vectors() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/jsonconverter");
@@ -624,6 +634,11 @@ fn java_jsonconverter_vectors() {
             }
             match ours {
                 Ok(ours) if ours == expected => {}
+                // Java reads JSON objects into a HashMap, so its round trip
+                // may reorder keys; ours keeps the input order. Same bytes in
+                // another key order is a match.
+                Ok(ours)
+                    if field.starts_with("roundtrip") && same_but_key_order(&ours, &expected) => {}
                 Ok(ours) => failures.push(format!(
                     "{name}.{field}:\n    expected {expected:?}\n    got      {ours:?}"
                 )),
@@ -674,7 +689,7 @@ fn java_output_reads_back_as_the_built_value() {
             continue;
         };
         let Some(schema) = schema else {
-            continue; // schemaless maps come back in HashMap order, ints as Int64
+            continue; // schemaless ints come back as Int64
         };
         let back = match c.to_connect("topic", Some(with_schema.as_bytes())) {
             Ok(b) => b,
@@ -688,7 +703,7 @@ fn java_output_reads_back_as_the_built_value() {
         }
         // Null fields with defaults come back as the default (Java does the
         // same); NaN never equals itself; the ByteBuffer case is a deviation;
-        // maps come back in HashMap order.
+        // map values are checked by the byte comparison above.
         let skip_value = matches!(
             name,
             "string_with_default"

@@ -701,7 +701,7 @@ mod tests {
 
 /// `Double.toString`: shortest round-trip digits, plain notation for
 /// 1e-3 <= |d| < 1e7 and `d.dddE±n` otherwise, always with a fraction digit.
-pub fn java_double_to_string(d: f64) -> String {
+fn shortest_double_to_string(d: f64) -> String {
     if d.is_nan() {
         return "NaN".into();
     }
@@ -712,7 +712,7 @@ pub fn java_double_to_string(d: f64) -> String {
 }
 
 /// `Float.toString`, with the same rules on the float's own shortest digits.
-pub fn java_float_to_string(f: f32) -> String {
+fn shortest_float_to_string(f: f32) -> String {
     if f.is_nan() {
         return "NaN".into();
     }
@@ -720,6 +720,44 @@ pub fn java_float_to_string(f: f32) -> String {
         return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
     }
     java_float_format(format!("{f:e}"), f == 0.0, f64::from(f.abs()))
+}
+
+/// `Double.toString` (JDK 19+ semantics). Shortest round-trip digits,
+/// plus the fix for the one case where Java's "at least two digits" rule
+/// picks different digits than the shortest form: subnormals whose shortest
+/// form has one digit (`Double.MIN_VALUE` is `4.9E-324`, not `5.0E-324`).
+pub fn java_double_to_string(d: f64) -> String {
+    if d.is_finite() && d != 0.0 && d.abs() < 1e-3 {
+        if let Some(s) = two_digit_fix(&format!("{:e}", d.abs()), &format!("{:.1e}", d.abs())) {
+            return if d < 0.0 { format!("-{s}") } else { s };
+        }
+    }
+    shortest_double_to_string(d)
+}
+
+/// `Float.toString`, with the same fix as [`java_double_to_string`]
+/// (`Float.MIN_VALUE` is `1.4E-45`).
+pub fn java_float_to_string(f: f32) -> String {
+    if f.is_finite() && f != 0.0 && f.abs() < 1e-3 {
+        if let Some(s) = two_digit_fix(&format!("{:e}", f.abs()), &format!("{:.1e}", f.abs())) {
+            return if f < 0.0 { format!("-{s}") } else { s };
+        }
+    }
+    shortest_float_to_string(f)
+}
+
+/// Given the shortest (`5e-324`) and the correctly rounded two-digit
+/// (`4.9e-324`) scientific forms, returns Java's form when they disagree.
+fn two_digit_fix(shortest: &str, two: &str) -> Option<String> {
+    let (mantissa, _) = shortest.split_once('e')?;
+    if mantissa.len() != 1 {
+        return None;
+    }
+    let (m2, e2) = two.split_once('e')?;
+    if m2 == format!("{mantissa}.0") {
+        return None;
+    }
+    Some(format!("{m2}E{e2}"))
 }
 
 /// Renders Rust's shortest scientific form (`-1.25e-7`) the way Java does.

@@ -15,7 +15,10 @@
 //! 64-bit integers and NUMERIC decimals stay exact, and which follows the
 //! Jackson settings Kafka uses (leading zeros allowed, nesting depth 1000,
 //! numbers at most 1000 characters, anything after the first root value
-//! ignored, later duplicate keys replace earlier ones).
+//! ignored, later duplicate keys replace earlier ones). Writing is limited to
+//! 1000 levels too, like Jackson's `StreamWriteConstraints`. Documents nested
+//! deeper than 128 levels are handled on a helper thread with a
+//! large stack, so no input can overflow the caller's stack.
 //!
 //! Where Java is lossy in ways that are not a property of the format, this
 //! implementation deliberately differs, and says so at each place:
@@ -27,9 +30,8 @@
 //! * strings containing lone UTF-16 surrogates (only expressible as `\uD800`
 //!   style escapes) are rejected, as Rust strings cannot hold them.
 //!
-//! Maps read from JSON are ordered the way Java's `HashMap` iterates them, so
-//! that re-serialized output matches Java's byte for byte (see
-//! [`java_hashmap_entries`]).
+//! Maps read from JSON keep the key order of the input; Java reads them into
+//! a `HashMap`, so a Java round trip may reorder keys where ours does not.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -42,8 +44,8 @@ use num_bigint::{BigInt, Sign};
 use crate::connect::config::{ConfigDef, ConfigType, Importance, Validator};
 use crate::connect::data::{java_double_to_string, java_float_to_string, logical};
 use crate::connect::{
-    Converter, ConverterError, Decimal, Props, Schema, SchemaAndValue, SchemaBuilder, SchemaRef,
-    SchemaType, Struct, Value,
+    Converter, ConverterError, Decimal, Props, Schema, SchemaAndValue, SchemaRef, SchemaType,
+    Struct, Value,
 };
 
 /// `schemas.enable`
@@ -61,6 +63,13 @@ pub const ENVELOPE_ERROR: &str = "JsonConverter with schemas.enable requires \"s
 /// Jackson's `StreamReadConstraints` defaults used by Kafka's deserializer.
 const MAX_NESTING_DEPTH: usize = 1000;
 const MAX_NUMBER_LENGTH: usize = 1000;
+
+/// Nesting handled on the caller's stack. Deeper documents (up to the
+/// limits above) are converted on a short-lived thread with a large stack,
+/// so that the recursive reader and writer can never overflow a task's
+/// stack (an overflow aborts the whole process).
+const INLINE_NESTING_DEPTH: usize = 128;
+const DEEP_STACK_SIZE: usize = 16 << 20;
 
 /// Milliseconds in a day, the upper bound (inclusive) of a Connect `Time`.
 const MILLIS_PER_DAY: i32 = 86_400_000;
@@ -178,7 +187,7 @@ impl JsonConverter {
     }
 
     /// The schema's JSON text (compact, Jackson field order), cached.
-    fn schema_json(&self, schema: &SchemaRef) -> Result<Arc<str>, Fail> {
+    fn schema_json(&self, schema: &SchemaRef, max_depth: usize) -> Result<Arc<str>, Fail> {
         let key = Arc::as_ptr(schema) as usize;
         if self.cache_size > 0 {
             if let Ok(cache) = self.from_connect_cache.lock() {
@@ -189,7 +198,8 @@ impl JsonConverter {
                 }
             }
         }
-        let mut w = Writer::new(self.settings);
+        let mut w = Writer::new(self.settings, max_depth);
+        w.depth = 1; // the schema sits inside the envelope
         w.schema(schema, None)?;
         let text: Arc<str> = Arc::from(w.out);
         if self.cache_size > 0 {
@@ -238,25 +248,12 @@ impl Converter for JsonConverter {
         if schema.is_none() && value.is_null() {
             return Ok(None);
         }
-        let mut w = Writer::new(self.settings);
-        let result = if self.settings.schemas_enable {
-            w.out.push_str("{\"schema\":");
-            match schema {
-                None => w.out.push_str("null"),
-                Some(s) => {
-                    let text = self.schema_json(s).map_err(|f| f.into_error("schema"))?;
-                    w.out.push_str(&text);
-                }
-            }
-            w.out.push_str(",\"payload\":");
-            let r = w.value(schema.map(|s| &**s), value);
-            w.out.push('}');
-            r
-        } else {
-            w.value(schema.map(|s| &**s), value)
-        };
-        result.map_err(|f| f.into_error("payload"))?;
-        Ok(Some(w.out.into_bytes()))
+        match self.write(schema, value, INLINE_NESTING_DEPTH) {
+            Some(result) => result.map(Some),
+            None => on_deep_stack(|| self.write(schema, value, MAX_NESTING_DEPTH))?
+                .unwrap_or_else(|| Err(ConverterError::new("document nesting too deep")))
+                .map(Some),
+        }
     }
 
     fn to_connect(
@@ -267,11 +264,90 @@ impl Converter for JsonConverter {
         let Some(bytes) = bytes else {
             return Ok(SchemaAndValue::null());
         };
-        let parsed = Parser::parse(bytes).map_err(|e| {
-            ConverterError::new(format!(
-                "Converting byte[] to Kafka Connect data failed due to serialization error: {e}"
-            ))
-        })?;
+        match self.read(bytes, INLINE_NESTING_DEPTH) {
+            Some(result) => result,
+            None => on_deep_stack(|| self.read(bytes, MAX_NESTING_DEPTH))?
+                .unwrap_or_else(|| Err(ConverterError::new("document nesting too deep"))),
+        }
+    }
+}
+
+/// Runs `f` on a thread with a large stack, for deeply nested documents.
+fn on_deep_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, ConverterError> {
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("json-converter-deep".into())
+            .stack_size(DEEP_STACK_SIZE)
+            .spawn_scoped(scope, f)
+            .map_err(|e| {
+                ConverterError::new(format!(
+                    "cannot start a thread to convert a deeply nested document: {e}"
+                ))
+            })?;
+        match handle.join() {
+            Ok(v) => Ok(v),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+impl JsonConverter {
+    /// Serializes with nesting up to `max_depth`; `None` if the document is
+    /// deeper than that but within Jackson's limit (retry on a deep stack).
+    fn write(
+        &self,
+        schema: Option<&SchemaRef>,
+        value: &Value,
+        max_depth: usize,
+    ) -> Option<Result<Vec<u8>, ConverterError>> {
+        let deep = |f: &Fail| f.deep;
+        let mut w = Writer::new(self.settings, max_depth);
+        let result = if self.settings.schemas_enable {
+            w.depth = 1; // inside the envelope
+            w.out.push_str("{\"schema\":");
+            match schema {
+                None => w.out.push_str("null"),
+                Some(s) => match self.schema_json(s, max_depth) {
+                    Ok(text) => w.out.push_str(&text),
+                    Err(f) if deep(&f) => return None,
+                    Err(f) => return Some(Err(f.into_error("schema"))),
+                },
+            }
+            w.out.push_str(",\"payload\":");
+            let r = w.value(schema.map(|s| &**s), value);
+            w.out.push('}');
+            r
+        } else {
+            w.value(schema.map(|s| &**s), value)
+        };
+        match result {
+            Ok(()) => Some(Ok(w.out.into_bytes())),
+            Err(f) if deep(&f) => None,
+            Err(f) => Some(Err(f.into_error("payload"))),
+        }
+    }
+
+    /// Deserializes with nesting up to `max_depth`; `None` if the document is
+    /// deeper than that but within Jackson's limit (retry on a deep stack).
+    fn read(
+        &self,
+        bytes: &[u8],
+        max_depth: usize,
+    ) -> Option<Result<SchemaAndValue, ConverterError>> {
+        let parsed = match Parser::parse(bytes, max_depth) {
+            Ok(p) => p,
+            Err(ParseError::TooDeep) => return None,
+            Err(ParseError::Invalid(e)) => {
+                return Some(Err(ConverterError::new(format!(
+                    "Converting byte[] to Kafka Connect data failed due to serialization error: {e}"
+                ))))
+            }
+        };
+        // Conversion recursion is bounded by the parsed depth from here on.
+        Some(self.convert(bytes, &parsed))
+    }
+
+    fn convert(&self, bytes: &[u8], parsed: &Parsed) -> Result<SchemaAndValue, ConverterError> {
         let settings = self.settings;
         if !settings.schemas_enable {
             return match &parsed.root {
@@ -318,6 +394,9 @@ impl Converter for JsonConverter {
 struct Fail {
     message: String,
     path: Vec<String>,
+    /// Not an error: the document is nested deeper than the current stack
+    /// allows; the caller retries on a deep stack.
+    deep: bool,
 }
 
 impl Fail {
@@ -325,7 +404,24 @@ impl Fail {
         Fail {
             message: message.into(),
             path: Vec::new(),
+            deep: false,
         }
+    }
+
+    fn deep() -> Fail {
+        Fail {
+            message: String::new(),
+            path: Vec::new(),
+            deep: true,
+        }
+    }
+
+    /// Prefixes the message (keeping the path and the deep marker).
+    fn context(mut self, prefix: &str) -> Fail {
+        if !self.deep {
+            self.message = format!("{prefix}{}", self.message);
+        }
+        self
     }
 
     fn at_field(mut self, name: &str) -> Fail {
@@ -363,6 +459,10 @@ type Res<T> = Result<T, Fail>;
 struct Writer {
     settings: Settings,
     out: String,
+    /// Current nesting of open arrays and objects.
+    depth: usize,
+    /// Nesting allowed in this run (see [`INLINE_NESTING_DEPTH`]).
+    max_depth: usize,
 }
 
 /// Logical types recognised by name on a schema of the right physical type.
@@ -399,17 +499,49 @@ fn decimal_scale(schema: &Schema) -> Res<i32> {
 }
 
 impl Writer {
-    fn new(settings: Settings) -> Writer {
+    fn new(settings: Settings, max_depth: usize) -> Writer {
         Writer {
             settings,
             out: String::with_capacity(128),
+            depth: 0,
+            max_depth: max_depth.min(MAX_NESTING_DEPTH),
+        }
+    }
+
+    /// Opens an array or object, enforcing the nesting limits (Jackson's
+    /// `StreamWriteConstraints` allow 1000 levels).
+    fn open(&mut self, c: char) -> Res<()> {
+        self.depth += 1;
+        if self.depth > self.max_depth {
+            return Err(self.too_deep());
+        }
+        self.out.push(c);
+        Ok(())
+    }
+
+    fn close(&mut self, c: char) {
+        self.depth -= 1;
+        self.out.push(c);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn too_deep(&self) -> Fail {
+        if self.depth > MAX_NESTING_DEPTH {
+            Fail::new(format!(
+                "Document nesting depth ({}) exceeds the maximum allowed ({MAX_NESTING_DEPTH}, from `StreamWriteConstraints.getMaxNestingDepth()`)",
+                self.depth
+            ))
+        } else {
+            Fail::deep()
         }
     }
 
     /// `asJsonSchema`: type, items|keys/values|fields, optional, name,
     /// version, doc, parameters, default; then "field" for struct fields.
     fn schema(&mut self, schema: &Schema, field_name: Option<&str>) -> Res<()> {
-        self.out.push_str("{\"type\":\"");
+        self.open('{')?;
+        self.out.push_str("\"type\":\"");
         self.out.push_str(schema.schema_type.name());
         self.out.push('"');
         match schema.schema_type {
@@ -424,7 +556,8 @@ impl Writer {
                 self.optional_schema(schema.value_schema.as_deref())?;
             }
             SchemaType::Struct => {
-                self.out.push_str(",\"fields\":[");
+                self.out.push_str(",\"fields\":");
+                self.open('[')?;
                 for (i, f) in schema.fields.iter().enumerate() {
                     if i > 0 {
                         self.out.push(',');
@@ -432,7 +565,7 @@ impl Writer {
                     self.schema(&f.schema, Some(&f.name))
                         .map_err(|e| e.at_field(&f.name))?;
                 }
-                self.out.push(']');
+                self.close(']');
             }
             _ => {}
         }
@@ -451,7 +584,8 @@ impl Writer {
             write_str(&mut self.out, doc);
         }
         if let Some(params) = &schema.parameters {
-            self.out.push_str(",\"parameters\":{");
+            self.out.push_str(",\"parameters\":");
+            self.open('{')?;
             for (i, (k, v)) in params.iter().enumerate() {
                 if i > 0 {
                     self.out.push(',');
@@ -460,18 +594,18 @@ impl Writer {
                 self.out.push(':');
                 write_str(&mut self.out, v);
             }
-            self.out.push('}');
+            self.close('}');
         }
         if let Some(default) = &schema.default {
             self.out.push_str(",\"default\":");
             self.value(Some(schema), default)
-                .map_err(|e| Fail::new(format!("Invalid default value: {}", e.message)))?;
+                .map_err(|e| e.context("Invalid default value: "))?;
         }
         if let Some(name) = field_name {
             self.out.push_str(",\"field\":");
             write_str(&mut self.out, name);
         }
-        self.out.push('}');
+        self.close('}');
         Ok(())
     }
 
@@ -485,31 +619,45 @@ impl Writer {
         }
     }
 
-    /// `convertToJson`.
+    /// `convertToJson`. Recursive: kept small, with the work in
+    /// non-inlined helpers (see [`parse_schema`]).
     fn value(&mut self, schema: Option<&Schema>, value: &Value) -> Res<()> {
         let Some(schema) = schema else {
             return self.schemaless(value);
         };
         if value.is_null() {
-            if let (Some(default), true) =
-                (&schema.default, self.settings.replace_null_with_default)
-            {
-                if !default.is_null() {
-                    return self.value(Some(schema), default);
-                }
-            }
-            if schema.optional {
-                self.out.push_str("null");
-                return Ok(());
-            }
-            return Err(Fail::new(
-                "Conversion error: null value for field that is required and has no default value",
-            ));
+            return self.null_value(schema);
         }
         if let Some(kind) = logical_of(schema) {
             return self.logical(schema, kind, value);
         }
         match (schema.schema_type, value) {
+            (SchemaType::Array, Value::Array(items)) => self.array(schema, items),
+            (SchemaType::Map, Value::Map(entries)) => self.map(schema, entries),
+            (SchemaType::Struct, Value::Struct(s)) => self.struct_(schema, s),
+            _ => self.primitive(schema.schema_type, value),
+        }
+    }
+
+    #[inline(never)]
+    fn null_value(&mut self, schema: &Schema) -> Res<()> {
+        if let (Some(default), true) = (&schema.default, self.settings.replace_null_with_default) {
+            if !default.is_null() {
+                return self.value(Some(schema), default);
+            }
+        }
+        if schema.optional {
+            self.out.push_str("null");
+            return Ok(());
+        }
+        Err(Fail::new(
+            "Conversion error: null value for field that is required and has no default value",
+        ))
+    }
+
+    #[inline(never)]
+    fn primitive(&mut self, ty: SchemaType, value: &Value) -> Res<()> {
+        match (ty, value) {
             (SchemaType::Int8, Value::Int8(v)) => self.display(v),
             (SchemaType::Int16, Value::Int16(v)) => self.display(v),
             (SchemaType::Int32, Value::Int32(v)) => self.display(v),
@@ -519,48 +667,6 @@ impl Writer {
             (SchemaType::Boolean, Value::Boolean(v)) => self.display(v),
             (SchemaType::String, Value::String(s)) => write_str(&mut self.out, s),
             (SchemaType::Bytes, Value::Bytes(b)) => self.bytes(b),
-            (SchemaType::Array, Value::Array(items)) => {
-                let item_schema = schema.value_schema.as_deref();
-                self.out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        self.out.push(',');
-                    }
-                    self.value(item_schema, item).map_err(|e| e.at_index(i))?;
-                }
-                self.out.push(']');
-            }
-            (SchemaType::Map, Value::Map(entries)) => {
-                let key_schema = schema.key_schema.as_deref();
-                let value_schema = schema.value_schema.as_deref();
-                if key_schema.map(|k| k.schema_type) == Some(SchemaType::String) {
-                    let mut keys = Vec::with_capacity(entries.len());
-                    for (k, _) in entries {
-                        keys.push(self.object_key(key_schema, k)?);
-                    }
-                    self.object(&keys, entries, value_schema)?;
-                } else {
-                    self.pairs(entries, key_schema, value_schema)?;
-                }
-            }
-            (SchemaType::Struct, Value::Struct(s)) => {
-                if !std::ptr::eq(s.schema().as_ref(), schema) && s.schema().as_ref() != schema {
-                    return Err(Fail::new("Mismatching schema."));
-                }
-                self.out.push('{');
-                for (i, f) in schema.fields.iter().enumerate() {
-                    if i > 0 {
-                        self.out.push(',');
-                    }
-                    write_str(&mut self.out, &f.name);
-                    self.out.push(':');
-                    // Java's getWithoutDefault: null fields go through the
-                    // null handling above (default or null).
-                    self.value(Some(&f.schema), &s.raw_values()[f.index])
-                        .map_err(|e| e.at_field(&f.name))?;
-                }
-                self.out.push('}');
-            }
             (ty, other) => {
                 return Err(Fail::new(format!(
                     "Invalid type for {ty}: {}",
@@ -571,8 +677,59 @@ impl Writer {
         Ok(())
     }
 
+    #[inline(never)]
+    fn array(&mut self, schema: &Schema, items: &[Value]) -> Res<()> {
+        let item_schema = schema.value_schema.as_deref();
+        self.open('[')?;
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            self.value(item_schema, item).map_err(|e| e.at_index(i))?;
+        }
+        self.close(']');
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn map(&mut self, schema: &Schema, entries: &[(Value, Value)]) -> Res<()> {
+        let key_schema = schema.key_schema.as_deref();
+        let value_schema = schema.value_schema.as_deref();
+        if key_schema.map(|k| k.schema_type) == Some(SchemaType::String) {
+            let mut keys = Vec::with_capacity(entries.len());
+            for (k, _) in entries {
+                keys.push(self.object_key(key_schema, k)?);
+            }
+            self.object(&keys, entries, value_schema)
+        } else {
+            self.pairs(entries, key_schema, value_schema)
+        }
+    }
+
+    #[inline(never)]
+    fn struct_(&mut self, schema: &Schema, s: &Struct) -> Res<()> {
+        if !std::ptr::eq(s.schema().as_ref(), schema) && s.schema().as_ref() != schema {
+            return Err(Fail::new("Mismatching schema."));
+        }
+        self.open('{')?;
+        for (i, f) in schema.fields.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            write_str(&mut self.out, &f.name);
+            self.out.push(':');
+            // Java's getWithoutDefault: null fields go through the null
+            // handling (default or null).
+            self.value(Some(&f.schema), &s.raw_values()[f.index])
+                .map_err(|e| e.at_field(&f.name))?;
+        }
+        self.close('}');
+        Ok(())
+    }
+
     /// Logical values; the physical representation is accepted too, since
     /// the data model allows it (`Struct::put` of an `Int32` to a Date field).
+    #[inline(never)]
     fn logical(&mut self, schema: &Schema, kind: Logical, value: &Value) -> Res<()> {
         match (kind, value) {
             (Logical::Decimal, Value::Decimal(d)) => match self.settings.decimal_format {
@@ -623,7 +780,39 @@ impl Writer {
     }
 
     /// A value without a schema: the JSON type follows the value's variant.
+    #[inline(never)]
     fn schemaless(&mut self, value: &Value) -> Res<()> {
+        match value {
+            Value::Array(items) => self.schemaless_array(items),
+            Value::Map(entries) => self.schemaless_map(entries),
+            other => self.schemaless_scalar(other),
+        }
+    }
+
+    #[inline(never)]
+    fn schemaless_array(&mut self, items: &[Value]) -> Res<()> {
+        self.open('[')?;
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            self.schemaless(item).map_err(|e| e.at_index(i))?;
+        }
+        self.close(']');
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn schemaless_map(&mut self, entries: &[(Value, Value)]) -> Res<()> {
+        let keys: Option<Vec<&str>> = entries.iter().map(|(k, _)| k.as_str()).collect();
+        match keys {
+            Some(keys) => self.object(&keys, entries, None),
+            None => self.pairs(entries, None, None),
+        }
+    }
+
+    #[inline(never)]
+    fn schemaless_scalar(&mut self, value: &Value) -> Res<()> {
         match value {
             Value::Null => self.out.push_str("null"),
             Value::Int8(v) => self.display(v),
@@ -635,23 +824,6 @@ impl Writer {
             Value::Boolean(v) => self.display(v),
             Value::String(s) => write_str(&mut self.out, s),
             Value::Bytes(b) => self.bytes(b),
-            Value::Array(items) => {
-                self.out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        self.out.push(',');
-                    }
-                    self.schemaless(item).map_err(|e| e.at_index(i))?;
-                }
-                self.out.push(']');
-            }
-            Value::Map(entries) => {
-                let keys: Option<Vec<&str>> = entries.iter().map(|(k, _)| k.as_str()).collect();
-                match keys {
-                    Some(keys) => self.object(&keys, entries, None)?,
-                    None => self.pairs(entries, None, None)?,
-                }
-            }
             // Java: a Struct needs its schema ("Mismatching schema." against
             // a null schema); logical values have no schemaless JSON type.
             Value::Struct(_) => return Err(Fail::new("Mismatching schema.")),
@@ -690,70 +862,81 @@ impl Writer {
 
     /// A JSON object; a repeated key keeps its first position and its last
     /// value, as Jackson's `ObjectNode.set` does.
+    #[inline(never)]
     fn object(
         &mut self,
         keys: &[&str],
         entries: &[(Value, Value)],
         value_schema: Option<&Schema>,
     ) -> Res<()> {
-        let has_duplicates = keys.len() > 1 && {
-            let mut seen = std::collections::HashSet::with_capacity(keys.len());
-            !keys.iter().all(|k| seen.insert(*k))
-        };
-        self.out.push('{');
-        if !has_duplicates {
-            for (i, (key, (_, v))) in keys.iter().zip(entries).enumerate() {
-                if i > 0 {
-                    self.out.push(',');
-                }
-                write_str(&mut self.out, key);
-                self.out.push(':');
-                self.value_or_schemaless(value_schema, v)
-                    .map_err(|e| e.at_key(key))?;
-            }
-        } else {
-            let mut members: IndexMap<&str, String> = IndexMap::new();
-            for (key, (_, v)) in keys.iter().zip(entries) {
-                let start = self.out.len();
-                self.value_or_schemaless(value_schema, v)
-                    .map_err(|e| e.at_key(key))?;
-                let text = self.out.split_off(start);
-                members.insert(key, text);
-            }
-            for (i, (key, text)) in members.iter().enumerate() {
-                if i > 0 {
-                    self.out.push(',');
-                }
-                write_str(&mut self.out, key);
-                self.out.push(':');
-                self.out.push_str(text);
-            }
+        if has_duplicates(keys) {
+            return self.object_with_duplicates(keys, entries, value_schema);
         }
-        self.out.push('}');
+        self.open('{')?;
+        for (i, (key, (_, v))) in keys.iter().zip(entries).enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            write_str(&mut self.out, key);
+            self.out.push(':');
+            self.value_or_schemaless(value_schema, v)
+                .map_err(|e| e.at_key(key))?;
+        }
+        self.close('}');
+        Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn object_with_duplicates(
+        &mut self,
+        keys: &[&str],
+        entries: &[(Value, Value)],
+        value_schema: Option<&Schema>,
+    ) -> Res<()> {
+        self.open('{')?;
+        let mut members: IndexMap<&str, String> = IndexMap::new();
+        for (key, (_, v)) in keys.iter().zip(entries) {
+            let start = self.out.len();
+            self.value_or_schemaless(value_schema, v)
+                .map_err(|e| e.at_key(key))?;
+            let text = self.out.split_off(start);
+            members.insert(key, text);
+        }
+        for (i, (key, text)) in members.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            write_str(&mut self.out, key);
+            self.out.push(':');
+            self.out.push_str(text);
+        }
+        self.close('}');
         Ok(())
     }
 
     /// A map with non-string keys: `[[key,value],…]`.
+    #[inline(never)]
     fn pairs(
         &mut self,
         entries: &[(Value, Value)],
         key_schema: Option<&Schema>,
         value_schema: Option<&Schema>,
     ) -> Res<()> {
-        self.out.push('[');
+        self.open('[')?;
         for (i, (k, v)) in entries.iter().enumerate() {
             if i > 0 {
                 self.out.push(',');
             }
-            self.out.push('[');
+            self.open('[')?;
             self.value_or_schemaless(key_schema, k)
                 .map_err(|e| e.at_index(i))?;
             self.out.push(',');
             self.value_or_schemaless(value_schema, v)
                 .map_err(|e| e.at_index(i))?;
-            self.out.push(']');
+            self.close(']');
         }
-        self.out.push(']');
+        self.close(']');
         Ok(())
     }
 
@@ -770,21 +953,21 @@ impl Writer {
 
     fn float64(&mut self, v: f64) {
         if v.is_finite() {
-            self.out.push_str(&java_double(v));
+            self.out.push_str(&java_double_to_string(v));
         } else {
             // Jackson's QUOTE_NON_NUMERIC_NUMBERS (on by default).
             self.out.push('"');
-            self.out.push_str(&java_double(v));
+            self.out.push_str(&java_double_to_string(v));
             self.out.push('"');
         }
     }
 
     fn float32(&mut self, v: f32) {
         if v.is_finite() {
-            self.out.push_str(&java_float(v));
+            self.out.push_str(&java_float_to_string(v));
         } else {
             self.out.push('"');
-            self.out.push_str(&java_float(v));
+            self.out.push_str(&java_float_to_string(v));
             self.out.push('"');
         }
     }
@@ -794,6 +977,14 @@ impl Writer {
         base64::engine::general_purpose::STANDARD.encode_string(b, &mut self.out);
         self.out.push('"');
     }
+}
+
+fn has_duplicates(keys: &[&str]) -> bool {
+    if keys.len() < 2 {
+        return false;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    !keys.iter().all(|k| seen.insert(*k))
 }
 
 /// A short name of a value's variant, for error messages.
@@ -871,44 +1062,6 @@ fn write_str(out: &mut String, s: &str) {
     }
     out.push_str(&s[start..]);
     out.push('"');
-}
-
-/// `Double.toString` (JDK 19+ semantics). Delegates to the data model's
-/// formatter and fixes the one case where Java's "at least two digits" rule
-/// picks different digits than the shortest form: subnormals whose shortest
-/// form has one digit (`Double.MIN_VALUE` is `4.9E-324`, not `5.0E-324`).
-pub fn java_double(d: f64) -> String {
-    if d.is_finite() && d != 0.0 && d.abs() < 1e-3 {
-        if let Some(s) = two_digit_fix(&format!("{:e}", d.abs()), &format!("{:.1e}", d.abs())) {
-            return if d < 0.0 { format!("-{s}") } else { s };
-        }
-    }
-    java_double_to_string(d)
-}
-
-/// `Float.toString`, with the same fix as [`java_double`]
-/// (`Float.MIN_VALUE` is `1.4E-45`).
-pub fn java_float(f: f32) -> String {
-    if f.is_finite() && f != 0.0 && f.abs() < 1e-3 {
-        if let Some(s) = two_digit_fix(&format!("{:e}", f.abs()), &format!("{:.1e}", f.abs())) {
-            return if f < 0.0 { format!("-{s}") } else { s };
-        }
-    }
-    java_float_to_string(f)
-}
-
-/// Given the shortest (`5e-324`) and the correctly rounded two-digit
-/// (`4.9e-324`) scientific forms, returns Java's form when they disagree.
-fn two_digit_fix(shortest: &str, two: &str) -> Option<String> {
-    let (mantissa, _) = shortest.split_once('e')?;
-    if mantissa.len() != 1 {
-        return None;
-    }
-    let (m2, e2) = two.split_once('e')?;
-    if m2 == format!("{mantissa}.0") {
-        return None;
-    }
-    Some(format!("{m2}E{e2}"))
 }
 
 /// `BigDecimal.toString()`: plain for scale >= 0 and adjusted exponent
@@ -1003,21 +1156,44 @@ struct Parsed {
     root_spans: Vec<(String, std::ops::Range<usize>)>,
 }
 
+enum ParseError {
+    Invalid(String),
+    /// Nested deeper than this run allows (but within Jackson's limit).
+    TooDeep,
+}
+
 struct Parser<'a> {
     b: &'a [u8],
     pos: usize,
     depth: usize,
+    max_depth: usize,
+    too_deep: bool,
     root_spans: Vec<(String, std::ops::Range<usize>)>,
 }
 
 impl<'a> Parser<'a> {
-    fn parse(bytes: &'a [u8]) -> Result<Parsed, String> {
+    /// Parses the first JSON value of `bytes`, nested at most `max_depth`
+    /// (capped at Jackson's 1000) levels.
+    fn parse(bytes: &'a [u8], max_depth: usize) -> Result<Parsed, ParseError> {
         let mut p = Parser {
             b: bytes,
             pos: 0,
             depth: 0,
+            max_depth: max_depth.min(MAX_NESTING_DEPTH),
+            too_deep: false,
             root_spans: Vec::new(),
         };
+        p.parse_root().map_err(|e| {
+            if p.too_deep {
+                ParseError::TooDeep
+            } else {
+                ParseError::Invalid(e)
+            }
+        })
+    }
+
+    fn parse_root(&mut self) -> Result<Parsed, String> {
+        let p = self;
         if p.b.starts_with(&[0xEF, 0xBB, 0xBF]) {
             p.pos = 3;
         }
@@ -1044,7 +1220,7 @@ impl<'a> Parser<'a> {
         }
         Ok(Parsed {
             root: Some(root),
-            root_spans: p.root_spans,
+            root_spans: std::mem::take(&mut p.root_spans),
         })
     }
 
@@ -1062,9 +1238,11 @@ impl<'a> Parser<'a> {
         self.b.get(self.pos).copied()
     }
 
+    /// Recursive (through `object` and `array`), so these three keep their
+    /// frames small and leave error formatting to cold helpers: Jackson's
+    /// maximum depth must fit a 2 MiB stack even in debug builds.
     fn value(&mut self) -> Result<Node, String> {
         match self.peek() {
-            None => Err(self.error("unexpected end of input")),
             Some(b'{') => self.object(),
             Some(b'[') => self.array(),
             Some(b'"') => Ok(Node::String(self.string()?)),
@@ -1072,23 +1250,44 @@ impl<'a> Parser<'a> {
             Some(b'f') => self.literal("false", Node::Bool(false)),
             Some(b'n') => self.literal("null", Node::Null),
             Some(b'-' | b'0'..=b'9') => self.number(),
-            Some(c) => Err(self.error(&format!(
-                "unexpected character {}: expected a JSON value",
+            other => Err(self.unexpected(other, "a JSON value")),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unexpected(&self, found: Option<u8>, expected: &str) -> String {
+        match found {
+            None => self.error(&format!("unexpected end of input: expected {expected}")),
+            Some(c) => self.error(&format!(
+                "unexpected character {}: expected {expected}",
                 describe_byte(c)
-            ))),
+            )),
         }
     }
 
     fn enter(&mut self) -> Result<(), String> {
         self.depth += 1;
-        if self.depth > MAX_NESTING_DEPTH {
-            return Err(self.error(&format!(
-                "document nesting depth exceeds the maximum allowed ({MAX_NESTING_DEPTH})"
-            )));
+        if self.depth > self.max_depth {
+            return Err(self.nested_too_deep());
         }
         Ok(())
     }
 
+    #[cold]
+    #[inline(never)]
+    fn nested_too_deep(&mut self) -> String {
+        if self.depth <= MAX_NESTING_DEPTH {
+            self.too_deep = true;
+            return String::new();
+        }
+        self.error(&format!(
+            "document nesting depth ({}) exceeds the maximum allowed ({MAX_NESTING_DEPTH})",
+            self.depth
+        ))
+    }
+
+    #[inline(never)]
     fn literal(&mut self, word: &str, node: Node) -> Result<Node, String> {
         let end = self.pos + word.len();
         if self.b.get(self.pos..end) != Some(word.as_bytes()) {
@@ -1117,12 +1316,12 @@ impl<'a> Parser<'a> {
         loop {
             self.skip_ws();
             if self.peek() != Some(b'"') {
-                return Err(self.error("expected a double-quoted field name"));
+                return Err(self.unexpected(self.peek(), "a double-quoted field name"));
             }
             let key = self.string()?;
             self.skip_ws();
             if self.peek() != Some(b':') {
-                return Err(self.error("expected ':' after a field name"));
+                return Err(self.unexpected(self.peek(), "':' after a field name"));
             }
             self.pos += 1;
             self.skip_ws();
@@ -1141,13 +1340,7 @@ impl<'a> Parser<'a> {
                     self.depth -= 1;
                     return Ok(Node::Object(members));
                 }
-                None => return Err(self.error("unexpected end of input inside an object")),
-                Some(c) => {
-                    return Err(self.error(&format!(
-                        "unexpected character {}: expected ',' or '}}'",
-                        describe_byte(c)
-                    )))
-                }
+                other => return Err(self.unexpected(other, "',' or '}' in an object")),
             }
         }
     }
@@ -1173,13 +1366,7 @@ impl<'a> Parser<'a> {
                     self.depth -= 1;
                     return Ok(Node::Array(items));
                 }
-                None => return Err(self.error("unexpected end of input inside an array")),
-                Some(c) => {
-                    return Err(self.error(&format!(
-                        "unexpected character {}: expected ',' or ']'",
-                        describe_byte(c)
-                    )))
-                }
+                other => return Err(self.unexpected(other, "',' or ']' in an array")),
             }
         }
     }
@@ -1194,6 +1381,7 @@ impl<'a> Parser<'a> {
 
     /// `-? digits (. digits)? ([eE] [+-]? digits)?`; leading zeros allowed
     /// (Kafka enables `ALLOW_LEADING_ZEROS_FOR_NUMBERS`).
+    #[inline(never)]
     fn number(&mut self) -> Result<Node, String> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
@@ -1262,6 +1450,7 @@ impl<'a> Parser<'a> {
         Ok(v)
     }
 
+    #[inline(never)]
     fn string(&mut self) -> Result<String, String> {
         self.pos += 1; // opening quote
         let mut out = String::new();
@@ -1363,98 +1552,126 @@ fn describe_byte(c: u8) -> String {
 
 // ---------------------------------------------------------------- JSON to Connect
 
-/// `asConnectSchema`.
+/// `asConnectSchema`. Recursive, so the frame is kept small: the work is
+/// done in non-inlined helpers (deep schemas must fit a 2 MiB stack even in
+/// debug builds).
 fn parse_schema(node: &Node, settings: Settings) -> Res<SchemaRef> {
+    let mut schema = boxed_schema(schema_type_of(node)?);
+    match schema.schema_type {
+        SchemaType::Array => schema.value_schema = Some(child_schema(node, "items", settings)?),
+        SchemaType::Map => {
+            schema.key_schema = Some(child_schema(node, "keys", settings)?);
+            schema.value_schema = Some(child_schema(node, "values", settings)?);
+        }
+        SchemaType::Struct => schema.fields = struct_fields(node, settings)?,
+        _ => {}
+    }
+    schema_metadata(&mut schema, node)?;
+    if let Some(default_node) = node.get("default") {
+        schema_default(&mut schema, default_node, settings)?;
+    }
+    Ok(SchemaRef::from(schema))
+}
+
+/// A new schema on the heap (keeps the large `Schema` value out of the
+/// recursive caller's frame).
+#[inline(never)]
+fn boxed_schema(ty: SchemaType) -> Box<Schema> {
+    Box::new(Schema::new(ty))
+}
+
+#[inline(never)]
+fn schema_type_of(node: &Node) -> Res<SchemaType> {
     let ty_name = node
         .get("type")
         .and_then(Node::as_text)
         .ok_or_else(|| Fail::new("Schema must contain 'type' field"))?;
-    let ty = SchemaType::from_name(ty_name)
-        .ok_or_else(|| Fail::new(format!("Unknown schema type: {ty_name}")))?;
-    let mut builder = match ty {
-        SchemaType::Array => {
-            let items = match node.get("items") {
-                None | Some(Node::Null) => {
-                    return Err(Fail::new("Array schema did not specify the element type"))
-                }
-                Some(items) => parse_schema(items, settings).map_err(|e| e.at_field("items"))?,
-            };
-            SchemaBuilder::array(items)
-        }
-        SchemaType::Map => {
-            let keys = match node.get("keys") {
-                None | Some(Node::Null) => {
-                    return Err(Fail::new("Map schema did not specify the key type"))
-                }
-                Some(k) => parse_schema(k, settings).map_err(|e| e.at_field("keys"))?,
-            };
-            let values = match node.get("values") {
-                None | Some(Node::Null) => {
-                    return Err(Fail::new("Map schema did not specify the value type"))
-                }
-                Some(v) => parse_schema(v, settings).map_err(|e| e.at_field("values"))?,
-            };
-            SchemaBuilder::map(keys, values)
-        }
-        SchemaType::Struct => {
-            let Some(Node::Array(fields)) = node.get("fields") else {
-                return Err(Fail::new(
-                    "Struct schema's \"fields\" argument is not an array.",
-                ));
-            };
-            let mut b = SchemaBuilder::struct_();
-            let mut names = std::collections::HashSet::with_capacity(fields.len());
-            for field in fields {
-                let name = field.get("field").and_then(Node::as_text).ok_or_else(|| {
-                    Fail::new("Struct schema's field name not specified properly")
-                })?;
-                if !names.insert(name) {
-                    return Err(Fail::new(format!(
-                        "Cannot create field because of field name duplication {name}"
-                    )));
-                }
-                let schema = parse_schema(field, settings).map_err(|e| e.at_field(name))?;
-                b = b.field(name, schema);
-            }
-            b
-        }
-        _ => SchemaBuilder::new(ty),
-    };
-    if let Some(Node::Bool(true)) = node.get("optional") {
-        builder = builder.optional();
+    SchemaType::from_name(ty_name)
+        .ok_or_else(|| Fail::new(format!("Unknown schema type: {ty_name}")))
+}
+
+/// The element, key or value schema of a container schema.
+#[inline(never)]
+fn child_schema(node: &Node, key: &'static str, settings: Settings) -> Res<SchemaRef> {
+    match node.get(key) {
+        None | Some(Node::Null) => Err(Fail::new(match key {
+            "items" => "Array schema did not specify the element type",
+            "keys" => "Map schema did not specify the key type",
+            _ => "Map schema did not specify the value type",
+        })),
+        Some(child) => parse_schema(child, settings).map_err(|e| e.at_field(key)),
     }
+}
+
+#[inline(never)]
+fn struct_fields(node: &Node, settings: Settings) -> Res<Vec<crate::connect::Field>> {
+    let Some(Node::Array(fields)) = node.get("fields") else {
+        return Err(Fail::new(
+            "Struct schema's \"fields\" argument is not an array.",
+        ));
+    };
+    let mut out: Vec<crate::connect::Field> = Vec::with_capacity(fields.len());
+    for field in fields {
+        let name = field
+            .get("field")
+            .and_then(Node::as_text)
+            .ok_or_else(|| Fail::new("Struct schema's field name not specified properly"))?;
+        if out.iter().any(|f| f.name == name) {
+            return Err(Fail::new(format!(
+                "Cannot create field because of field name duplication {name}"
+            )));
+        }
+        let schema = parse_schema(field, settings).map_err(|e| e.at_field(name))?;
+        out.push(crate::connect::Field {
+            name: name.to_owned(),
+            index: out.len(),
+            schema,
+        });
+    }
+    Ok(out)
+}
+
+/// optional, name, version, doc, parameters.
+#[inline(never)]
+fn schema_metadata(schema: &mut Schema, node: &Node) -> Res<()> {
+    schema.optional = matches!(node.get("optional"), Some(Node::Bool(true)));
     if let Some(Node::String(name)) = node.get("name") {
-        builder = builder.name(name.clone());
+        schema.name = Some(name.clone());
     }
     if let Some(Node::Number {
         text,
         integral: true,
     }) = node.get("version")
     {
-        builder = builder.version(java_int_value(text));
+        schema.version = Some(java_int_value(text));
     }
     if let Some(Node::String(doc)) = node.get("doc") {
-        builder = builder.doc(doc.clone());
+        schema.doc = Some(doc.clone());
     }
     if let Some(Node::Object(params)) = node.get("parameters") {
+        let mut out = IndexMap::with_capacity(params.len());
         for (k, v) in params {
             let Node::String(v) = v else {
                 return Err(Fail::new("Schema parameters must have string values."));
             };
-            builder = builder.parameter(k.clone(), v.clone());
+            out.insert(k.clone(), v.clone());
         }
+        schema.parameters = Some(out);
     }
-    if let Some(default_node) = node.get("default") {
-        // Converted against the schema as built so far, like Java's
-        // convertToConnect(builder, …).
-        let without_default = builder.clone().build();
-        let default = to_value(Some(&without_default), Some(default_node), settings)
-            .map_err(|e| Fail::new(format!("Invalid default value: {}", e.message)))?;
-        if !default.is_null() {
-            builder = builder.default_value(default);
-        }
+    Ok(())
+}
+
+/// The default, converted against the schema as built so far, like Java's
+/// `convertToConnect(builder, …)`.
+#[inline(never)]
+fn schema_default(schema: &mut Schema, default_node: &Node, settings: Settings) -> Res<()> {
+    let without_default = Arc::new(schema.clone());
+    let default = to_value(Some(&without_default), Some(default_node), settings)
+        .map_err(|e| e.context("Invalid default value: "))?;
+    if !default.is_null() {
+        schema.default = Some(default);
     }
-    Ok(builder.build())
+    Ok(())
 }
 
 /// Jackson's `intValue()` of an integral number: the low 32 bits.
@@ -1476,6 +1693,8 @@ fn java_int_value(text: &str) -> i32 {
     }
 }
 
+#[cold]
+#[inline(never)]
 fn mismatch(ty: SchemaType, expected: &str, node: &Node) -> Fail {
     Fail::new(format!(
         "Invalid value for {} schema: expected {expected} but found {}",
@@ -1636,7 +1855,8 @@ fn jackson_base64_decode(s: &str) -> Result<Vec<u8>, String> {
 }
 
 /// `convertToConnect`: a JSON node (absent = missing field) to a value of
-/// `schema`, or a schemaless value.
+/// `schema`, or a schemaless value. Recursive: kept small, see
+/// [`parse_schema`].
 fn to_value(schema: Option<&SchemaRef>, node: Option<&Node>, settings: Settings) -> Res<Value> {
     let Some(schema) = schema else {
         return match node {
@@ -1645,24 +1865,36 @@ fn to_value(schema: Option<&SchemaRef>, node: Option<&Node>, settings: Settings)
         };
     };
     let node = match node {
-        None | Some(Node::Null) => {
-            if let (Some(default), true) = (&schema.default, settings.replace_null_with_default) {
-                return Ok(default.clone());
-            }
-            if schema.optional {
-                return Ok(Value::Null);
-            }
-            return Err(Fail::new(format!(
-                "Invalid null value for required {} field",
-                schema.schema_type
-            )));
-        }
+        None | Some(Node::Null) => return null_value(schema, settings),
         Some(n) => n,
     };
-    let ty = schema.schema_type;
     if let Some(kind) = logical_of(schema) {
         return logical_value(schema, kind, node);
     }
+    match schema.schema_type {
+        SchemaType::Array => array_value(schema, node, settings),
+        SchemaType::Map => map_value(schema, node, settings),
+        SchemaType::Struct => struct_value(schema, node, settings),
+        ty => primitive_value(ty, node),
+    }
+}
+
+#[inline(never)]
+fn null_value(schema: &Schema, settings: Settings) -> Res<Value> {
+    if let (Some(default), true) = (&schema.default, settings.replace_null_with_default) {
+        return Ok(default.clone());
+    }
+    if schema.optional {
+        return Ok(Value::Null);
+    }
+    Err(Fail::new(format!(
+        "Invalid null value for required {} field",
+        schema.schema_type
+    )))
+}
+
+#[inline(never)]
+fn primitive_value(ty: SchemaType, node: &Node) -> Res<Value> {
     Ok(match ty {
         SchemaType::Boolean => match node {
             Node::Bool(b) => Value::Boolean(*b),
@@ -1685,94 +1917,99 @@ fn to_value(schema: Option<&SchemaRef>, node: Option<&Node>, settings: Settings)
             ),
             _ => return Err(mismatch(ty, "a base64 string", node)),
         },
-        SchemaType::Array => {
-            let Node::Array(items) = node else {
-                return Err(mismatch(ty, "an array", node));
-            };
-            let item_schema = schema
-                .value_schema
-                .as_ref()
-                .ok_or_else(|| Fail::new("Array schema did not specify the element type"))?;
-            let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                out.push(
-                    to_value(Some(item_schema), Some(item), settings).map_err(|e| e.at_index(i))?,
-                );
-            }
-            Value::Array(out)
-        }
-        SchemaType::Map => {
-            let (Some(key_schema), Some(value_schema)) = (&schema.key_schema, &schema.value_schema)
-            else {
-                return Err(Fail::new(
-                    "Map schema did not specify the key and value types",
-                ));
-            };
-            let mut entries = Vec::new();
-            if key_schema.schema_type == SchemaType::String {
-                let Node::Object(members) = node else {
-                    return Err(Fail::new(format!(
-                        "Maps with string fields should be encoded as JSON objects, but found {}",
-                        node.type_name()
-                    )));
-                };
-                entries.reserve(members.len());
-                for (k, v) in members {
-                    let v =
-                        to_value(Some(value_schema), Some(v), settings).map_err(|e| e.at_key(k))?;
-                    entries.push((Value::String(k.clone()), v));
-                }
-            } else {
-                let Node::Array(items) = node else {
-                    return Err(Fail::new(format!(
-                        "Maps with non-string fields should be encoded as JSON array of tuples, but found {}",
-                        node.type_name()
-                    )));
-                };
-                entries.reserve(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    let Node::Array(pair) = item else {
-                        return Err(Fail::new(format!(
-                            "Found invalid map entry instead of array tuple: {}",
-                            item.type_name()
-                        ))
-                        .at_index(i));
-                    };
-                    if pair.len() != 2 {
-                        return Err(Fail::new(format!(
-                            "Found invalid map entry, expected length 2 but found :{}",
-                            pair.len()
-                        ))
-                        .at_index(i));
-                    }
-                    let k = to_value(Some(key_schema), Some(&pair[0]), settings)
-                        .map_err(|e| e.at_index(i))?;
-                    let v = to_value(Some(value_schema), Some(&pair[1]), settings)
-                        .map_err(|e| e.at_index(i))?;
-                    entries.push((k, v));
-                }
-            }
-            Value::Map(java_hashmap_entries(entries))
-        }
-        SchemaType::Struct => {
-            let Node::Object(members) = node else {
-                return Err(Fail::new(format!(
-                    "Structs should be encoded as JSON objects, but found {}",
-                    node.type_name()
-                )));
-            };
-            let mut s = Struct::new(schema.clone());
-            for f in &schema.fields {
-                let v = to_value(Some(&f.schema), members.get(&f.name), settings)
-                    .map_err(|e| e.at_field(&f.name))?;
-                s.set(&f.name, v)
-                    .map_err(|e| Fail::new(e.message).at_field(&f.name))?;
-            }
-            Value::Struct(s)
+        SchemaType::Array | SchemaType::Map | SchemaType::Struct => {
+            return Err(Fail::new(format!("{ty} is not a primitive type")))
         }
     })
 }
 
+#[inline(never)]
+fn array_value(schema: &Schema, node: &Node, settings: Settings) -> Res<Value> {
+    let Node::Array(items) = node else {
+        return Err(mismatch(SchemaType::Array, "an array", node));
+    };
+    let Some(item_schema) = &schema.value_schema else {
+        return Err(Fail::new("Array schema did not specify the element type"));
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        out.push(to_value(Some(item_schema), Some(item), settings).map_err(|e| e.at_index(i))?);
+    }
+    Ok(Value::Array(out))
+}
+
+#[inline(never)]
+fn map_value(schema: &Schema, node: &Node, settings: Settings) -> Res<Value> {
+    let (Some(key_schema), Some(value_schema)) = (&schema.key_schema, &schema.value_schema) else {
+        return Err(Fail::new(
+            "Map schema did not specify the key and value types",
+        ));
+    };
+    let mut entries = Vec::new();
+    if key_schema.schema_type == SchemaType::String {
+        let Node::Object(members) = node else {
+            return Err(Fail::new(format!(
+                "Maps with string fields should be encoded as JSON objects, but found {}",
+                node.type_name()
+            )));
+        };
+        entries.reserve(members.len());
+        for (k, v) in members {
+            let v = to_value(Some(value_schema), Some(v), settings).map_err(|e| e.at_key(k))?;
+            entries.push((Value::String(k.clone()), v));
+        }
+    } else {
+        let Node::Array(items) = node else {
+            return Err(Fail::new(format!(
+                "Maps with non-string fields should be encoded as JSON array of tuples, but found {}",
+                node.type_name()
+            )));
+        };
+        entries.reserve(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let Node::Array(pair) = item else {
+                return Err(Fail::new(format!(
+                    "Found invalid map entry instead of array tuple: {}",
+                    item.type_name()
+                ))
+                .at_index(i));
+            };
+            if pair.len() != 2 {
+                return Err(Fail::new(format!(
+                    "Found invalid map entry, expected length 2 but found :{}",
+                    pair.len()
+                ))
+                .at_index(i));
+            }
+            let k =
+                to_value(Some(key_schema), Some(&pair[0]), settings).map_err(|e| e.at_index(i))?;
+            let v = to_value(Some(value_schema), Some(&pair[1]), settings)
+                .map_err(|e| e.at_index(i))?;
+            entries.push((k, v));
+        }
+    }
+    Ok(Value::Map(dedup_keys(entries)))
+}
+
+#[inline(never)]
+fn struct_value(schema: &SchemaRef, node: &Node, settings: Settings) -> Res<Value> {
+    let Node::Object(members) = node else {
+        return Err(Fail::new(format!(
+            "Structs should be encoded as JSON objects, but found {}",
+            node.type_name()
+        )));
+    };
+    let mut s = Struct::new(schema.clone());
+    for f in &schema.fields {
+        let v = to_value(Some(&f.schema), members.get(&f.name), settings)
+            .map_err(|e| e.at_field(&f.name))?;
+        s.set(&f.name, v)
+            .map_err(|e| Fail::new(e.message).at_field(&f.name))?;
+    }
+    Ok(Value::Struct(s))
+}
+
+#[inline(never)]
 fn logical_value(schema: &Schema, kind: Logical, node: &Node) -> Res<Value> {
     let java_is_int = |node: &Node| match node {
         Node::Number {
@@ -1840,8 +2077,35 @@ fn logical_value(schema: &Schema, kind: Logical, node: &Node) -> Res<Value> {
 /// A value without a schema: integers are Int64, other numbers Float64,
 /// objects maps with String keys.
 fn schemaless_value(node: &Node) -> Res<Value> {
+    match node {
+        Node::Array(items) => schemaless_array_value(items),
+        Node::Object(members) => schemaless_object_value(members),
+        scalar => schemaless_scalar_value(scalar),
+    }
+}
+
+#[inline(never)]
+fn schemaless_array_value(items: &[Node]) -> Res<Value> {
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        out.push(schemaless_value(item).map_err(|e| e.at_index(i))?);
+    }
+    Ok(Value::Array(out))
+}
+
+#[inline(never)]
+fn schemaless_object_value(members: &IndexMap<String, Node>) -> Res<Value> {
+    let mut entries = Vec::with_capacity(members.len());
+    for (k, v) in members {
+        let v = schemaless_value(v).map_err(|e| e.at_key(k))?;
+        entries.push((Value::String(k.clone()), v));
+    }
+    Ok(Value::Map(dedup_keys(entries)))
+}
+
+#[inline(never)]
+fn schemaless_scalar_value(node: &Node) -> Res<Value> {
     Ok(match node {
-        Node::Null => Value::Null,
         Node::Bool(b) => Value::Boolean(*b),
         Node::Number {
             text,
@@ -1853,210 +2117,42 @@ fn schemaless_value(node: &Node) -> Res<Value> {
         })?),
         Node::Number { .. } => Value::Float64(parse_f64(SchemaType::Float64, node)?),
         Node::String(s) => Value::String(s.clone()),
-        Node::Array(items) => {
-            let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                out.push(schemaless_value(item).map_err(|e| e.at_index(i))?);
-            }
-            Value::Array(out)
-        }
-        Node::Object(members) => {
-            let mut entries = Vec::with_capacity(members.len());
-            for (k, v) in members {
-                entries.push((
-                    Value::String(k.clone()),
-                    schemaless_value(v).map_err(|e| e.at_key(k))?,
-                ));
-            }
-            Value::Map(java_hashmap_entries(entries))
-        }
+        Node::Null | Node::Array(_) | Node::Object(_) => Value::Null,
     })
 }
 
-// ---------------------------------------------------------------- Java HashMap order
-
-/// Java's `hashCode()` of the object Connect would hold for `value`, or
-/// `None` where Java's is identity-based (byte arrays, Structs via their
-/// schema's enum fields) and so not reproducible.
-fn java_hash(value: &Value) -> Option<i32> {
-    fn long_hash(v: i64) -> i32 {
-        (v ^ ((v as u64) >> 32) as i64) as i32
+/// Folds repeated keys like a map built by putting the entries in order:
+/// a repeated key keeps its first position and takes the last value. Key
+/// order is otherwise the input's (Java iterates a `HashMap`, whose order
+/// carries no meaning; mimicking it would cost a hash per key on every read).
+fn dedup_keys(entries: Vec<(Value, Value)>) -> Vec<(Value, Value)> {
+    if entries.len() < 2 {
+        return entries;
     }
-    fn date_hash(millis: i64) -> i32 {
-        // java.util.Date.hashCode: (int) ht ^ (int) (ht >> 32)
-        (millis as i32) ^ ((millis >> 32) as i32)
-    }
-    fn big_integer_hash(n: &BigInt) -> i32 {
-        let mut h: i32 = 0;
-        for word in n.magnitude().to_u32_digits().iter().rev() {
-            h = h.wrapping_mul(31).wrapping_add(*word as i32);
-        }
-        match n.sign() {
-            Sign::Minus => h.wrapping_neg(),
-            Sign::NoSign => 0,
-            Sign::Plus => h,
-        }
-    }
-    Some(match value {
-        Value::Null => 0,
-        Value::Int8(v) => i32::from(*v),
-        Value::Int16(v) => i32::from(*v),
-        Value::Int32(v) => *v,
-        Value::Int64(v) => long_hash(*v),
-        Value::Float32(v) => {
-            if v.is_nan() {
-                0x7fc0_0000
-            } else {
-                v.to_bits() as i32
-            }
-        }
-        Value::Float64(v) => {
-            let bits = if v.is_nan() {
-                0x7ff8_0000_0000_0000
-            } else {
-                v.to_bits() as i64
-            };
-            long_hash(bits)
-        }
-        Value::Boolean(b) => {
-            if *b {
-                1231
-            } else {
-                1237
-            }
-        }
-        Value::String(s) => s
-            .encode_utf16()
-            .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c))),
-        Value::Bytes(_) | Value::Struct(_) => return None,
-        Value::Array(items) => {
-            let mut h: i32 = 1;
-            for item in items {
-                h = h.wrapping_mul(31).wrapping_add(java_hash(item)?);
-            }
-            h
-        }
-        Value::Map(entries) => {
-            let mut h: i32 = 0;
-            for (k, v) in entries {
-                h = h.wrapping_add(java_hash(k)? ^ java_hash(v)?);
-            }
-            h
-        }
-        Value::Decimal(d) => big_integer_hash(&d.unscaled)
-            .wrapping_mul(31)
-            .wrapping_add(d.scale),
-        Value::Date(days) => date_hash(i64::from(*days) * 86_400_000),
-        Value::Time(ms) => date_hash(i64::from(*ms)),
-        Value::Timestamp(ms) => date_hash(*ms),
-    })
-}
-
-/// Key equality as Java's `equals` (floats by bits; byte arrays by identity,
-/// i.e. never equal).
-fn java_key_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Float32(x), Value::Float32(y)) => {
-            x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
-        }
-        (Value::Float64(x), Value::Float64(y)) => {
-            x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
-        }
-        (Value::Bytes(_), Value::Bytes(_)) => false,
-        _ => a == b,
-    }
-}
-
-/// The entries as a `java.util.HashMap` built by putting them in order
-/// would hold and iterate them: a repeated key keeps its first position and
-/// takes the last value, and entries come out in bucket order for the table
-/// size the map grew to (16, doubling past 75% load or when a bucket reaches
-/// 9 entries in a table smaller than 64). Within a bucket, insertion order
-/// is kept, which is exact unless a bucket grows to 9+ entries in a table of
-/// 64+ (a tree bin), which needs adversarially colliding keys. When a key's
-/// Java hash is identity-based, insertion order is kept.
-pub(crate) fn java_hashmap_entries(entries: Vec<(Value, Value)>) -> Vec<(Value, Value)> {
-    let hashes: Option<Vec<i32>> = entries.iter().map(|(k, _)| java_hash(k)).collect();
-    let Some(hashes) = hashes else {
-        let mut out: Vec<(Value, Value)> = Vec::with_capacity(entries.len());
-        for (k, v) in entries {
-            match out
-                .iter()
-                .position(|(existing, _)| java_key_eq(existing, &k))
-            {
-                Some(pos) => out[pos].1 = v,
-                None => out.push((k, v)),
-            }
-        }
-        return out;
-    };
     let mut out: Vec<(Value, Value)> = Vec::with_capacity(entries.len());
-    let mut out_hashes: Vec<i32> = Vec::with_capacity(entries.len());
-    let mut by_hash: HashMap<i32, Vec<usize>> = HashMap::with_capacity(entries.len());
-    for ((k, v), h) in entries.into_iter().zip(hashes) {
-        let same_hash = by_hash.entry(h).or_default();
-        match same_hash
-            .iter()
-            .copied()
-            .find(|&i| java_key_eq(&out[i].0, &k))
-        {
+    let mut positions: HashMap<String, usize> = HashMap::with_capacity(entries.len());
+    for (k, v) in entries {
+        let existing = match &k {
+            Value::String(s) => positions.get(s).copied(),
+            other => out.iter().position(|(e, _)| e == other),
+        };
+        match existing {
             Some(pos) => out[pos].1 = v,
             None => {
-                same_hash.push(out.len());
+                if let Value::String(s) = &k {
+                    positions.insert(s.clone(), out.len());
+                }
                 out.push((k, v));
-                out_hashes.push(h);
             }
         }
     }
-    let order = java_hashmap_order(&out_hashes);
-    let mut slots: Vec<Option<(Value, Value)>> = out.into_iter().map(Some).collect();
-    order.into_iter().filter_map(|i| slots[i].take()).collect()
-}
-
-/// Iteration order (indices) of a `HashMap` after putting keys with these
-/// distinct hashes in order.
-fn java_hashmap_order(hashes: &[i32]) -> Vec<usize> {
-    let spread: Vec<u32> = hashes
-        .iter()
-        .map(|&h| {
-            let h = h as u32;
-            h ^ (h >> 16)
-        })
-        .collect();
-    let mut cap: usize = 16;
-    let mut counts: HashMap<u32, usize> = HashMap::new();
-    for (i, &sp) in spread.iter().enumerate() {
-        let mask = (cap - 1) as u32;
-        let bin = counts.entry(sp & mask).or_insert(0);
-        *bin += 1;
-        let mut resized = false;
-        // putVal: appending the 9th node to a bin calls treeifyBin, which
-        // resizes instead while the table is smaller than 64.
-        if *bin >= 9 && cap < 64 {
-            cap *= 2;
-            resized = true;
-        }
-        if i + 1 > cap / 4 * 3 {
-            cap *= 2;
-            resized = true;
-        }
-        if resized {
-            let mask = (cap - 1) as u32;
-            counts.clear();
-            for &s in &spread[..=i] {
-                *counts.entry(s & mask).or_insert(0) += 1;
-            }
-        }
-    }
-    let mask = (cap - 1) as u32;
-    let mut order: Vec<usize> = (0..hashes.len()).collect();
-    order.sort_by_key(|&i| spread[i] & mask);
-    order
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connect::SchemaBuilder;
     use proptest::prelude::*;
 
     fn converter(pairs: &[(&str, &str)]) -> JsonConverter {
@@ -2173,6 +2269,64 @@ mod tests {
         assert!(read(&plain, &ok).is_ok());
         let deep = format!("{}{}", "[".repeat(1001), "]".repeat(1001));
         assert!(read(&plain, &deep).unwrap_err().message.contains("depth"));
+    }
+
+    #[test]
+    fn deepest_accepted_documents_fit_a_small_thread_stack() {
+        // Tokio worker threads get 2 MiB, and a stack overflow aborts the
+        // process: documents up to Jackson's depth limit (1000) must convert
+        // within that, and deeper ones must fail cleanly, in debug builds too.
+        let run = || {
+            let plain = converter(&[("schemas.enable", "false")]);
+            for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
+                let doc = format!("{}1{}", open.repeat(1000), close.repeat(1000));
+                let sv = read(&plain, &doc).unwrap();
+                let out = plain.from_connect("t", None, &sv.value).unwrap().unwrap();
+                assert_eq!(out, doc.as_bytes());
+                let doc = format!("{}1{}", open.repeat(1001), close.repeat(1001));
+                let err = read(&plain, &doc).unwrap_err();
+                assert!(err.message.contains("nesting depth (1001)"), "{err}");
+            }
+
+            // In an envelope the root object is one level: 998 nested arrays
+            // in both the schema and the payload make 999 + 1 levels.
+            let c = converter(&[]);
+            let envelope = |levels: usize| {
+                let mut schema = String::from(r#"{"type":"int32"}"#);
+                for _ in 0..levels - 1 {
+                    schema = format!(r#"{{"type":"array","items":{schema}}}"#);
+                }
+                let payload = format!("{}7{}", "[".repeat(levels - 1), "]".repeat(levels - 1));
+                format!(r#"{{"schema":{schema},"payload":{payload}}}"#)
+            };
+            let doc = envelope(999);
+            let sv = read(&c, &doc).unwrap();
+            let out = to_json(&c, sv.schema.as_ref(), &sv.value);
+            let payload = format!("{}7{}", "[".repeat(998), "]".repeat(998));
+            assert!(out.ends_with(&format!(r#","payload":{payload}}}"#)));
+            assert_eq!(read(&c, &out).unwrap(), sv);
+            assert!(read(&c, &envelope(1000)).is_err());
+
+            // Writing is limited like Jackson's StreamWriteConstraints, so a
+            // Value of any depth is an error, not an overflow.
+            let mut deep = Value::Int64(1);
+            for _ in 0..5000 {
+                deep = Value::Array(vec![deep]);
+            }
+            let err = plain.from_connect("t", None, &deep).unwrap_err();
+            assert!(err.message.contains("nesting depth (1001)"), "{err}");
+            let mut schema = SchemaBuilder::int64().build();
+            for _ in 0..1000 {
+                schema = SchemaBuilder::array(schema).build();
+            }
+            assert!(c.from_connect("t", Some(&schema), &Value::Null).is_err());
+        };
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(run)
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]
@@ -2382,13 +2536,13 @@ mod tests {
 
     #[test]
     fn floats_format_like_java() {
-        assert_eq!(java_double(f64::from_bits(1)), "4.9E-324");
-        assert_eq!(java_double(-f64::from_bits(1)), "-4.9E-324");
-        assert_eq!(java_double(f64::from_bits(2)), "9.9E-324");
-        assert_eq!(java_double(1e-5), "1.0E-5");
-        assert_eq!(java_double(1e23), "1.0E23");
-        assert_eq!(java_float(f32::from_bits(1)), "1.4E-45");
-        assert_eq!(java_float(0.1), "0.1");
+        assert_eq!(java_double_to_string(f64::from_bits(1)), "4.9E-324");
+        assert_eq!(java_double_to_string(-f64::from_bits(1)), "-4.9E-324");
+        assert_eq!(java_double_to_string(f64::from_bits(2)), "9.9E-324");
+        assert_eq!(java_double_to_string(1e-5), "1.0E-5");
+        assert_eq!(java_double_to_string(1e23), "1.0E23");
+        assert_eq!(java_float_to_string(f32::from_bits(1)), "1.4E-45");
+        assert_eq!(java_float_to_string(0.1), "0.1");
     }
 
     #[test]
@@ -2421,38 +2575,25 @@ mod tests {
     }
 
     #[test]
-    fn maps_come_back_in_java_hashmap_order() {
+    fn maps_keep_input_order_and_fold_repeated_keys() {
         let plain = converter(&[("schemas.enable", "false")]);
-        // java.util.HashMap iteration order of these keys, checked in Java.
-        let sv = read(
-            &plain,
-            r#"{"s":1,"l":2,"d":3,"b":4,"n":5,"list":6,"map":7}"#,
-        )
-        .unwrap();
+        let sv = read(&plain, r#"{"s":1,"l":2,"s":3,"b":4}"#).unwrap();
         let Value::Map(entries) = sv.value else {
             panic!("not a map")
         };
         let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str().unwrap()).collect();
-        assert_eq!(keys, ["b", "s", "d", "l", "list", "map", "n"]);
-        // Integer keys colliding in a small table force resizes.
-        let hashes: Vec<i32> = (0..10).map(|i| i * 64).collect();
-        let order = java_hashmap_order(&hashes);
-        assert_eq!(order, (0..10).collect::<Vec<_>>());
-        let hashes = [17, 1, 33];
-        assert_eq!(java_hashmap_order(&hashes), vec![0, 1, 2]);
-        let hashes = [3, 2, 1];
-        assert_eq!(java_hashmap_order(&hashes), vec![2, 1, 0]);
-        // Duplicate pair keys: first position, last value.
-        let entries = vec![
+        assert_eq!(keys, ["s", "l", "b"]);
+        assert_eq!(entries[0].1, Value::Int64(3));
+        let pairs = vec![
             (Value::Int32(2), Value::from("a")),
             (Value::Int32(1), Value::from("b")),
             (Value::Int32(2), Value::from("c")),
         ];
         assert_eq!(
-            java_hashmap_entries(entries),
+            dedup_keys(pairs),
             vec![
+                (Value::Int32(2), Value::from("c")),
                 (Value::Int32(1), Value::from("b")),
-                (Value::Int32(2), Value::from("c"))
             ]
         );
     }

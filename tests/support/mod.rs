@@ -160,6 +160,18 @@ pub fn count_lines(path: &Path) -> usize {
         .unwrap_or(0)
 }
 
+/// Polls `check` until it returns true; false if the timeout passes first.
+pub fn wait_for(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
 /// Polls `check` until it returns true or the timeout passes.
 pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;

@@ -223,6 +223,11 @@ impl SourceTask for FileStreamSourceTask {
             }
             self.pending.extend_from_slice(&chunk[..n]);
             self.take_lines(&mut out, self.batch_size);
+            // A short read means the input is drained for now: return what we
+            // have rather than block (stdin would wait for the next line).
+            if n < READ_CHUNK && !out.is_empty() {
+                break;
+            }
         }
         Ok(out)
     }
