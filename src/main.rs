@@ -43,11 +43,29 @@ fn init_logging(json: bool) {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_json);
-    match cli.command {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run(cli.command));
+    // Don't wait for blocking reads that can't be cancelled (a stdin source
+    // blocks in read(2) until the next line): everything was flushed and
+    // committed before `run` returned.
+    runtime.shutdown_background();
+    code
+}
+
+async fn run(command: Command) -> ExitCode {
+    match command {
         Command::Standalone {
             worker_config,
             connector_configs,

@@ -85,6 +85,8 @@ pub struct SinkTaskRunner {
     assigned: HashSet<TopicPartition>,
     /// Next offset to read per partition, after the last `put`.
     consumed: SinkOffsets,
+    /// What was last committed, so an idle task does not commit again.
+    committed: SinkOffsets,
 }
 
 impl SinkTaskRunner {
@@ -101,6 +103,7 @@ impl SinkTaskRunner {
             events,
             assigned: HashSet::new(),
             consumed: SinkOffsets::new(),
+            committed: SinkOffsets::new(),
         }
     }
 
@@ -153,6 +156,7 @@ impl SinkTaskRunner {
                 for tp in &tps {
                     self.assigned.remove(tp);
                     self.consumed.remove(tp);
+                    self.committed.remove(tp);
                 }
                 self.task.close(&tps).await?;
             }
@@ -245,7 +249,9 @@ impl SinkTaskRunner {
             .map_err(|e| TaskFailure::new(format!("task {} failed to flush: {e}", self.ctx.id)))?;
         let mut tpl = TopicPartitionList::new();
         for (tp, next) in &safe {
-            if self.assigned.contains(tp) {
+            let unchanged =
+                matches!(mode, CommitMode::Async) && self.committed.get(tp) == Some(next);
+            if self.assigned.contains(tp) && !unchanged {
                 tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*next))
                     .map_err(|e| TaskFailure::new(format!("bad offset for {tp}: {e}")))?;
             }
@@ -271,6 +277,9 @@ impl SinkTaskRunner {
             tracing::warn!(task = %self.ctx.id, error = %e, "offset commit failed; will retry on the next interval");
         } else {
             tracing::debug!(task = %self.ctx.id, "committed consumer offsets");
+            // An async commit may still fail later; the synchronous commit at
+            // shutdown and on revoke commits everything regardless.
+            self.committed.extend(safe);
         }
         Ok(())
     }
