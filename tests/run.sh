@@ -39,9 +39,13 @@ export KAFKA_BOOTSTRAP="${bootstrap_line#KAFKA_BOOTSTRAP=}"
 echo "Kafka at $KAFKA_BOOTSTRAP" >&2
 
 step "cargo test (unit, property and end-to-end tests)"
-cargo test -- --test-threads=2
+test_log="$KCONNECT_TEST_STATE/cargo-test.log"
+cargo test -- --test-threads=2 2>&1 | tee "$test_log"
+read -r passed failed < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' "$test_log")
 
 step "quickstart"
 bash examples/quickstart/run.sh
 
-echo "all tests passed" >&2
+# One plain closing line for the whole run (quickstart counted as a test).
+echo "tests: $((passed + 1)) passed, $failed failed"
+

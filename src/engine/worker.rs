@@ -87,7 +87,7 @@ impl Worker {
         };
         converters::from_props(source, prefix, is_key)
             .map(Arc::from)
-            .map_err(|e| e.to_string())
+            .map_err(|e| format!("invalid configuration for \"{}\": {}", e.key, e.message))
     }
 
     /// Splits a validated connector into tasks and starts them.
@@ -281,5 +281,64 @@ impl Worker {
             }
             Err(e) => tracing::error!(error = %e, "a task panicked"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connect::Value;
+    use crate::storage::MemoryOffsetStore;
+
+    fn props(pairs: &[(&str, &str)]) -> Props {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn connector_converter_overrides_the_worker_default() {
+        let worker_cfg = WorkerConfig::parse(&props(&[
+            (
+                "value.converter",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
+            ("value.converter.schemas.enable", "false"),
+        ]))
+        .unwrap();
+        let worker = Worker::new(
+            worker_cfg,
+            "b:1".into(),
+            Arc::new(MemoryOffsetStore::default()),
+        );
+        let v = Value::from("x");
+
+        // The worker's JSON converter, with its schemas.enable=false setting.
+        let from_worker = worker
+            .converter(&Props::new(), VALUE_CONVERTER, false)
+            .unwrap();
+        assert_eq!(
+            from_worker.from_connect("t", None, &v).unwrap().unwrap(),
+            b"\"x\""
+        );
+
+        // A connector's own converter wins, with its own settings.
+        let conn = props(&[("value.converter", "StringConverter")]);
+        let overridden = worker.converter(&conn, VALUE_CONVERTER, false).unwrap();
+        assert_eq!(
+            overridden.from_connect("t", None, &v).unwrap().unwrap(),
+            b"x"
+        );
+
+        let bad = props(&[("value.converter", "com.acme.Nope")]);
+        let err = worker
+            .converter(&bad, VALUE_CONVERTER, false)
+            .err()
+            .unwrap();
+        assert!(
+            err.contains("value.converter") && err.contains("Nope"),
+            "{err}"
+        );
     }
 }
