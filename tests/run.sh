@@ -14,6 +14,8 @@ need() {
 need cargo "Rust toolchain"
 need java "Java 17 runs the Kafka broker"
 need mvn "Maven fetches the Kafka jars"
+need go "Go builds kube-apiserver, kubectl and etcd from the Go module proxy"
+need openssl "certificates for the test kube-apiserver"
 
 step "cargo fmt --check"
 cargo fmt --check
@@ -28,15 +30,44 @@ git diff --exit-code -- tests/vectors/jsonconverter/ || {
   exit 1
 }
 
-step "Kafka broker (KRaft, single node)"
+step "test environment: Kafka broker (KRaft) and Kubernetes control plane (etcd + kube-apiserver)"
 export KCONNECT_TEST_STATE="${KCONNECT_TEST_STATE:-$(mktemp -d /tmp/kconnect-test.XXXXXX)}"
+leftovers() {
+  # Processes started for this run (pods of the kubelet stand-in run in
+  # folders under the state dir; brokers name it on their command line).
+  local pids=()
+  for p in /proc/[0-9]*; do
+    local pid=${p#/proc/}
+    [ "$pid" = "$$" ] && continue
+    if readlink "$p/cwd" 2>/dev/null | grep -q "^$KCONNECT_TEST_STATE" ||
+       tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q "$KCONNECT_TEST_STATE/"; then
+      pids+=("$pid")
+    fi
+  done
+  echo "${pids[@]:-}"
+}
 cleanup() {
+  local rc=$?
   bash tests/env/kafka.sh stop >/dev/null 2>&1 || true
+  bash tests/env/k8s.sh stop >/dev/null 2>&1 || true
+  local left
+  left=$(leftovers)
+  if [ -n "$left" ]; then
+    echo "tests/run.sh: leftover processes after the run: $left" >&2
+    ps -o pid,args -p "${left// /,}" >&2 || true
+    kill -9 $left 2>/dev/null || true
+    [ $rc -eq 0 ] && rc=1
+  fi
+  exit $rc
 }
 trap cleanup EXIT INT TERM
 bootstrap_line=$(bash tests/env/kafka.sh start)
 export KAFKA_BOOTSTRAP="${bootstrap_line#KAFKA_BOOTSTRAP=}"
 echo "Kafka at $KAFKA_BOOTSTRAP" >&2
+bash tests/env/k8s.sh install
+kubeconfig_line=$(bash tests/env/k8s.sh start)
+export KCONNECT_TEST_KUBECONFIG="${kubeconfig_line#KUBECONFIG=}"
+echo "kube-apiserver kubeconfig at $KCONNECT_TEST_KUBECONFIG" >&2
 
 step "cargo test (unit, property and end-to-end tests)"
 test_log="$KCONNECT_TEST_STATE/cargo-test.log"

@@ -2,6 +2,9 @@
 //! `tests/env/kafka.sh`, the `kconnect` binary, and small waiting loops.
 #![allow(dead_code)]
 
+pub mod k8s;
+pub mod kubelet;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
