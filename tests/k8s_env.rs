@@ -139,45 +139,60 @@ async fn crd_status_ssa_watch_and_a_pod_run_by_the_kubelet_standin() {
     // Ready once its readiness probe answers.
     let kubelet = Kubelet::start(client.clone(), &ns).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let pod: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "web", "labels": {"app": "web"}},
-        "spec": {
-            "terminationGracePeriodSeconds": 5,
-            "containers": [{
-                "name": "web", "image": "python:3",
-                "command": ["python3", "-m", "http.server", "8080", "--bind", "$(POD_IP)"],
-                "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
-                "ports": [{"name": "http", "containerPort": 8080}],
-                "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1}
-            }]
-        }
-    }))
-    .unwrap();
-    pods.create(&PostParams::default(), &pod)
-        .await
-        .expect("creating the pod");
-    let ip = wait_for("the pod to be Running and Ready", 60, async || {
-        let p = pods.get("web").await.ok()?;
-        let st = p.status?;
-        let ready = st
-            .conditions?
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True");
-        (st.phase.as_deref() == Some("Running") && ready).then_some(st.pod_ip?)
-    })
-    .await;
-    assert!(
-        ip.starts_with("127.0.0.") && ip != "127.0.0.1",
-        "own loopback IP, got {ip}"
+    let pod = |name: &str| -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"app": "web"}},
+            "spec": {
+                "terminationGracePeriodSeconds": 5,
+                "containers": [{
+                    "name": "web", "image": "python:3",
+                    "command": ["python3", "-m", "http.server", "8080", "--bind", "$(POD_IP)"],
+                    "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+                    "ports": [{"name": "http", "containerPort": 8080}],
+                    "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1}
+                }]
+            }
+        }))
+        .unwrap()
+    };
+    for name in ["web", "web2"] {
+        pods.create(&PostParams::default(), &pod(name))
+            .await
+            .expect("creating a pod");
+    }
+    let mut ips = Vec::new();
+    for name in ["web", "web2"] {
+        let ip = wait_for("the pod to be Running and Ready", 60, async || {
+            let p = pods.get(name).await.ok()?;
+            let st = p.status?;
+            let ready = st
+                .conditions?
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True");
+            (st.phase.as_deref() == Some("Running") && ready).then_some(st.pod_ip?)
+        })
+        .await;
+        assert!(
+            ip.starts_with("127.0.0.") && ip != "127.0.0.1",
+            "own loopback IP, got {ip}"
+        );
+        assert_eq!(kubelet.ip(name).map(|i| i.to_string()), Some(ip.clone()));
+        ips.push(ip);
+    }
+    assert_ne!(
+        ips[0], ips[1],
+        "every pod gets its own address, so both bind port 8080"
     );
-    assert_eq!(kubelet.ip("web").map(|i| i.to_string()), Some(ip.clone()));
     let wide = k8s::kubectl(&["get", "pods", "-o", "wide", "-n", &ns]);
     let wide = String::from_utf8_lossy(&wide.stdout).into_owned();
     println!("{wide}");
-    assert!(
-        wide.contains("Running") && wide.contains(&ip) && wide.contains("1/1"),
-        "{wide}"
-    );
+    for ip in &ips {
+        let row = wide
+            .lines()
+            .find(|l| l.contains(ip.as_str()))
+            .unwrap_or_else(|| panic!("{ip} in {wide}"));
+        assert!(row.contains("Running") && row.contains("1/1"), "{row}");
+    }
 
     // A crash (kill -9) is restarted like restartPolicy: Always.
     let first_pid = kubelet.pid("web").expect("pid of the pod's process");
@@ -191,18 +206,25 @@ async fn crd_status_ssa_watch_and_a_pod_run_by_the_kubelet_standin() {
     let second_pid = kubelet.pid("web").expect("restarted process");
     assert_ne!(first_pid, second_pid);
 
-    // Deleting the Pod ends the process (SIGTERM) and removes the object.
-    pods.delete("web", &DeleteParams::default())
-        .await
-        .expect("deleting the pod");
-    wait_for("the pod object to be gone", 30, async || {
-        pods.get_opt("web").await.ok()?.is_none().then_some(())
-    })
-    .await;
-    wait_for("the process to end", 30, async || {
-        (!pod_alive(second_pid)).then_some(())
-    })
-    .await;
+    // Deleting the Pods ends their processes (SIGTERM) and removes them.
+    let web2_pid = kubelet.pid("web2").expect("pid of web2");
+    for name in ["web", "web2"] {
+        pods.delete(name, &DeleteParams::default())
+            .await
+            .expect("deleting a pod");
+    }
+    for name in ["web", "web2"] {
+        wait_for("the pod object to be gone", 30, async || {
+            pods.get_opt(name).await.ok()?.is_none().then_some(())
+        })
+        .await;
+    }
+    for pid in [second_pid, web2_pid] {
+        wait_for("the process to end", 30, async || {
+            (!pod_alive(pid)).then_some(())
+        })
+        .await;
+    }
 
     kubelet.shutdown().await;
 }
