@@ -1,9 +1,11 @@
 //! kconnect: Kafka Connect rebuilt in Rust.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod connect;
 pub mod connectors;
 pub mod converters;
 pub mod engine;
+pub mod placement;
 pub mod standalone;
 pub mod storage;

@@ -1,0 +1,1 @@
+//! Custom resource types (`ConnectCluster`, `Connector`, group `kconnect.dev`).
