@@ -48,6 +48,15 @@ pub struct MemoryOffsetStore {
 }
 
 impl MemoryOffsetStore {
+    /// Sets (or with `None`, removes) one partition's offset by its key.
+    pub(crate) fn set_by_key(&self, key: String, offset: Option<OffsetMap>) {
+        let mut data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
+        match offset {
+            Some(o) => data.insert(key, o),
+            None => data.remove(&key),
+        };
+    }
+
     fn put_all(&self, connector: &str, offsets: &[(OffsetMap, OffsetMap)]) -> Vec<(String, Json)> {
         let mut data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
         for (p, o) in offsets {

@@ -1,0 +1,74 @@
+//! Source offsets in the offset topic (`offset.storage.topic`), in Java's
+//! format: key `["<connector>",{partition}]`, value the offset map, a null
+//! value resets. Read to the end at start; commits wait for Kafka's ack.
+
+use std::time::Duration;
+
+use futures::future::try_join_all;
+use serde_json::Value as Json;
+
+use super::offsets::{offset_key, MemoryOffsetStore, OffsetStore, OffsetStoreError};
+use super::topic_log::{TopicLog, TopicLogError};
+use crate::connect::OffsetMap;
+
+pub struct KafkaOffsetStore {
+    log: TopicLog,
+    memory: MemoryOffsetStore,
+}
+
+impl KafkaOffsetStore {
+    /// Loads every committed offset from the topic.
+    pub async fn load(
+        mut log: TopicLog,
+        timeout: Duration,
+    ) -> Result<KafkaOffsetStore, TopicLogError> {
+        let memory = MemoryOffsetStore::default();
+        for (key, value) in log.read_to_end(timeout).await? {
+            let offset = value.and_then(|v| match serde_json::from_slice::<Json>(&v) {
+                Ok(Json::Object(m)) => Some(m),
+                _ => {
+                    tracing::warn!(topic = log.topic(), key = %key, "skipping an offset record that is not a JSON object");
+                    None
+                }
+            });
+            // Normalise the key as we write it, so lookups match.
+            let key = serde_json::from_str::<Json>(&key)
+                .map(|k| k.to_string())
+                .unwrap_or(key);
+            memory.set_by_key(key, offset);
+        }
+        Ok(KafkaOffsetStore { log, memory })
+    }
+}
+
+impl OffsetStore for KafkaOffsetStore {
+    fn get(&self, connector: &str, partition: &OffsetMap) -> Option<OffsetMap> {
+        self.memory.get(connector, partition)
+    }
+
+    /// Called from a blocking thread (the source loop commits in
+    /// `spawn_blocking`), so it may block on the runtime.
+    fn commit(
+        &self,
+        connector: &str,
+        offsets: &[(OffsetMap, OffsetMap)],
+    ) -> Result<(), OffsetStoreError> {
+        let records: Vec<(String, Vec<u8>)> = offsets
+            .iter()
+            .map(|(p, o)| {
+                (
+                    offset_key(connector, p),
+                    Json::Object(o.clone()).to_string().into_bytes(),
+                )
+            })
+            .collect();
+        let sends = records.iter().map(|(k, v)| self.log.send(k, Some(v)));
+        tokio::runtime::Handle::current()
+            .block_on(try_join_all(sends))
+            .map_err(|e| OffsetStoreError::Io {
+                context: format!("writing offsets of {connector} to {}", self.log.topic()),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        self.memory.commit(connector, offsets)
+    }
+}

@@ -1,0 +1,250 @@
+//! A compacted Kafka topic read to its end and written through a producer,
+//! like Java Connect's `KafkaBasedLog`. The config, status and offset stores
+//! of distributed mode sit on top of it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use crate::connect::Props;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TopicLogError {
+    #[error("topic {topic}: {action}: {source}")]
+    Kafka {
+        topic: String,
+        action: &'static str,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("topic {topic}: reading to the end took longer than {timeout:?}")]
+    Timeout { topic: String, timeout: Duration },
+    #[error("topic {topic}: background reader failed: {message}")]
+    Reader { topic: String, message: String },
+}
+
+/// How to create an internal topic when it is missing.
+#[derive(Debug, Clone)]
+pub struct TopicSpec {
+    pub name: String,
+    pub partitions: i32,
+    pub replication_factor: i32,
+}
+
+/// One record of the log: key and value (`None` is a tombstone).
+pub type LogRecord = (String, Option<Vec<u8>>);
+
+pub struct TopicLog {
+    topic: String,
+    producer: FutureProducer,
+    consumer: Arc<BaseConsumer>,
+    /// Next offset to read per partition.
+    positions: HashMap<i32, i64>,
+}
+
+fn kafka_err<'a>(
+    topic: &'a str,
+    action: &'static str,
+) -> impl FnOnce(KafkaError) -> TopicLogError + 'a {
+    move |source| TopicLogError::Kafka {
+        topic: topic.to_owned(),
+        action,
+        source,
+    }
+}
+
+impl TopicLog {
+    /// Connects to `topic`; `client` holds extra librdkafka settings
+    /// (security, timeouts) shared by its producer and consumer.
+    pub fn open(bootstrap: &str, topic: &str, client: &Props) -> Result<TopicLog, TopicLogError> {
+        let mut base = ClientConfig::new();
+        base.set("bootstrap.servers", bootstrap);
+        for (k, v) in client {
+            base.set(k, v);
+        }
+        let producer: FutureProducer = base
+            .clone()
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            // Java's producer partitioning, so keys land where Java's would.
+            .set("partitioner", "murmur2_random")
+            .set("linger.ms", "0")
+            .create()
+            .map_err(kafka_err(topic, "creating the producer"))?;
+        let consumer: BaseConsumer = base
+            .set("group.id", format!("kconnect-log-{topic}"))
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false")
+            .set("isolation.level", "read_committed")
+            .create()
+            .map_err(kafka_err(topic, "creating the consumer"))?;
+        Ok(TopicLog {
+            topic: topic.to_owned(),
+            producer,
+            consumer: Arc::new(consumer),
+            positions: HashMap::new(),
+        })
+    }
+
+    /// Creates the topic (compacted) unless it exists.
+    pub async fn ensure_topic(
+        bootstrap: &str,
+        client: &Props,
+        spec: &TopicSpec,
+    ) -> Result<(), TopicLogError> {
+        let mut cfg = ClientConfig::new();
+        cfg.set("bootstrap.servers", bootstrap);
+        for (k, v) in client {
+            cfg.set(k, v);
+        }
+        let admin: AdminClient<DefaultClientContext> = cfg
+            .create()
+            .map_err(kafka_err(&spec.name, "creating the admin client"))?;
+        let topic = NewTopic::new(
+            &spec.name,
+            spec.partitions,
+            TopicReplication::Fixed(spec.replication_factor),
+        )
+        .set("cleanup.policy", "compact");
+        let results = admin
+            .create_topics(
+                [&topic],
+                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+            )
+            .await
+            .map_err(kafka_err(&spec.name, "creating the topic"))?;
+        for r in results {
+            match r {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((_, code)) => {
+                    return Err(TopicLogError::Kafka {
+                        topic: spec.name.clone(),
+                        action: "creating the topic",
+                        source: KafkaError::AdminOp(code),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Writes one record and waits until Kafka acknowledged it.
+    pub async fn send(&self, key: &str, value: Option<&[u8]>) -> Result<(), TopicLogError> {
+        let mut record: FutureRecord<'_, str, [u8]> = FutureRecord::to(&self.topic).key(key);
+        if let Some(v) = value {
+            record = record.payload(v);
+        }
+        self.producer
+            .send(record, Duration::from_secs(30))
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| kafka_err(&self.topic, "writing a record")(e))
+    }
+
+    /// Reads every record written since the last call (from the beginning on
+    /// the first), up to the end offsets as they were when the call started,
+    /// so everything written before it is seen ("read your writes").
+    pub async fn read_to_end(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Vec<LogRecord>, TopicLogError> {
+        let consumer = self.consumer.clone();
+        let topic = self.topic.clone();
+        let mut positions = self.positions.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let records = read_blocking(&consumer, &topic, &mut positions, timeout)?;
+            Ok::<_, TopicLogError>((records, positions))
+        })
+        .await
+        .map_err(|e| TopicLogError::Reader {
+            topic: self.topic.clone(),
+            message: e.to_string(),
+        })??;
+        self.positions = result.1;
+        Ok(result.0)
+    }
+}
+
+fn read_blocking(
+    consumer: &BaseConsumer,
+    topic: &str,
+    positions: &mut HashMap<i32, i64>,
+    timeout: Duration,
+) -> Result<Vec<LogRecord>, TopicLogError> {
+    let deadline = Instant::now() + timeout;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(kafka_err(topic, "reading metadata"))?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    let mut ends = HashMap::new();
+    for p in &partitions {
+        let (_, high) = consumer
+            .fetch_watermarks(topic, *p, timeout)
+            .map_err(kafka_err(topic, "reading end offsets"))?;
+        ends.insert(*p, high);
+    }
+    let mut tpl = TopicPartitionList::new();
+    for p in &partitions {
+        let from = positions
+            .get(p)
+            .map_or(Offset::Beginning, |o| Offset::Offset(*o));
+        tpl.add_partition_offset(topic, *p, from)
+            .map_err(kafka_err(topic, "assigning partitions"))?;
+    }
+    consumer
+        .assign(&tpl)
+        .map_err(kafka_err(topic, "assigning partitions"))?;
+    let behind = |positions: &HashMap<i32, i64>| {
+        ends.iter()
+            .any(|(p, end)| positions.get(p).copied().unwrap_or(0) < *end)
+    };
+    let mut out = Vec::new();
+    while behind(positions) {
+        if Instant::now() >= deadline {
+            return Err(TopicLogError::Timeout {
+                topic: topic.to_owned(),
+                timeout,
+            });
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            None => {
+                // Transaction markers and compacted gaps leave offsets with no
+                // record: trust the consumer's position.
+                if let Ok(pos) = consumer.position() {
+                    for e in pos.elements() {
+                        if let Offset::Offset(o) = e.offset() {
+                            let cur = positions.entry(e.partition()).or_insert(0);
+                            *cur = (*cur).max(o);
+                        }
+                    }
+                }
+            }
+            Some(Err(e)) => return Err(kafka_err(topic, "reading")(e)),
+            Some(Ok(m)) => {
+                let key = m
+                    .key()
+                    .map(|k| String::from_utf8_lossy(k).into_owned())
+                    .unwrap_or_default();
+                out.push((key, m.payload().map(<[u8]>::to_vec)));
+                positions.insert(m.partition(), m.offset() + 1);
+            }
+        }
+    }
+    Ok(out)
+}
