@@ -5,6 +5,7 @@
 pub mod config_topic;
 pub mod offset_topic;
 pub mod offsets;
+pub mod status_topic;
 pub mod topic_log;
 
 pub use offsets::{FileOffsetStore, MemoryOffsetStore, OffsetStore, OffsetStoreError};
