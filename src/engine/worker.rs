@@ -1,7 +1,7 @@
 //! A worker: starts connectors' tasks with their Kafka clients and
 //! converters, follows their state, and stops them all gracefully.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +20,9 @@ use crate::connect::{Converter, Props};
 use crate::connectors::AnyConnector;
 use crate::converters;
 use crate::storage::OffsetStore;
+
+/// What a finished task future yields through the join set.
+type Joined = Result<(tokio::task::Id, (TaskId, Result<(), TaskFailure>)), tokio::task::JoinError>;
 
 /// Connect's task states.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +51,10 @@ pub struct Worker {
     offsets: Arc<dyn OffsetStore>,
     shutdown: CancellationToken,
     tasks: JoinSet<(TaskId, Result<(), TaskFailure>)>,
+    /// Which task each spawned future runs, to name a task that panicked.
+    task_ids: HashMap<tokio::task::Id, TaskId>,
+    /// Stop tokens of the tasks still running.
+    stops: BTreeMap<TaskId, CancellationToken>,
     states: BTreeMap<TaskId, TaskState>,
 }
 
@@ -59,6 +66,8 @@ impl Worker {
             offsets,
             shutdown: CancellationToken::new(),
             tasks: JoinSet::new(),
+            task_ids: HashMap::new(),
+            stops: BTreeMap::new(),
             states: BTreeMap::new(),
         }
     }
@@ -90,15 +99,37 @@ impl Worker {
             .map_err(|e| format!("invalid configuration for \"{}\": {}", e.key, e.message))
     }
 
-    /// Splits a validated connector into tasks and starts them.
+    /// Splits a validated connector into tasks and starts them
+    /// (standalone mode, where one process runs everything).
     pub fn start_connector(
         &mut self,
         validated: &ValidatedConnector,
         connector: &AnyConnector,
     ) -> Result<(), WorkerError> {
-        let name = validated.name.clone();
+        let task_configs = connector
+            .as_connector()
+            .task_configs(validated.tasks_max)
+            .map_err(|e| WorkerError::Connector {
+                connector: validated.name.clone(),
+                message: e.to_string(),
+            })?;
+        tracing::info!(connector = %validated.name, tasks = task_configs.len(), class = validated.plugin.class, "starting connector");
+        for (n, task_props) in task_configs.into_iter().enumerate() {
+            self.start_task(n, validated, connector, task_props)?;
+        }
+        Ok(())
+    }
+
+    /// Starts task `n` of a connector with its task config.
+    pub fn start_task(
+        &mut self,
+        n: usize,
+        validated: &ValidatedConnector,
+        connector: &AnyConnector,
+        task_props: Props,
+    ) -> Result<(), WorkerError> {
         let conn_err = |message: String| WorkerError::Connector {
-            connector: name.clone(),
+            connector: validated.name.clone(),
             message,
         };
         let key_converter = self
@@ -107,36 +138,52 @@ impl Worker {
         let value_converter = self
             .converter(&validated.props, VALUE_CONVERTER, false)
             .map_err(conn_err)?;
-        let task_configs = connector
-            .as_connector()
-            .task_configs(validated.tasks_max)
-            .map_err(|e| conn_err(e.to_string()))?;
-        tracing::info!(connector = %name, tasks = task_configs.len(), class = validated.plugin.class, "starting connector");
-        for (n, task_props) in task_configs.into_iter().enumerate() {
-            let id = TaskId {
-                connector: name.clone(),
-                task: n,
-            };
-            let ctx = TaskContext {
-                id: id.clone(),
-                bootstrap: self.bootstrap.clone(),
-                key_converter: key_converter.clone(),
-                value_converter: value_converter.clone(),
-                offset_flush_interval: self.config.offset_flush_interval(),
-                offset_flush_timeout: self.config.offset_flush_timeout(),
-                shutdown: self.shutdown.child_token(),
-            };
-            match connector {
-                AnyConnector::Source(c) => {
-                    self.start_source(ctx, c.create_task(), task_props, validated)?
-                }
-                AnyConnector::Sink(c) => {
-                    self.start_sink(ctx, c.create_task(), task_props, validated)?
-                }
+        let id = TaskId {
+            connector: validated.name.clone(),
+            task: n,
+        };
+        let stop = self.shutdown.child_token();
+        let ctx = TaskContext {
+            id: id.clone(),
+            bootstrap: self.bootstrap.clone(),
+            key_converter,
+            value_converter,
+            offset_flush_interval: self.config.offset_flush_interval(),
+            offset_flush_timeout: self.config.offset_flush_timeout(),
+            shutdown: stop.clone(),
+        };
+        match connector {
+            AnyConnector::Source(c) => {
+                self.start_source(ctx, c.create_task(), task_props, validated)?
             }
-            self.states.insert(id, TaskState::Running);
+            AnyConnector::Sink(c) => {
+                self.start_sink(ctx, c.create_task(), task_props, validated)?
+            }
         }
+        self.stops.insert(id.clone(), stop);
+        self.states.insert(id, TaskState::Running);
         Ok(())
+    }
+
+    /// Asks a task to stop gracefully (it commits its offsets first); its
+    /// end is reported by [`Worker::next_exit`].
+    pub fn stop_task(&mut self, id: &TaskId) {
+        if let Some(stop) = self.stops.remove(id) {
+            tracing::info!(task = %id, "stopping task");
+            stop.cancel();
+        }
+    }
+
+    /// Tasks started and not yet asked to stop.
+    pub fn running_tasks(&self) -> impl Iterator<Item = &TaskId> {
+        self.stops.keys()
+    }
+
+    /// Waits for the next task to end (stopped or failed) and records its
+    /// state; `None` when no task runs.
+    pub async fn next_exit(&mut self) -> Option<(TaskId, TaskState)> {
+        let joined = self.tasks.join_next_with_id().await?;
+        Some(self.record(joined))
     }
 
     fn start_source(
@@ -164,7 +211,8 @@ impl Worker {
         });
         let store = self.offsets.clone();
         let id = ctx.id.clone();
-        self.tasks.spawn(async move {
+        let tracked = id.clone();
+        let handle = self.tasks.spawn(async move {
             let span_id = id.clone();
             let result = async {
                 task.start(&task_props, reader).await?;
@@ -176,6 +224,7 @@ impl Worker {
             .await;
             (id, result)
         });
+        self.task_ids.insert(handle.id(), tracked);
         Ok(())
     }
 
@@ -223,7 +272,8 @@ impl Worker {
                 source,
             })?;
         let id = ctx.id.clone();
-        self.tasks.spawn(async move {
+        let tracked = id.clone();
+        let handle = self.tasks.spawn(async move {
             let span_id = id.clone();
             let result = async {
                 task.start(&task_props).await?;
@@ -233,6 +283,7 @@ impl Worker {
             .await;
             (id, result)
         });
+        self.task_ids.insert(handle.id(), tracked);
         Ok(())
     }
 
@@ -243,7 +294,7 @@ impl Worker {
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => break,
-                Some(joined) = self.tasks.join_next() => self.record(joined),
+                Some(joined) = self.tasks.join_next_with_id() => { self.record(joined); }
             }
         }
         tracing::info!("stopping tasks");
@@ -253,8 +304,10 @@ impl Worker {
                 .task_shutdown_timeout()
                 .max(Duration::from_millis(100));
         while !self.tasks.is_empty() {
-            match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
-                Ok(Some(joined)) => self.record(joined),
+            match tokio::time::timeout_at(deadline, self.tasks.join_next_with_id()).await {
+                Ok(Some(joined)) => {
+                    self.record(joined);
+                }
                 Ok(None) => break,
                 Err(_) => {
                     tracing::warn!(remaining = self.tasks.len(), "tasks did not stop within task.shutdown.graceful.timeout.ms; abandoning them");
@@ -266,21 +319,29 @@ impl Worker {
         self.states
     }
 
-    fn record(
-        &mut self,
-        joined: Result<(TaskId, Result<(), TaskFailure>), tokio::task::JoinError>,
-    ) {
-        match joined {
-            Ok((id, Ok(()))) => {
+    fn record(&mut self, joined: Joined) -> (TaskId, TaskState) {
+        let (tid, id, state) = match joined {
+            Ok((tid, (id, Ok(())))) => {
                 tracing::info!(task = %id, "task stopped");
-                self.states.insert(id, TaskState::Stopped);
+                (tid, id, TaskState::Stopped)
             }
-            Ok((id, Err(failure))) => {
+            Ok((tid, (id, Err(failure)))) => {
                 tracing::error!(task = %id, trace = %failure.message, "task FAILED");
-                self.states.insert(id, TaskState::Failed(failure.message));
+                (tid, id, TaskState::Failed(failure.message))
             }
-            Err(e) => tracing::error!(error = %e, "a task panicked"),
-        }
+            Err(e) => {
+                let id = self.task_ids.get(&e.id()).cloned().unwrap_or(TaskId {
+                    connector: "<unknown>".into(),
+                    task: 0,
+                });
+                tracing::error!(task = %id, error = %e, "task panicked");
+                (e.id(), id, TaskState::Failed(format!("task panicked: {e}")))
+            }
+        };
+        self.task_ids.remove(&tid);
+        self.stops.remove(&id);
+        self.states.insert(id.clone(), state.clone());
+        (id, state)
     }
 }
 
