@@ -29,6 +29,27 @@ enum Command {
         #[arg(required = true)]
         connector_configs: Vec<PathBuf>,
     },
+    /// Run a distributed-mode worker (what the operator's worker Pods run).
+    ///
+    /// Connector configs, assignments and statuses travel through the
+    /// config and status topics; the worker needs no Kubernetes access.
+    Worker {
+        /// Worker configuration: bootstrap.servers, group.id and the three
+        /// storage topics, converters, producer.*/consumer.* settings.
+        worker_config: PathBuf,
+        /// This worker's name in assignments (the Pod name).
+        #[arg(long, env = "POD_NAME")]
+        worker_id: String,
+        /// Where to serve GET /health for readiness probes.
+        #[arg(long, env = "KCONNECT_HEALTH_LISTEN", default_value = "0.0.0.0:8084")]
+        health_listen: std::net::SocketAddr,
+    },
+    /// Print the CustomResourceDefinitions (ConnectCluster, Connector) as YAML.
+    Crd {
+        /// Write one file per CRD into this directory instead of printing.
+        #[arg(long)]
+        output_dir: Option<PathBuf>,
+    },
 }
 
 fn init_logging(json: bool) {
@@ -66,6 +87,36 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> ExitCode {
     match command {
+        Command::Crd { output_dir: None } => {
+            print!("{}", kconnect::api::crds_yaml());
+            ExitCode::SUCCESS
+        }
+        Command::Crd {
+            output_dir: Some(dir),
+        } => match kconnect::api::write_crd_files(&dir) {
+            Ok(paths) => {
+                for path in paths {
+                    eprintln!("wrote {}", path.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: writing CRDs to {}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        },
+        Command::Worker {
+            worker_config,
+            worker_id,
+            health_listen,
+        } => match run_worker(&worker_config, &worker_id, health_listen).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!("{e}");
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Standalone {
             worker_config,
             connector_configs,
@@ -83,4 +134,25 @@ async fn run(command: Command) -> ExitCode {
             }
         },
     }
+}
+
+async fn run_worker(
+    file: &std::path::Path,
+    worker_id: &str,
+    health: std::net::SocketAddr,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let props = kconnect::standalone::read_props(file)?;
+    let (worker, engine) =
+        kconnect::distributed::DistributedWorker::connect(&props, worker_id).await?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    worker.serve_health(health, stop.clone()).await?;
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        if let Err(e) = kconnect::standalone::wait_for_signal().await {
+            tracing::error!("{e}");
+        }
+        on_signal.cancel();
+    });
+    worker.run(engine, stop).await?;
+    Ok(())
 }
