@@ -5,6 +5,7 @@ pub mod api;
 pub mod connect;
 pub mod connectors;
 pub mod converters;
+pub mod distributed;
 pub mod engine;
 pub mod placement;
 pub mod standalone;

@@ -245,7 +245,8 @@ fn topics_of(props: &Props) -> Vec<String> {
     topics
 }
 
-async fn wait_for_signal() -> Result<(), StandaloneError> {
+/// Waits for SIGTERM or SIGINT.
+pub async fn wait_for_signal() -> Result<(), StandaloneError> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(StandaloneError::Signal)?;
     tokio::select! {
