@@ -23,7 +23,7 @@ use crate::engine::connector_config::{self, ValidatedConnector};
 use crate::engine::{TaskId, TaskState, Worker, WorkerConfig};
 use crate::storage::config_topic::{ConfigRecord, ConfigState, TargetState};
 use crate::storage::offset_topic::KafkaOffsetStore;
-use crate::storage::status_topic::{Heartbeat, State, Status, StatusRecord};
+use crate::storage::status_topic::{Heartbeat, State, Status, StatusRecord, StatusState};
 use crate::storage::topic_log::{TopicLog, TopicLogError, TopicSpec};
 
 pub const GROUP_ID: &str = "group.id";
@@ -186,6 +186,8 @@ pub struct DistributedWorker {
     config_log: TopicLog,
     status_log: TopicLog,
     state: ConfigState,
+    /// The status topic as read, to write UNASSIGNED only over our own status.
+    statuses: StatusState,
     generation: u64,
     loaded: BTreeMap<String, Loaded>,
     /// Task configs the tasks were started with, to restart on change.
@@ -255,6 +257,7 @@ impl DistributedWorker {
             worker_config,
             bootstrap,
             state: ConfigState::default(),
+            statuses: StatusState::default(),
             generation: 0,
             loaded: BTreeMap::new(),
             started_with: BTreeMap::new(),
@@ -409,6 +412,9 @@ impl DistributedWorker {
                 Err(e) => tracing::warn!(worker = %self.id, error = %e, "skipping a config record"),
             }
         }
+        for (k, v) in self.status_log.read_to_end(Duration::from_secs(30)).await? {
+            self.statuses.apply(StatusRecord::decode(&k, v.as_deref()));
+        }
         let assignment: AssignmentRecord = match self.state.assignments.get(&self.group) {
             Some(v) => serde_json::from_value(v.clone()).unwrap_or_else(|e| {
                 tracing::warn!(worker = %self.id, error = %e, "unreadable assignment record");
@@ -531,7 +537,14 @@ impl DistributedWorker {
             if let Some(state) = reason {
                 engine.stop_task(&id);
                 self.started_with.remove(&id);
-                if my_tasks.contains(&id) || state != State::Unassigned {
+                // Like Java's putSafe: UNASSIGNED only over a status this
+                // worker wrote, never over the new owner's.
+                let ours = self
+                    .statuses
+                    .tasks
+                    .get(&(id.connector.clone(), id.task as u32))
+                    .is_some_and(|st| st.worker_id == self.id);
+                if state != State::Unassigned || ours {
                     self.write_status(StatusKey::Task(id.clone()), state, None)
                         .await;
                 }

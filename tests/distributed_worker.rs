@@ -113,19 +113,21 @@ async fn worker_follows_assignments_from_the_config_topic() {
         ],
     );
     let log = dir.path().join("worker.log");
-    let mut worker = std::process::Command::new(kconnect_bin())
-        .args([
-            "worker",
-            "--worker-id",
-            "w-0",
-            "--health-listen",
-            "127.0.0.1:0",
-        ])
-        .arg(&worker_props)
-        .env("RUST_LOG", "info,kconnect=debug")
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("starting kconnect worker");
+    let mut worker = KillOnDrop(
+        std::process::Command::new(kconnect_bin())
+            .args([
+                "worker",
+                "--worker-id",
+                "w-0",
+                "--health-listen",
+                "127.0.0.1:0",
+            ])
+            .arg(&worker_props)
+            .env("RUST_LOG", "info,kconnect=debug")
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("starting kconnect worker"),
+    );
     let tail = || std::fs::read_to_string(&log).unwrap_or_default();
 
     // The worker creates the internal topics; wait for them.
@@ -266,9 +268,9 @@ async fn worker_follows_assignments_from_the_config_topic() {
 
     // Graceful stop.
     let _ = std::process::Command::new("kill")
-        .args(["-TERM", &worker.id().to_string()])
+        .args(["-TERM", &worker.0.id().to_string()])
         .status();
-    let status = worker.wait().expect("waiting for the worker");
+    let status = worker.0.wait().expect("waiting for the worker");
     assert!(status.success(), "log:\n{}", tail());
 }
 
@@ -282,4 +284,16 @@ fn partition_len(topic: &str, partition: i32) -> i64 {
         .fetch_watermarks(topic, partition, Duration::from_secs(5))
         .map(|(_, high)| high)
         .unwrap_or(0)
+}
+
+/// Kills the worker if the test fails before stopping it.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }

@@ -186,7 +186,15 @@ impl StatusState {
                 id,
                 heartbeat: Some(h),
             } => {
-                self.workers.insert(id, h);
+                // A worker's heartbeats spread over partitions: the newest
+                // wins, not the last one read.
+                if self
+                    .workers
+                    .get(&id)
+                    .is_none_or(|old| h.timestamp >= old.timestamp)
+                {
+                    self.workers.insert(id, h);
+                }
             }
             StatusRecord::Worker {
                 id,
