@@ -63,10 +63,12 @@ impl Cluster {
     }
 
     async fn wait(&mut self, what: &str, mut check: impl FnMut(&Cluster) -> bool) {
+        let started = tokio::time::Instant::now();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             self.refresh().await;
             if check(self) {
+                eprintln!("{what}: {:?}", started.elapsed());
                 return;
             }
             assert!(

@@ -84,6 +84,7 @@ impl TopicLog {
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
             .set("isolation.level", "read_committed")
+            .set("fetch.wait.max.ms", "50")
             .create()
             .map_err(kafka_err(topic, "creating the consumer"))?;
         Ok(TopicLog {
@@ -184,21 +185,18 @@ fn read_blocking(
     timeout: Duration,
 ) -> Result<Vec<LogRecord>, TopicLogError> {
     let deadline = Instant::now() + timeout;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
-        .map_err(kafka_err(topic, "reading metadata"))?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    let mut ends = HashMap::new();
-    for p in &partitions {
-        let (_, high) = consumer
-            .fetch_watermarks(topic, *p, timeout)
-            .map_err(kafka_err(topic, "reading end offsets"))?;
-        ends.insert(*p, high);
-    }
+    // A topic created a moment ago may not have leaders yet: retry the
+    // lookups until the deadline.
+    let (partitions, ends) = loop {
+        match end_offsets(consumer, topic, timeout) {
+            Ok(found) => break found,
+            Err(e) if Instant::now() < deadline => {
+                tracing::debug!(topic, error = %e, "end offsets not available yet");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => return Err(e),
+        }
+    };
     let mut tpl = TopicPartitionList::new();
     for p in &partitions {
         let from = positions
@@ -246,5 +244,44 @@ fn read_blocking(
             }
         }
     }
+    // Stop fetching between reads: an idle long-poll fetch holds the broker
+    // connection and would delay the next read's metadata and offset lookups
+    // by fetch.wait.max.ms each.
+    consumer
+        .unassign()
+        .map_err(kafka_err(topic, "unassigning"))?;
     Ok(out)
+}
+
+/// The topic's partitions and their end offsets.
+fn end_offsets(
+    consumer: &BaseConsumer,
+    topic: &str,
+    timeout: Duration,
+) -> Result<(Vec<i32>, HashMap<i32, i64>), TopicLogError> {
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(kafka_err(topic, "reading metadata"))?;
+    let mut partitions = Vec::new();
+    for t in metadata.topics() {
+        if let Some(e) = t.error() {
+            return Err(kafka_err(topic, "reading metadata")(
+                KafkaError::MetadataFetch(e.into()),
+            ));
+        }
+        partitions.extend(t.partitions().iter().map(|p| p.id()));
+    }
+    if partitions.is_empty() {
+        return Err(kafka_err(topic, "reading metadata")(
+            KafkaError::MetadataFetch(RDKafkaErrorCode::UnknownTopicOrPartition),
+        ));
+    }
+    let mut ends = HashMap::new();
+    for p in &partitions {
+        let (_, high) = consumer
+            .fetch_watermarks(topic, *p, timeout)
+            .map_err(kafka_err(topic, "reading end offsets"))?;
+        ends.insert(*p, high);
+    }
+    Ok((partitions, ends))
 }
