@@ -1,0 +1,20 @@
+# One image for every role: `kconnect standalone`, `kconnect worker` (the
+# operator's worker Pods) and, once it lands, `kconnect operator`.
+# Not built in CI here (no Docker engine on the build machines).
+
+FROM rust:1-bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends cmake && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY benches ./benches
+RUN cargo build --release --locked --bin kconnect && strip target/release/kconnect
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates zlib1g \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --no-create-home kconnect
+COPY --from=build /src/target/release/kconnect /usr/local/bin/kconnect
+USER 10001
+EXPOSE 8083 8084
+ENTRYPOINT ["/usr/local/bin/kconnect"]
