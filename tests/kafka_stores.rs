@@ -7,6 +7,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kconnect::connect::config::props_of;
 use kconnect::connect::{OffsetMap, Props};
 use kconnect::storage::config_topic::{ConfigRecord, ConfigState, TargetState};
 use kconnect::storage::offset_topic::KafkaOffsetStore;
@@ -15,13 +16,6 @@ use kconnect::storage::OffsetStore;
 use support::{kafka_bootstrap, unique};
 
 const READ: Duration = Duration::from_secs(30);
-
-fn props(pairs: &[(&str, &str)]) -> Props {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 async fn fold(log: &mut TopicLog, state: &mut ConfigState) {
     for (k, v) in log
@@ -52,17 +46,20 @@ async fn config_topic_records_fold_into_the_same_state_on_a_fresh_reader() {
     let records = [
         ConfigRecord::Connector {
             name: "src".into(),
-            props: Some(props(&[("connector.class", "datagen"), ("tasks.max", "2")])),
+            props: Some(props_of(&[
+                ("connector.class", "datagen"),
+                ("tasks.max", "2"),
+            ])),
         },
         ConfigRecord::Task {
             connector: "src".into(),
             task: 0,
-            props: props(&[("datagen.task.id", "0")]),
+            props: props_of(&[("datagen.task.id", "0")]),
         },
         ConfigRecord::Task {
             connector: "src".into(),
             task: 1,
-            props: props(&[("datagen.task.id", "1")]),
+            props: props_of(&[("datagen.task.id", "1")]),
         },
         ConfigRecord::Commit {
             connector: "src".into(),
@@ -74,7 +71,7 @@ async fn config_topic_records_fold_into_the_same_state_on_a_fresh_reader() {
         },
         ConfigRecord::Connector {
             name: "gone".into(),
-            props: Some(props(&[("connector.class", "FileStreamSink")])),
+            props: Some(props_of(&[("connector.class", "FileStreamSink")])),
         },
         ConfigRecord::Connector {
             name: "gone".into(),

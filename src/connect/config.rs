@@ -340,6 +340,14 @@ impl Config {
     }
 }
 
+/// Properties from literal pairs, for code and tests that build configs.
+pub fn props_of(pairs: &[(&str, &str)]) -> Props {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// Splits a Connect list value (`a, b,c`).
 pub fn split_list(raw: &str) -> Vec<String> {
     raw.split(',')
@@ -391,16 +399,9 @@ mod tests {
             .validate_with(Validator::OneOf(&["a", "b"]))
     }
 
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
     #[test]
     fn missing_required_key_is_named() {
-        let err = def().parse(&props(&[])).unwrap_err();
+        let err = def().parse(&props_of(&[])).unwrap_err();
         assert_eq!(err.key, "file");
         assert!(err
             .message
@@ -410,7 +411,7 @@ mod tests {
     #[test]
     fn mistyped_value_is_named_with_expectation() {
         let err = def()
-            .parse(&props(&[("file", "x"), ("batch.size", "lots")]))
+            .parse(&props_of(&[("file", "x"), ("batch.size", "lots")]))
             .unwrap_err();
         assert_eq!(err.key, "batch.size");
         assert!(err.message.contains("32-bit integer"), "{}", err.message);
@@ -418,14 +419,14 @@ mod tests {
 
     #[test]
     fn validators_apply_and_collect_every_error() {
-        let errs = def().validate(&props(&[("batch.size", "0"), ("mode", "c")]));
+        let errs = def().validate(&props_of(&[("batch.size", "0"), ("mode", "c")]));
         let keys: Vec<_> = errs.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, ["file", "batch.size", "mode"]);
     }
 
     #[test]
     fn defaults_and_typed_getters() {
-        let cfg = def().parse(&props(&[("file", "/tmp/x")])).unwrap();
+        let cfg = def().parse(&props_of(&[("file", "/tmp/x")])).unwrap();
         assert_eq!(cfg.int("batch.size"), 2000);
         assert_eq!(cfg.string("file").as_deref(), Some("/tmp/x"));
         assert_eq!(split_list(" a, b,,c "), ["a", "b", "c"]);

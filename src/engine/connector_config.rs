@@ -189,17 +189,11 @@ pub fn common_topics(props: &Props) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::connect::config::props_of;
 
     #[test]
     fn errors_name_connector_and_key() {
-        let e = validate(&props(&[
+        let e = validate(&props_of(&[
             ("name", "s"),
             ("connector.class", "FileStreamSink"),
             ("tasks.max", "x"),
@@ -210,13 +204,13 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("tasks.max"));
         assert!(e.to_string().starts_with("connector \"s\""), "{e}");
 
-        let e = validate(&props(&[("name", "s"), ("connector.class", "Nope")]))
+        let e = validate(&props_of(&[("name", "s"), ("connector.class", "Nope")]))
             .err()
             .unwrap();
         assert_eq!(e.key.as_deref(), Some("connector.class"));
         assert!(e.message.contains("FileStreamSinkConnector"));
 
-        let e = validate(&props(&[
+        let e = validate(&props_of(&[
             ("name", "s"),
             ("connector.class", "FileStreamSource"),
         ]))
@@ -224,7 +218,7 @@ mod tests {
         .unwrap();
         assert_eq!(e.key.as_deref(), Some("topic"));
 
-        let e = validate(&props(&[
+        let e = validate(&props_of(&[
             ("name", "s"),
             ("connector.class", "FileStreamSink"),
         ]))
@@ -235,7 +229,7 @@ mod tests {
 
     #[test]
     fn valid_sink_resolves_java_class() {
-        let (v, c) = validate(&props(&[
+        let (v, c) = validate(&props_of(&[
             ("name", "s"),
             (
                 "connector.class",

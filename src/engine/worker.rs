@@ -348,19 +348,13 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connect::config::props_of;
     use crate::connect::Value;
     use crate::storage::MemoryOffsetStore;
 
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
     #[test]
     fn connector_converter_overrides_the_worker_default() {
-        let worker_cfg = WorkerConfig::parse(&props(&[
+        let worker_cfg = WorkerConfig::parse(&props_of(&[
             (
                 "value.converter",
                 "org.apache.kafka.connect.json.JsonConverter",
@@ -385,14 +379,14 @@ mod tests {
         );
 
         // A connector's own converter wins, with its own settings.
-        let conn = props(&[("value.converter", "StringConverter")]);
+        let conn = props_of(&[("value.converter", "StringConverter")]);
         let overridden = worker.converter(&conn, VALUE_CONVERTER, false).unwrap();
         assert_eq!(
             overridden.from_connect("t", None, &v).unwrap().unwrap(),
             b"x"
         );
 
-        let bad = props(&[("value.converter", "com.acme.Nope")]);
+        let bad = props_of(&[("value.converter", "com.acme.Nope")]);
         let err = worker
             .converter(&bad, VALUE_CONVERTER, false)
             .err()

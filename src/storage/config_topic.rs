@@ -271,19 +271,13 @@ impl ConfigState {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::connect::config::props_of;
 
     #[test]
     fn encodes_like_java() {
         let (k, v) = ConfigRecord::Connector {
             name: "sink".into(),
-            props: Some(props(&[
+            props: Some(props_of(&[
                 ("connector.class", "FileStreamSink"),
                 ("topics", "t"),
             ])),
@@ -319,7 +313,7 @@ mod tests {
         for r in [
             ConfigRecord::Connector {
                 name: "c".into(),
-                props: Some(props(&[("a", "1")])),
+                props: Some(props_of(&[("a", "1")])),
             },
             ConfigRecord::Connector {
                 name: "c".into(),
@@ -328,7 +322,7 @@ mod tests {
             ConfigRecord::Task {
                 connector: "my-conn".into(),
                 task: 3,
-                props: props(&[("x", "y")]),
+                props: props_of(&[("x", "y")]),
             },
             ConfigRecord::Commit {
                 connector: "c".into(),
@@ -363,17 +357,17 @@ mod tests {
         let mut s = ConfigState::default();
         s.apply(ConfigRecord::Connector {
             name: "c".into(),
-            props: Some(props(&[("a", "1")])),
+            props: Some(props_of(&[("a", "1")])),
         });
         s.apply(ConfigRecord::Task {
             connector: "c".into(),
             task: 0,
-            props: props(&[("t", "0")]),
+            props: props_of(&[("t", "0")]),
         });
         s.apply(ConfigRecord::Task {
             connector: "c".into(),
             task: 1,
-            props: props(&[("t", "1")]),
+            props: props_of(&[("t", "1")]),
         });
         assert!(s.tasks.is_empty(), "not visible before the commit");
         s.apply(ConfigRecord::Commit {
@@ -385,7 +379,7 @@ mod tests {
         s.apply(ConfigRecord::Task {
             connector: "c".into(),
             task: 0,
-            props: props(&[("t", "new")]),
+            props: props_of(&[("t", "new")]),
         });
         s.apply(ConfigRecord::Commit {
             connector: "c".into(),
