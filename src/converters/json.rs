@@ -1730,38 +1730,55 @@ fn is_zero_text(text: &str) -> bool {
     mantissa.bytes().all(|b| matches!(b, b'0' | b'-' | b'.'))
 }
 
-fn parse_f64(ty: SchemaType, node: &Node) -> Res<f64> {
+/// The float types a JSON number can be read into, with the values Java
+/// writes as strings.
+trait JsonFloat: std::str::FromStr + Copy {
+    const ZERO: Self;
+    const NAN: Self;
+    const INFINITY: Self;
+    const NEG_INFINITY: Self;
+}
+
+impl JsonFloat for f64 {
+    const ZERO: f64 = 0.0;
+    const NAN: f64 = f64::NAN;
+    const INFINITY: f64 = f64::INFINITY;
+    const NEG_INFINITY: f64 = f64::NEG_INFINITY;
+}
+
+impl JsonFloat for f32 {
+    const ZERO: f32 = 0.0;
+    const NAN: f32 = f32::NAN;
+    const INFINITY: f32 = f32::INFINITY;
+    const NEG_INFINITY: f32 = f32::NEG_INFINITY;
+}
+
+/// Parses the number's text straight into `F` (no detour through f64, so
+/// FLOAT32 rounds once, like Java).
+fn parse_float<F: JsonFloat>(ty: SchemaType, node: &Node) -> Res<F> {
     match node {
         Node::Number { text, .. } => {
             if is_zero_text(text) {
-                return Ok(0.0);
+                return Ok(F::ZERO);
             }
             text.parse()
                 .map_err(|_| Fail::new(format!("Invalid number {text}")))
         }
         // What Java writes for non-finite values; Java itself reads these
         // back as 0.0, which loses the value, so this deliberately differs.
-        Node::String(s) if s == "NaN" => Ok(f64::NAN),
-        Node::String(s) if s == "Infinity" => Ok(f64::INFINITY),
-        Node::String(s) if s == "-Infinity" => Ok(f64::NEG_INFINITY),
+        Node::String(s) if s == "NaN" => Ok(F::NAN),
+        Node::String(s) if s == "Infinity" => Ok(F::INFINITY),
+        Node::String(s) if s == "-Infinity" => Ok(F::NEG_INFINITY),
         _ => Err(mismatch(ty, "a number", node)),
     }
 }
 
+fn parse_f64(ty: SchemaType, node: &Node) -> Res<f64> {
+    parse_float(ty, node)
+}
+
 fn parse_f32(ty: SchemaType, node: &Node) -> Res<f32> {
-    match node {
-        Node::Number { text, .. } => {
-            if is_zero_text(text) {
-                return Ok(0.0);
-            }
-            text.parse()
-                .map_err(|_| Fail::new(format!("Invalid number {text}")))
-        }
-        Node::String(s) if s == "NaN" => Ok(f32::NAN),
-        Node::String(s) if s == "Infinity" => Ok(f32::INFINITY),
-        Node::String(s) if s == "-Infinity" => Ok(f32::NEG_INFINITY),
-        _ => Err(mismatch(ty, "a number", node)),
-    }
+    parse_float(ty, node)
 }
 
 /// A number's text as a decimal, keeping its scale like `new BigDecimal(text)`.
