@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::condition::Condition;
+use crate::storage::config_topic::TargetState;
 
 /// Label on a Connector naming the ConnectCluster (in the same namespace)
 /// that runs it, like Strimzi's `strimzi.io/cluster`.
@@ -151,11 +152,11 @@ pub enum ConnectorState {
 impl ConnectorState {
     /// The target state as written to the config topic's
     /// `target-state-<name>` record (`state.v2`): STARTED, PAUSED or STOPPED.
-    pub fn target_state(self) -> &'static str {
+    pub fn target_state(self) -> TargetState {
         match self {
-            ConnectorState::Running => "STARTED",
-            ConnectorState::Paused => "PAUSED",
-            ConnectorState::Stopped => "STOPPED",
+            ConnectorState::Running => TargetState::Started,
+            ConnectorState::Paused => TargetState::Paused,
+            ConnectorState::Stopped => TargetState::Stopped,
         }
     }
 
@@ -285,18 +286,8 @@ pub struct TaskStatus {
     pub last_restart_time: Option<Time>,
 }
 
-/// States of connectors and tasks in Java Kafka Connect's status topic.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum ConnectState {
-    Unassigned,
-    Running,
-    Paused,
-    Stopped,
-    Failed,
-    Restarting,
-    Destroyed,
-}
+/// The status topic's state enum serves the CRD status too.
+pub use crate::storage::status_topic::State as ConnectState;
 
 impl Connector {
     /// The ConnectCluster named by the `kconnect.dev/cluster` label.

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use super::condition::{self, READY};
 use super::*;
+use crate::storage::config_topic::TargetState;
 
 fn schema_of(crd: &CustomResourceDefinition) -> Value {
     serde_json::to_value(
@@ -164,9 +165,9 @@ fn class_is_required() {
 #[test]
 fn state_parses_lowercase_only() {
     for (text, state, target) in [
-        ("running", ConnectorState::Running, "STARTED"),
-        ("paused", ConnectorState::Paused, "PAUSED"),
-        ("stopped", ConnectorState::Stopped, "STOPPED"),
+        ("running", ConnectorState::Running, TargetState::Started),
+        ("paused", ConnectorState::Paused, TargetState::Paused),
+        ("stopped", ConnectorState::Stopped, TargetState::Stopped),
     ] {
         let parsed: ConnectorState = serde_json::from_value(json!(text)).unwrap();
         assert_eq!(parsed, state);

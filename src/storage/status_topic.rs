@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-/// Connect's connector and task states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// States of connectors and tasks in Java Kafka Connect's status topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum State {
     Unassigned,
@@ -18,6 +18,7 @@ pub enum State {
     Stopped,
     Failed,
     Restarting,
+    Destroyed,
 }
 
 /// The value of a connector or task status record.
