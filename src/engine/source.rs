@@ -62,8 +62,9 @@ pub type SourceProducer = ThreadedProducer<AckContext>;
 
 struct PendingBatch {
     ack: Arc<BatchAck>,
-    /// The last offset of each source partition in this batch.
-    offsets: IndexMap<String, (OffsetMap, OffsetMap)>,
+    /// The last offset of each source partition in this batch. Batches
+    /// hold few partitions, so a scan beats hashing a key per record.
+    offsets: Vec<(OffsetMap, OffsetMap)>,
 }
 
 /// Runs one source task until shutdown or failure.
@@ -127,7 +128,7 @@ impl SourceTaskRunner {
     async fn send_batch(&mut self, batch: Vec<SourceRecord>) -> Result<(), TaskFailure> {
         let ack = Arc::new(BatchAck::default());
         ack.remaining.store(batch.len(), Ordering::Release);
-        let mut offsets = IndexMap::new();
+        let mut offsets: Vec<(OffsetMap, OffsetMap)> = Vec::new();
         let count = batch.len();
         for (i, rec) in batch.into_iter().enumerate() {
             let r = &rec.record;
@@ -173,10 +174,14 @@ impl SourceTaskRunner {
                 return Err(e);
             }
             if !rec.source_partition.is_empty() || !rec.source_offset.is_empty() {
-                offsets.insert(
-                    offset_key(&self.ctx.id.connector, &rec.source_partition),
-                    (rec.source_partition, rec.source_offset),
-                );
+                match offsets
+                    .iter_mut()
+                    .rev()
+                    .find(|(p, _)| *p == rec.source_partition)
+                {
+                    Some(last) => last.1 = rec.source_offset,
+                    None => offsets.push((rec.source_partition, rec.source_offset)),
+                }
             }
         }
         self.polled += count as u64;
@@ -213,7 +218,10 @@ impl SourceTaskRunner {
                 )));
             }
             let batch = self.pending.pop_front().expect("front exists");
-            self.committable.extend(batch.offsets);
+            for (partition, offset) in batch.offsets {
+                let key = offset_key(&self.ctx.id.connector, &partition);
+                self.committable.insert(key, (partition, offset));
+            }
         }
         if self.committable.is_empty() {
             return Ok(());
