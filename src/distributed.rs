@@ -147,6 +147,11 @@ struct AssignmentRecord {
     generation: u64,
     #[serde(default)]
     workers: BTreeMap<String, WorkerShare>,
+    /// Restart requests: task id (`<connector>-<n>`) → how many times the
+    /// operator has asked for it to be restarted. A FAILED task stays down
+    /// until this count grows past the one it failed at.
+    #[serde(default)]
+    restarts: BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -194,6 +199,11 @@ pub struct DistributedWorker {
     started_with: BTreeMap<TaskId, Props>,
     /// Last status written per connector/task, to write only changes.
     written: BTreeMap<String, (State, u64)>,
+    /// Restart counts of the newest assignment.
+    restarts: BTreeMap<String, u32>,
+    /// Tasks that failed, with the restart count they failed at and the
+    /// task config they ran with.
+    failed: BTreeMap<TaskId, (u32, Option<Props>)>,
     /// Milliseconds since the epoch of the last completed sync.
     last_sync: Arc<AtomicI64>,
 }
@@ -262,6 +272,8 @@ impl DistributedWorker {
             loaded: BTreeMap::new(),
             started_with: BTreeMap::new(),
             written: BTreeMap::new(),
+            restarts: BTreeMap::new(),
+            failed: BTreeMap::new(),
             last_sync: Arc::new(AtomicI64::new(0)),
         };
         Ok((me, engine))
@@ -336,7 +348,11 @@ impl DistributedWorker {
                 _ = beat.tick() => {
                     let (k, v) = StatusRecord::Worker {
                         id: self.id.clone(),
-                        heartbeat: Some(Heartbeat { timestamp: now_ms(), generation: self.generation }),
+                        heartbeat: Some(Heartbeat {
+                            timestamp: now_ms(),
+                            generation: self.generation,
+                            tasks: engine.active_tasks() as u32,
+                        }),
                     }
                     .encode();
                     if let Err(e) = self.status_log.send(&k, v.as_deref()).await {
@@ -392,9 +408,13 @@ impl DistributedWorker {
     }
 
     async fn on_task_exit(&mut self, id: &TaskId, state: TaskState) {
-        self.started_with.remove(id);
+        let config = self.started_with.remove(id);
         let (s, trace) = match state {
-            TaskState::Failed(trace) => (State::Failed, Some(trace)),
+            TaskState::Failed(trace) => {
+                self.failed
+                    .insert(id.clone(), (self.restart_count(id), config));
+                (State::Failed, Some(trace))
+            }
             // Stopped because it was unassigned, paused or stopped: the sync
             // that stopped it knows which and reports it.
             _ => return,
@@ -426,6 +446,7 @@ impl DistributedWorker {
             return Ok(());
         }
         self.generation = assignment.generation;
+        self.restarts = assignment.restarts.clone();
         let mine = assignment
             .workers
             .get(&self.id)
@@ -537,6 +558,7 @@ impl DistributedWorker {
             if let Some(state) = reason {
                 engine.stop_task(&id);
                 self.started_with.remove(&id);
+                self.failed.remove(&id);
                 // Like Java's putSafe: UNASSIGNED only over a status this
                 // worker wrote, never over the new owner's.
                 let ours = self
@@ -581,11 +603,11 @@ impl DistributedWorker {
                 continue; // task configs not committed yet
             };
             if self
-                .written
-                .get(&status_key(id))
-                .is_some_and(|(s, g)| *s == State::Failed && *g == self.generation)
+                .failed
+                .get(id)
+                .is_some_and(|(at, _)| *at >= self.restart_count(id))
             {
-                continue; // failed in this generation: restarts are the operator's call
+                continue; // failed: restarts are the operator's call
             }
             match engine.start_task(
                 id.task,
@@ -599,6 +621,8 @@ impl DistributedWorker {
                         .await;
                 }
                 Err(e) => {
+                    self.failed
+                        .insert(id.clone(), (self.restart_count(id), Some(task_props)));
                     self.write_status(
                         StatusKey::Task(id.clone()),
                         State::Failed,
@@ -608,6 +632,13 @@ impl DistributedWorker {
                 }
             }
         }
+        // A failed task that moved away or whose config changed starts
+        // afresh when it comes back.
+        let tasks = &self.state.tasks;
+        self.failed.retain(|id, (_, config)| {
+            my_tasks.contains(id)
+                && tasks.get(&id.connector).and_then(|t| t.get(id.task)) == config.as_ref()
+        });
         Ok(())
     }
 
@@ -636,6 +667,11 @@ impl DistributedWorker {
         Ok(())
     }
 
+    /// How many restarts of `id` the operator has asked for.
+    fn restart_count(&self, id: &TaskId) -> u32 {
+        self.restarts.get(&id.to_string()).copied().unwrap_or(0)
+    }
+
     pub fn bootstrap(&self) -> &str {
         &self.bootstrap
     }
@@ -646,9 +682,6 @@ enum StatusKey {
     Task(TaskId),
 }
 
-fn status_key(id: &TaskId) -> String {
-    format!("status-task-{}-{}", id.connector, id.task)
-}
 
 #[cfg(test)]
 mod tests {

@@ -36,7 +36,9 @@ enum Command {
     Worker {
         /// Worker configuration: bootstrap.servers, group.id and the three
         /// storage topics, converters, producer.*/consumer.* settings.
-        worker_config: PathBuf,
+        /// Without a file, the properties text in $KCONNECT_WORKER_CONFIG
+        /// (how the operator's Pods pass it).
+        worker_config: Option<PathBuf>,
         /// This worker's name in assignments (the Pod name).
         #[arg(long, env = "POD_NAME")]
         worker_id: String,
@@ -51,6 +53,10 @@ enum Command {
         output_dir: Option<PathBuf>,
     },
 }
+
+/// The environment variable the operator's worker Pods carry their
+/// configuration in.
+const WORKER_CONFIG_ENV: &str = "KCONNECT_WORKER_CONFIG";
 
 fn init_logging(json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
@@ -109,7 +115,7 @@ async fn run(command: Command) -> ExitCode {
             worker_config,
             worker_id,
             health_listen,
-        } => match run_worker(&worker_config, &worker_id, health_listen).await {
+        } => match run_worker(worker_config.as_deref(), &worker_id, health_listen).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!("{e}");
@@ -137,11 +143,19 @@ async fn run(command: Command) -> ExitCode {
 }
 
 async fn run_worker(
-    file: &std::path::Path,
+    file: Option<&std::path::Path>,
     worker_id: &str,
     health: std::net::SocketAddr,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let props = kconnect::standalone::read_props(file)?;
+    let props = match file {
+        Some(file) => kconnect::standalone::read_props(file)?,
+        None => {
+            let text = std::env::var(WORKER_CONFIG_ENV).map_err(|_| {
+                format!("no worker config: give a file or set {WORKER_CONFIG_ENV}")
+            })?;
+            kconnect::standalone::parse_properties(&text)?
+        }
+    };
     let (worker, engine) =
         kconnect::distributed::DistributedWorker::connect(&props, worker_id).await?;
     let stop = tokio_util::sync::CancellationToken::new();

@@ -90,6 +90,16 @@ pub fn read_props(path: &Path) -> Result<Props, StandaloneError> {
     }
 }
 
+/// Parses Java .properties text (e.g. from an environment variable).
+pub fn parse_properties(text: &str) -> Result<Props, StandaloneError> {
+    java_properties::read(text.as_bytes())
+        .map(|map| map.into_iter().collect())
+        .map_err(|e| StandaloneError::Parse {
+            path: "<properties text>".into(),
+            message: e.to_string(),
+        })
+}
+
 fn flatten(prefix: &str, v: &serde_yaml::Value, out: &mut Props) -> Result<(), String> {
     use serde_yaml::Value as Y;
     let key = |k: &str| {

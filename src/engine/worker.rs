@@ -179,6 +179,12 @@ impl Worker {
         self.stops.keys()
     }
 
+    /// Tasks whose loop has not ended yet, including those asked to stop
+    /// that are still flushing and committing.
+    pub fn active_tasks(&self) -> usize {
+        self.tasks.len()
+    }
+
     /// Waits for the next task to end (stopped or failed) and records its
     /// state; `None` when no task runs.
     pub async fn next_exit(&mut self) -> Option<(TaskId, TaskState)> {

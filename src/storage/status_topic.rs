@@ -38,6 +38,10 @@ pub struct Heartbeat {
     pub timestamp: i64,
     /// The newest assignment generation the worker acted on.
     pub generation: u64,
+    /// Tasks still running on the worker, including those asked to stop
+    /// that have not finished committing (0 means a drained worker).
+    #[serde(default)]
+    pub tasks: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
