@@ -682,7 +682,6 @@ enum StatusKey {
     Task(TaskId),
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,38 @@ enum Command {
         #[arg(long, env = "KCONNECT_HEALTH_LISTEN", default_value = "0.0.0.0:8084")]
         health_listen: std::net::SocketAddr,
     },
+    /// Run the operator: reconcile ConnectCluster and Connector resources.
+    ///
+    /// Two or more replicas may run: they elect a leader through a Lease,
+    /// and only the leader reconciles.
+    Operator {
+        /// Namespaces to watch (repeat or separate with commas); all when
+        /// not given.
+        #[arg(long = "namespace", env = "KCONNECT_NAMESPACES", value_delimiter = ',')]
+        namespaces: Vec<String>,
+        /// Image of worker Pods whose ConnectCluster sets none.
+        #[arg(long, env = "KCONNECT_WORKER_IMAGE", default_value = concat!("ghcr.io/kconnect/kconnect:", env!("CARGO_PKG_VERSION")))]
+        worker_image: String,
+        /// This replica's name in the Lease and in Events.
+        #[arg(long, env = "POD_NAME")]
+        identity: Option<String>,
+        /// Namespace of the leader-election Lease (the operator's own).
+        #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+        lease_namespace: String,
+        /// Name of the leader-election Lease.
+        #[arg(long, default_value = "kconnect-operator")]
+        lease_name: String,
+        /// How often each cluster's topics are read, in milliseconds.
+        #[arg(long, default_value_t = 250)]
+        sync_interval_ms: u64,
+        /// A worker whose heartbeat is older than this is lost, in milliseconds.
+        #[arg(long, default_value_t = 10_000)]
+        heartbeat_timeout_ms: u64,
+        /// First wait before restarting a failed task, in milliseconds
+        /// (doubles per restart, up to 5 minutes).
+        #[arg(long, default_value_t = 2_000)]
+        restart_backoff_ms: u64,
+    },
     /// Print the CustomResourceDefinitions (ConnectCluster, Connector) as YAML.
     Crd {
         /// Write one file per CRD into this directory instead of printing.
@@ -123,6 +155,55 @@ async fn run(command: Command) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Operator {
+            namespaces,
+            worker_image,
+            identity,
+            lease_namespace,
+            lease_name,
+            sync_interval_ms,
+            heartbeat_timeout_ms,
+            restart_backoff_ms,
+        } => {
+            let client = match kube::Client::try_default().await {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: connecting to the Kubernetes API: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let identity = identity.unwrap_or_else(|| {
+                format!(
+                    "{}-{}",
+                    std::env::var("HOSTNAME").unwrap_or_else(|_| "kconnect-operator".into()),
+                    std::process::id()
+                )
+            });
+            let timings = kconnect::operator::Timings {
+                sync_interval: std::time::Duration::from_millis(sync_interval_ms.max(10)),
+                heartbeat_timeout: std::time::Duration::from_millis(heartbeat_timeout_ms.max(100)),
+                restart_backoff: std::time::Duration::from_millis(restart_backoff_ms.max(10)),
+                ..Default::default()
+            };
+            let config = kconnect::operator::OperatorConfig {
+                namespaces: namespaces.into_iter().filter(|n| !n.is_empty()).collect(),
+                worker_image,
+                identity,
+                lease_namespace,
+                lease_name,
+                timings,
+            };
+            let stop = tokio_util::sync::CancellationToken::new();
+            let on_signal = stop.clone();
+            tokio::spawn(async move {
+                if let Err(e) = kconnect::standalone::wait_for_signal().await {
+                    tracing::error!("{e}");
+                }
+                on_signal.cancel();
+            });
+            kconnect::operator::run(client, config, stop).await;
+            ExitCode::SUCCESS
+        }
         Command::Standalone {
             worker_config,
             connector_configs,
@@ -150,9 +231,8 @@ async fn run_worker(
     let props = match file {
         Some(file) => kconnect::standalone::read_props(file)?,
         None => {
-            let text = std::env::var(WORKER_CONFIG_ENV).map_err(|_| {
-                format!("no worker config: give a file or set {WORKER_CONFIG_ENV}")
-            })?;
+            let text = std::env::var(WORKER_CONFIG_ENV)
+                .map_err(|_| format!("no worker config: give a file or set {WORKER_CONFIG_ENV}"))?;
             kconnect::standalone::parse_properties(&text)?
         }
     };

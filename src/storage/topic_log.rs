@@ -32,7 +32,7 @@ pub enum TopicLogError {
 }
 
 /// How to create an internal topic when it is missing.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicSpec {
     pub name: String,
     pub partitions: i32,

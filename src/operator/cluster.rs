@@ -1,0 +1,368 @@
+//! ConnectCluster reconciler: the cluster's loop (internal topics,
+//! placement), its worker Pods and Service, and its status.
+//!
+//! The operator manages the Pods itself, like Strimzi's pod sets, so that a
+//! Pod leaves only after its tasks have moved: on scale-down the highest
+//! indexes are drained, then deleted; on a change of the Pod template the
+//! Pods are rolled one at a time, each drained first.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{finalizer, Event as Finalizer};
+use kube::ResourceExt;
+use serde_json::json;
+
+use super::pods;
+use super::runtime::{ClusterKey, ClusterRuntime, KafkaSettings};
+use super::{Context, Error, MANAGER};
+use crate::api::condition::{self, Condition, READY};
+use crate::api::{ConnectCluster, ConnectClusterStatus, WorkerStatus, CLUSTER_LABEL};
+
+/// Finalizer that stops the cluster's loop and its Pods first (also where
+/// no garbage collector follows ownerReferences).
+pub const FINALIZER: &str = "kconnect.dev/cluster";
+
+pub async fn reconcile(cc: Arc<ConnectCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = cc.namespace().unwrap_or_default();
+    let api: Api<ConnectCluster> = Api::namespaced(ctx.client.clone(), &ns);
+    finalizer(&api, FINALIZER, cc, |event| async {
+        match event {
+            Finalizer::Apply(cc) => apply(&cc, &ctx, &api).await,
+            Finalizer::Cleanup(cc) => cleanup(&cc, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(e.to_string()))
+}
+
+pub fn error_policy(cc: Arc<ConnectCluster>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(cluster = %cc.name_any(), namespace = ?cc.namespace(), %error, "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+fn key_of(cc: &ConnectCluster) -> ClusterKey {
+    ClusterKey {
+        namespace: cc.namespace().unwrap_or_default(),
+        name: cc.name_any(),
+    }
+}
+
+/// The Pods of the cluster in the cache, by index.
+fn worker_pods(cc: &ConnectCluster, ctx: &Context) -> BTreeMap<u32, Arc<Pod>> {
+    let key = key_of(cc);
+    ctx.pods
+        .state()
+        .into_iter()
+        .filter(|p| p.namespace().as_deref() == Some(key.namespace.as_str()))
+        .filter(|p| p.labels().get(CLUSTER_LABEL) == Some(&key.name))
+        .filter_map(|p| Some((pods::pod_index(&key.name, &p.name_any())?, p)))
+        .collect()
+}
+
+fn is_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+fn hash_of(pod: &Pod) -> Option<&str> {
+    pod.annotations()
+        .get(pods::TEMPLATE_HASH_ANNOTATION)
+        .map(String::as_str)
+}
+
+/// Starts the cluster's loop, or restarts it when the Kafka settings
+/// changed.
+async fn ensure_runtime(cc: &ConnectCluster, ctx: &Context) -> Result<Arc<ClusterRuntime>, String> {
+    let key = key_of(cc);
+    let settings = KafkaSettings::of(cc)?;
+    if let Some(rt) = ctx.runtime(&key) {
+        if rt.settings == settings {
+            return Ok(rt);
+        }
+        tracing::info!(cluster = %key, "Kafka settings changed: restarting the cluster loop");
+        rt.stop();
+        ctx.runtimes.lock().expect("runtimes lock").remove(&key);
+    }
+    let rt = ClusterRuntime::start(
+        key.clone(),
+        settings,
+        ctx.pods.clone(),
+        ctx.config.timings.clone(),
+        ctx.triggers.clone(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let rt = Arc::new(rt);
+    ctx.runtimes
+        .lock()
+        .expect("runtimes lock")
+        .insert(key, rt.clone());
+    Ok(rt)
+}
+
+async fn apply(
+    cc: &ConnectCluster,
+    ctx: &Context,
+    api: &Api<ConnectCluster>,
+) -> Result<Action, Error> {
+    let name = cc.name_any();
+    let ns = cc.namespace().unwrap_or_default();
+    let generation = cc.metadata.generation;
+    let cond = |ok: bool, reason: &str, message: String| {
+        Condition::new(READY, ok, reason, message, generation)
+    };
+    if name.len() > pods::max_cluster_name_len() {
+        let c = cond(
+            false,
+            "InvalidName",
+            format!(
+                "metadata.name: at most {} characters, so that Pod names <name>-worker-<n> stay valid",
+                pods::max_cluster_name_len()
+            ),
+        );
+        write_status(cc, api, c, None, &BTreeMap::new()).await?;
+        return Ok(Action::await_change());
+    }
+    let rt = match ensure_runtime(cc, ctx).await {
+        Ok(rt) => rt,
+        Err(message) => {
+            let c = cond(false, "KafkaUnavailable", message);
+            write_status(cc, api, c, None, &BTreeMap::new()).await?;
+            return Ok(Action::requeue(Duration::from_secs(10)));
+        }
+    };
+
+    let services: Api<Service> = Api::namespaced(ctx.client.clone(), &ns);
+    let svc = pods::worker_service(cc);
+    services
+        .patch(
+            &pods::service_name(&name),
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&svc),
+        )
+        .await?;
+
+    let image = cc
+        .spec
+        .image
+        .clone()
+        .unwrap_or_else(|| ctx.config.worker_image.clone());
+    let want_hash = pods::template_hash(cc, &image);
+    let pod_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let existing = worker_pods(cc, ctx);
+    let replicas = cc.spec.replicas.max(0) as u32;
+    let mut busy = false; // something in progress: look again soon
+    let mut phase = "Ready";
+
+    // Missing Pods (new cluster, scale-up, a Pod deleted or rolled).
+    for index in 0..replicas {
+        let pod_name = pods::pod_name(&name, index);
+        if existing.contains_key(&index) {
+            continue;
+        }
+        rt.undrain(&pod_name);
+        let pod = pods::worker_pod(cc, index, &image);
+        match pod_api.create(&PostParams::default(), &pod).await {
+            Ok(_) => tracing::info!(cluster = %name, pod = %pod_name, "created worker Pod"),
+            Err(kube::Error::Api(e)) if e.code == 409 => {} // still terminating
+            Err(e) => return Err(e.into()),
+        }
+        busy = true;
+    }
+
+    // Scale-down: drain the Pods beyond spec.replicas, then delete them.
+    for (index, pod) in existing.range(replicas..) {
+        let pod_name = pod.name_any();
+        phase = "ScalingDown";
+        busy = true;
+        if pod.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        if replicas > 0 && !rt.is_draining(&pod_name) {
+            rt.drain(&pod_name);
+            continue;
+        }
+        if replicas == 0 || rt.drain_done(&pod_name) {
+            tracing::info!(cluster = %name, pod = %pod_name, index, "deleting drained worker Pod");
+            delete_pod(&pod_api, &pod_name).await?;
+        }
+    }
+
+    // Rolling update: one Pod at a time, only while every other wanted Pod
+    // is there and Ready.
+    let wanted: Vec<(&u32, &Arc<Pod>)> = existing.range(..replicas).collect();
+    let outdated = wanted
+        .iter()
+        .find(|(_, p)| hash_of(p) != Some(want_hash.as_str()));
+    if let Some((_, pod)) = outdated {
+        phase = "RollingUpdate";
+        busy = true;
+        let pod_name = pod.name_any();
+        let others_ready = wanted.len() as u32 == replicas
+            && wanted
+                .iter()
+                .filter(|(_, p)| p.name_any() != pod_name)
+                .all(|(_, p)| is_ready(p) && p.metadata.deletion_timestamp.is_none());
+        if pod.metadata.deletion_timestamp.is_none() {
+            if replicas <= 1 || !is_ready(pod) {
+                // Nowhere to move the tasks, or the Pod runs nothing yet.
+                tracing::info!(cluster = %name, pod = %pod_name, "rolling worker Pod");
+                delete_pod(&pod_api, &pod_name).await?;
+            } else if others_ready {
+                if !rt.is_draining(&pod_name) {
+                    rt.drain(&pod_name);
+                } else if rt.drain_done(&pod_name) {
+                    tracing::info!(cluster = %name, pod = %pod_name, "rolling drained worker Pod");
+                    delete_pod(&pod_api, &pod_name).await?;
+                }
+            }
+        }
+    }
+    // A Pod that is no longer going anywhere takes tasks again.
+    for (index, pod) in existing.range(..replicas) {
+        let pod_name = pod.name_any();
+        let current = hash_of(pod) == Some(want_hash.as_str());
+        if current && rt.is_draining(&pod_name) && pod.metadata.deletion_timestamp.is_none() {
+            tracing::info!(cluster = %name, pod = %pod_name, index, "worker stays: undraining");
+            rt.undrain(&pod_name);
+        }
+    }
+    // Forget drains of Pods that are gone.
+    let view = rt.view();
+    for worker in view.statuses.workers.keys() {
+        if rt.is_draining(worker) && !existing.values().any(|p| &p.name_any() == worker) {
+            rt.undrain(worker);
+        }
+    }
+
+    let pods_now = worker_pods(cc, ctx);
+    let ready = pods_now
+        .range(..replicas)
+        .filter(|(_, p)| is_ready(p) && p.metadata.deletion_timestamp.is_none())
+        .count() as u32;
+    let unplaced = view.synced && view.live.is_empty() && !view.config.connectors.is_empty();
+    let c = if let Some(e) = &view.error {
+        busy = true;
+        cond(false, "KafkaUnavailable", e.clone())
+    } else if phase != "Ready" {
+        cond(false, phase, format!("{ready} of {replicas} workers ready"))
+    } else if ready < replicas {
+        busy = true;
+        cond(
+            false,
+            "WorkersNotReady",
+            format!("{ready} of {replicas} workers ready"),
+        )
+    } else if unplaced {
+        busy = true;
+        cond(
+            false,
+            "NoLiveWorkers",
+            "connectors exist but no worker is live to run them".into(),
+        )
+    } else {
+        cond(
+            true,
+            "Ready",
+            format!("{ready} of {replicas} workers ready"),
+        )
+    };
+    write_status(cc, api, c, Some(&rt), &pods_now).await?;
+    Ok(Action::requeue(if busy {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(30)
+    }))
+}
+
+async fn delete_pod(api: &Api<Pod>, name: &str) -> Result<(), Error> {
+    match api.delete(name, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn cleanup(cc: &ConnectCluster, ctx: &Context) -> Result<Action, Error> {
+    let key = key_of(cc);
+    if let Some(rt) = ctx.runtimes.lock().expect("runtimes lock").remove(&key) {
+        rt.stop();
+    }
+    let pod_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &key.namespace);
+    for pod in worker_pods(cc, ctx).values() {
+        delete_pod(&pod_api, &pod.name_any()).await?;
+    }
+    tracing::info!(cluster = %key, "cluster deleted: worker Pods removed");
+    Ok(Action::await_change())
+}
+
+async fn write_status(
+    cc: &ConnectCluster,
+    api: &Api<ConnectCluster>,
+    ready: Condition,
+    rt: Option<&ClusterRuntime>,
+    existing: &BTreeMap<u32, Arc<Pod>>,
+) -> Result<(), Error> {
+    let old = cc.status.clone().unwrap_or_default();
+    let mut conditions = old.conditions.clone();
+    condition::set(&mut conditions, ready);
+    let view = rt.map(|rt| rt.view());
+    let workers: Vec<WorkerStatus> = existing
+        .values()
+        .map(|p| {
+            let name = p.name_any();
+            let (connectors, tasks) = view.as_ref().map_or((0, 0), |v| v.load(&name));
+            WorkerStatus {
+                pod_ip: p.status.as_ref().and_then(|s| s.pod_ip.clone()),
+                ready: is_ready(p),
+                connectors,
+                tasks,
+                name,
+            }
+        })
+        .collect();
+    let status = ConnectClusterStatus {
+        conditions,
+        observed_generation: cc.metadata.generation,
+        replicas: existing.len() as i32,
+        ready_replicas: existing.values().filter(|p| is_ready(p)).count() as i32,
+        label_selector: Some(pods::label_selector(cc)),
+        assignment_generation: view
+            .as_ref()
+            .and_then(|v| v.assignment.as_ref())
+            .map(|a| a.assignment.generation as i64),
+        workers,
+    };
+    let unchanged = {
+        let strip = |s: &ConnectClusterStatus| {
+            let mut s = s.clone();
+            for c in &mut s.conditions {
+                c.last_transition_time.0 = k8s_openapi::jiff::Timestamp::UNIX_EPOCH;
+            }
+            s
+        };
+        strip(&old) == strip(&status)
+    };
+    if unchanged {
+        return Ok(());
+    }
+    // Server-side apply: fields the operator no longer sets are removed.
+    api.patch_status(
+        &cc.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(json!({
+            "apiVersion": "kconnect.dev/v1alpha1",
+            "kind": "ConnectCluster",
+            "status": status,
+        })),
+    )
+    .await?;
+    Ok(())
+}

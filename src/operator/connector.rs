@@ -1,0 +1,447 @@
+//! Connector reconciler: validates the connector's configuration, writes
+//! `connector-<name>` and `target-state-<name>` to its cluster's config
+//! topic, and mirrors the status topic into the resource's status, with
+//! Events when states change. A finalizer removes the connector from the
+//! config topic (its tasks stop) before the resource goes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::finalizer::{finalizer, Event as Finalizer};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use super::runtime::{ClusterKey, ClusterView, ConnectorPolicy};
+use super::{Context, Error, MANAGER};
+use crate::api::condition::{self, Condition, READY};
+use crate::api::{
+    ConnectState, Connector, ConnectorInstanceStatus, ConnectorState, ConnectorStatus, TaskStatus,
+};
+use crate::connect::Props;
+use crate::engine::connector_config;
+
+/// Finalizer that removes the connector from its cluster first.
+pub const FINALIZER: &str = "kconnect.dev/connector";
+
+/// Longest a trace is kept in status (the status object stays small; the
+/// whole trace is in the worker's log and the status topic).
+const MAX_TRACE: usize = 4096;
+
+pub async fn reconcile(conn: Arc<Connector>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = conn.namespace().unwrap_or_default();
+    let api: Api<Connector> = Api::namespaced(ctx.client.clone(), &ns);
+    finalizer(&api, FINALIZER, conn, |event| async {
+        match event {
+            Finalizer::Apply(c) => apply(&c, &ctx, &api).await,
+            Finalizer::Cleanup(c) => cleanup(&c, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(e.to_string()))
+}
+
+pub fn error_policy(conn: Arc<Connector>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(connector = %conn.name_any(), namespace = ?conn.namespace(), %error, "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// The connector's properties as Java Connect sees them: `spec.config` plus
+/// `name`, `connector.class` and `tasks.max`.
+pub fn connector_props(conn: &Connector) -> Props {
+    let mut props: Props = conn.spec.config.clone().into_iter().collect();
+    props.insert("name".into(), conn.name_any());
+    props.insert("connector.class".into(), conn.spec.class.clone());
+    props.insert("tasks.max".into(), conn.spec.tasks_max.to_string());
+    props
+}
+
+async fn apply(conn: &Connector, ctx: &Context, api: &Api<Connector>) -> Result<Action, Error> {
+    let name = conn.name_any();
+    let generation = conn.metadata.generation;
+    let ns = conn.namespace().unwrap_or_default();
+    let ready = |ok: bool, reason: &str, message: String| {
+        Condition::new(READY, ok, reason, message, generation)
+    };
+    let Some(cluster) = conn.cluster_name().map(str::to_owned) else {
+        let c = ready(
+            false,
+            "NoCluster",
+            format!(
+                "label {} is missing: it names the ConnectCluster to run on",
+                crate::api::CLUSTER_LABEL
+            ),
+        );
+        write_status(conn, ctx, api, c, None).await?;
+        return Ok(Action::await_change());
+    };
+    let key = ClusterKey {
+        namespace: ns.clone(),
+        name: cluster.clone(),
+    };
+    let Some(rt) = ctx.runtime(&key) else {
+        let c = ready(
+            false,
+            "ClusterNotFound",
+            format!("ConnectCluster {cluster} does not exist or is not running yet"),
+        );
+        write_status(conn, ctx, api, c, None).await?;
+        return Ok(Action::requeue(Duration::from_secs(5)));
+    };
+    let props = connector_props(conn);
+    if let Err(e) = connector_config::validate(&props) {
+        let c = ready(false, "InvalidConfig", e.to_string());
+        let view = rt.view();
+        write_status(conn, ctx, api, c, Some(&view)).await?;
+        return Ok(Action::await_change());
+    }
+    let prev_counts = conn
+        .status
+        .as_ref()
+        .map(|s| {
+            s.tasks
+                .iter()
+                .map(|t| (t.id as u32, t.restart_count as u32))
+                .collect()
+        })
+        .unwrap_or_default();
+    rt.set_policy(
+        &name,
+        ConnectorPolicy {
+            tasks_max: conn.spec.tasks_max.max(1) as u32,
+            auto_restart: conn.spec.auto_restart.enabled,
+            max_restarts: conn.spec.auto_restart.max_restarts.map(|m| m.max(0) as u32),
+            restart_counts: prev_counts,
+        },
+    );
+    rt.put_connector(&name, &props, conn.spec.state.target_state())
+        .await?;
+    let view = rt.view();
+    let c = readiness(conn, &view);
+    write_status(conn, ctx, api, c, Some(&view)).await?;
+    Ok(Action::requeue(Duration::from_secs(30)))
+}
+
+async fn cleanup(conn: &Connector, ctx: &Context) -> Result<Action, Error> {
+    let name = conn.name_any();
+    if let Some(cluster) = conn.cluster_name() {
+        let key = ClusterKey {
+            namespace: conn.namespace().unwrap_or_default(),
+            name: cluster.to_owned(),
+        };
+        if let Some(rt) = ctx.runtime(&key) {
+            rt.delete_connector(&name, Duration::from_secs(30)).await?;
+        }
+    }
+    publish(
+        ctx,
+        conn,
+        EventType::Normal,
+        "Deleted",
+        "Delete",
+        format!("connector {name} removed from its cluster"),
+    )
+    .await;
+    Ok(Action::await_change())
+}
+
+/// Ready: True when the connector and every task are in the state asked for.
+fn readiness(conn: &Connector, view: &ClusterView) -> Condition {
+    let name = conn.name_any();
+    let generation = conn.metadata.generation;
+    let cond = |ok: bool, reason: &str, message: String| {
+        Condition::new(READY, ok, reason, message, generation)
+    };
+    if !view.synced {
+        return cond(false, "Pending", "reading the cluster's topics".into());
+    }
+    if let Some(e) = &view.error {
+        return cond(false, "KafkaUnavailable", e.clone());
+    }
+    let want = match conn.spec.state {
+        ConnectorState::Running => ConnectState::Running,
+        ConnectorState::Paused => ConnectState::Paused,
+        ConnectorState::Stopped => ConnectState::Stopped,
+    };
+    let instance = view.statuses.connectors.get(&name);
+    if let Some(s) = instance.filter(|s| s.state == ConnectState::Failed) {
+        return cond(
+            false,
+            "ConnectorFailed",
+            format!(
+                "connector failed on {}: {}",
+                s.worker_id,
+                first_line(s.trace.as_deref())
+            ),
+        );
+    }
+    let count = view.task_count(&name);
+    for n in 0..count {
+        if let Some(s) = view
+            .statuses
+            .tasks
+            .get(&(name.clone(), n))
+            .filter(|s| s.state == ConnectState::Failed)
+        {
+            return cond(
+                false,
+                "TaskFailed",
+                format!(
+                    "task {n} failed on {}: {}",
+                    s.worker_id,
+                    first_line(s.trace.as_deref())
+                ),
+            );
+        }
+    }
+    if instance.map(|s| s.state) != Some(want) {
+        return cond(
+            false,
+            "Starting",
+            format!(
+                "connector is {}, {} asked",
+                state_name(instance.map(|s| s.state)),
+                conn.spec.state
+            ),
+        );
+    }
+    let in_state = (0..count)
+        .filter(|n| {
+            view.statuses
+                .tasks
+                .get(&(name.clone(), *n))
+                .is_some_and(|s| s.state == want)
+        })
+        .count() as u32;
+    if want == ConnectState::Running && count == 0 {
+        return cond(
+            false,
+            "NoTasks",
+            "waiting for the connector's task configurations".into(),
+        );
+    }
+    if in_state < count {
+        return cond(
+            false,
+            "TasksNotReady",
+            format!("{in_state} of {count} tasks {}", state_name(Some(want))),
+        );
+    }
+    let reason = match conn.spec.state {
+        ConnectorState::Running => "AllTasksRunning",
+        ConnectorState::Paused => "Paused",
+        ConnectorState::Stopped => "Stopped",
+    };
+    cond(
+        true,
+        reason,
+        format!("connector and {count} tasks {}", state_name(Some(want))),
+    )
+}
+
+fn state_name(s: Option<ConnectState>) -> String {
+    match s {
+        Some(s) => serde_json::to_value(s)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        None => "not reported yet".into(),
+    }
+}
+
+fn first_line(trace: Option<&str>) -> &str {
+    trace.and_then(|t| t.lines().next()).unwrap_or("no trace")
+}
+
+fn clip(trace: Option<String>) -> Option<String> {
+    trace.map(|mut t| {
+        if t.len() > MAX_TRACE {
+            let mut cut = MAX_TRACE;
+            while !t.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            t.truncate(cut);
+            t.push_str("\n…(shortened)");
+        }
+        t
+    })
+}
+
+/// The status the resource should have now.
+fn desired_status(
+    conn: &Connector,
+    ready: Condition,
+    view: Option<&ClusterView>,
+) -> ConnectorStatus {
+    let old = conn.status.clone().unwrap_or_default();
+    let mut conditions = old.conditions.clone();
+    condition::set(&mut conditions, ready);
+    let mut status = ConnectorStatus {
+        conditions,
+        observed_generation: conn.metadata.generation,
+        ..ConnectorStatus::default()
+    };
+    let Some(view) = view else {
+        return status;
+    };
+    let name = conn.name_any();
+    status.connector_status =
+        view.statuses
+            .connectors
+            .get(&name)
+            .map(|s| ConnectorInstanceStatus {
+                state: s.state,
+                worker_id: Some(s.worker_id.clone()),
+                trace: clip(s.trace.clone()),
+                restart_count: 0,
+                last_restart_time: None,
+            });
+    for n in 0..view.task_count(&name) {
+        let s = view.statuses.tasks.get(&(name.clone(), n));
+        let restart = view.restarts.get(&(name.clone(), n));
+        status.tasks.push(TaskStatus {
+            id: n as i32,
+            state: s.map_or(ConnectState::Unassigned, |s| s.state),
+            worker_id: s
+                .map(|s| s.worker_id.clone())
+                .or_else(|| view.worker_of_task(&name, n)),
+            trace: clip(s.and_then(|s| s.trace.clone())),
+            restart_count: restart.map_or(0, |r| r.count as i32),
+            last_restart_time: restart.and_then(|r| r.last_restart.clone()),
+        });
+    }
+    status.tasks_running = status
+        .tasks
+        .iter()
+        .filter(|t| t.state == ConnectState::Running)
+        .count() as i32;
+    let props = connector_props(conn);
+    let mut topics = connector_config::common_topics(&props);
+    if let Some(t) = props.get("topic").filter(|t| !t.trim().is_empty()) {
+        topics.push(t.trim().to_owned());
+    }
+    topics.sort();
+    topics.dedup();
+    status.topics = topics;
+    status
+}
+
+/// Patches the status if it changed, and publishes Events for the changes
+/// people care about.
+async fn write_status(
+    conn: &Connector,
+    ctx: &Context,
+    api: &Api<Connector>,
+    ready: Condition,
+    view: Option<&ClusterView>,
+) -> Result<(), Error> {
+    let new = desired_status(conn, ready, view);
+    let old = conn.status.clone().unwrap_or_default();
+    if same_ignoring_times(&old, &new) {
+        return Ok(());
+    }
+    announce(ctx, conn, &old, &new).await;
+    // Server-side apply: fields the operator no longer sets are removed.
+    api.patch_status(
+        &conn.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(json!({
+            "apiVersion": "kconnect.dev/v1alpha1",
+            "kind": "Connector",
+            "status": new,
+        })),
+    )
+    .await?;
+    Ok(())
+}
+
+fn same_ignoring_times(a: &ConnectorStatus, b: &ConnectorStatus) -> bool {
+    let strip = |s: &ConnectorStatus| {
+        let mut s = s.clone();
+        for c in &mut s.conditions {
+            c.last_transition_time.0 = k8s_openapi::jiff::Timestamp::UNIX_EPOCH;
+        }
+        s
+    };
+    strip(a) == strip(b)
+}
+
+async fn announce(ctx: &Context, conn: &Connector, old: &ConnectorStatus, new: &ConnectorStatus) {
+    let old_ready = condition::find(&old.conditions, READY);
+    let new_ready = condition::find(&new.conditions, READY);
+    if let Some(r) = new_ready {
+        if old_ready.map(|o| (&o.status, &o.reason)) != Some((&r.status, &r.reason)) {
+            let type_ = if r.is_true() || r.reason == "Starting" || r.reason == "TasksNotReady" {
+                EventType::Normal
+            } else {
+                EventType::Warning
+            };
+            publish(ctx, conn, type_, &r.reason, "Reconcile", r.message.clone()).await;
+        }
+    }
+    for task in &new.tasks {
+        let before = old.tasks.iter().find(|t| t.id == task.id);
+        if task.state == ConnectState::Failed
+            && before.map(|t| t.state) != Some(ConnectState::Failed)
+        {
+            publish(
+                ctx,
+                conn,
+                EventType::Warning,
+                "TaskFailed",
+                "Observe",
+                format!(
+                    "task {} failed on {}: {}",
+                    task.id,
+                    task.worker_id.as_deref().unwrap_or("?"),
+                    first_line(task.trace.as_deref())
+                ),
+            )
+            .await;
+        }
+        if task.restart_count > before.map_or(0, |t| t.restart_count) {
+            publish(
+                ctx,
+                conn,
+                EventType::Normal,
+                "TaskRestarted",
+                "Restart",
+                format!(
+                    "restarted task {} (restart {})",
+                    task.id, task.restart_count
+                ),
+            )
+            .await;
+        }
+    }
+}
+
+async fn publish(
+    ctx: &Context,
+    conn: &Connector,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    let mut note = note;
+    if note.len() > 1000 {
+        let mut cut = 1000;
+        while !note.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        note.truncate(cut);
+    }
+    let event = Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note),
+        action: action.to_owned(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &conn.object_ref(&())).await {
+        tracing::warn!(connector = %conn.name_any(), error = %e, "publishing an Event failed");
+    }
+}

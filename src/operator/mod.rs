@@ -1,0 +1,224 @@
+//! The operator (`kconnect operator`): reconciles ConnectCluster and
+//! Connector resources.
+//!
+//! - [`cluster`]: ConnectCluster → worker Pods, Service, internal topics,
+//!   status; drains a Pod's tasks before scale-down and rolling updates.
+//! - [`connector`]: Connector → records in the cluster's config topic,
+//!   status from the status topic, Events; a finalizer removes it.
+//! - [`runtime`]: one loop per cluster that reads the topics, decides which
+//!   workers are live, places tasks and requests restarts.
+//! - [`pods`]: the worker Pod and Service as the operator builds them.
+//! - [`leader`]: leader election through a Lease, so that two operator
+//!   replicas can run and only one reconciles.
+
+pub mod cluster;
+pub mod connector;
+pub mod leader;
+pub mod pods;
+pub mod runtime;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::Api;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::runtime::Controller;
+use kube::runtime::WatchStreamExt;
+use kube::{Client, ResourceExt};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{ConnectCluster, Connector, CLUSTER_LABEL};
+pub use runtime::Timings;
+use runtime::{ClusterKey, ClusterRuntime, Triggers};
+
+/// Name under which the operator manages objects (field manager, Event
+/// reporter, `app.kubernetes.io/managed-by`).
+pub use pods::MANAGER;
+
+/// How the operator runs.
+#[derive(Debug, Clone)]
+pub struct OperatorConfig {
+    /// Namespaces to watch; empty watches all.
+    pub namespaces: Vec<String>,
+    /// Image of the worker Pods when a ConnectCluster does not set one.
+    pub worker_image: String,
+    /// This replica's name (Pod name) for the Lease and Events.
+    pub identity: String,
+    /// Namespace of the leader-election Lease.
+    pub lease_namespace: String,
+    /// Name of the Lease.
+    pub lease_name: String,
+    pub timings: Timings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("{0}")]
+    Runtime(#[from] runtime::RuntimeError),
+    #[error("{0}")]
+    Finalizer(String),
+}
+
+/// Shared state of the reconcilers of one watch scope.
+pub struct Context {
+    pub client: Client,
+    pub config: OperatorConfig,
+    pub recorder: Recorder,
+    pub pods: Store<Pod>,
+    pub clusters: Store<ConnectCluster>,
+    pub runtimes: Mutex<BTreeMap<ClusterKey, Arc<ClusterRuntime>>>,
+    pub triggers: Triggers,
+}
+
+impl Context {
+    /// The running loop of a cluster, if it has been started.
+    pub fn runtime(&self, key: &ClusterKey) -> Option<Arc<ClusterRuntime>> {
+        self.runtimes
+            .lock()
+            .expect("runtimes lock")
+            .get(key)
+            .cloned()
+    }
+}
+
+/// Runs the operator until `stop` is cancelled: waits to lead, reconciles
+/// while leading, and goes back to waiting if the lease is lost.
+pub async fn run(client: Client, config: OperatorConfig, stop: CancellationToken) {
+    let mut settings =
+        leader::LeaseSettings::new(config.lease_namespace.clone(), config.identity.clone());
+    settings.name = config.lease_name.clone();
+    let (mut leading, election) = leader::spawn(client.clone(), settings, stop.clone());
+    loop {
+        tracing::info!(identity = %config.identity, "waiting for leadership");
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            r = leading.wait_for(|l| *l) => if r.is_err() { break },
+        }
+        tracing::info!(identity = %config.identity, "leading: reconciling");
+        let term = stop.child_token();
+        let scopes: Vec<Option<String>> = if config.namespaces.is_empty() {
+            vec![None]
+        } else {
+            config.namespaces.iter().cloned().map(Some).collect()
+        };
+        let runs = futures::future::join_all(
+            scopes
+                .into_iter()
+                .map(|ns| run_scope(client.clone(), config.clone(), ns, term.clone())),
+        );
+        tokio::pin!(runs);
+        tokio::select! {
+            _ = &mut runs => {}
+            _ = leading.wait_for(|l| !*l) => {
+                tracing::warn!(identity = %config.identity, "lost leadership: stopping reconcilers");
+                term.cancel();
+                runs.await;
+            }
+        }
+        term.cancel();
+        if stop.is_cancelled() {
+            break;
+        }
+    }
+    let _ = election.await;
+}
+
+/// The controllers of one namespace (or of all when `namespace` is None).
+async fn run_scope(
+    client: Client,
+    config: OperatorConfig,
+    namespace: Option<String>,
+    stop: CancellationToken,
+) {
+    fn api<K>(client: &Client, ns: &Option<String>) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+    let (connector_tx, connector_rx) = mpsc::unbounded_channel();
+    let (cluster_tx, cluster_rx) = mpsc::unbounded_channel();
+    let triggers = Triggers {
+        connectors: connector_tx,
+        clusters: cluster_tx.clone(),
+    };
+
+    // Worker Pods: one cache for the cluster loops and the reconciler,
+    // and each change wakes the Pod's cluster.
+    let (pods, pod_writer) = reflector::store::<Pod>();
+    let pod_events = watcher::watcher(
+        api::<Pod>(&client, &namespace),
+        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}")),
+    )
+    .default_backoff()
+    .reflect(pod_writer)
+    .touched_objects();
+
+    let cluster_controller = Controller::new(
+        api::<ConnectCluster>(&client, &namespace),
+        watcher::Config::default(),
+    );
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: MANAGER.into(),
+            instance: Some(config.identity.clone()),
+        },
+    );
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        config,
+        recorder,
+        pods: pods.clone(),
+        clusters: cluster_controller.store(),
+        runtimes: Mutex::new(BTreeMap::new()),
+        triggers,
+    });
+
+    let waker = ctx.clone();
+    let pod_changes = pod_events.filter_map(move |pod| {
+        let found = pod.ok().and_then(|pod| {
+            let cluster = pod.labels().get(CLUSTER_LABEL)?.clone();
+            let key = ClusterKey {
+                namespace: pod.namespace()?,
+                name: cluster.clone(),
+            };
+            if let Some(rt) = waker.runtime(&key) {
+                rt.wake();
+            }
+            Some(ObjectRef::<ConnectCluster>::new(&cluster).within(&key.namespace))
+        });
+        futures::future::ready(found)
+    });
+    let from_loops = UnboundedReceiverStream::new(cluster_rx);
+    let clusters = cluster_controller
+        .reconcile_on(futures::stream::select(pod_changes, from_loops))
+        .graceful_shutdown_on(stop.clone().cancelled_owned())
+        .run(cluster::reconcile, cluster::error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
+    let connectors = Controller::new(
+        api::<Connector>(&client, &namespace),
+        watcher::Config::default(),
+    )
+    .reconcile_on(UnboundedReceiverStream::new(connector_rx))
+    .graceful_shutdown_on(stop.clone().cancelled_owned())
+    .run(connector::reconcile, connector::error_policy, ctx.clone())
+    .for_each(|_| futures::future::ready(()));
+    tokio::join!(clusters, connectors);
+    for rt in ctx.runtimes.lock().expect("runtimes lock").values() {
+        rt.stop();
+    }
+    drop(cluster_tx);
+}

@@ -1,0 +1,820 @@
+//! One running loop per ConnectCluster: the operator's view of the
+//! cluster's config and status topics, and the placement it publishes.
+//!
+//! Every `sync_interval` (and at once when a Pod of the cluster changes) the
+//! loop reads what is new in the config and status topics, works out the
+//! live workers (Pods that exist, are not being deleted or drained, and
+//! whose heartbeat keeps changing), places connectors and tasks with
+//! [`crate::placement::place`], requests restarts of failed tasks whose
+//! backoff has passed, and writes a new `assignment-<group>` record when
+//! any of that changed. Reconcilers read the result as a [`ClusterView`] and
+//! are woken when the part they show changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::ResourceExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch, Notify};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{ConnectCluster, Connector, CLUSTER_LABEL};
+use crate::connect::Props;
+use crate::placement::{self, Assignment, WorkerId};
+use crate::storage::config_topic::{ConfigRecord, ConfigState, TargetState};
+use crate::storage::status_topic::{State, Status, StatusRecord, StatusState};
+use crate::storage::topic_log::{TopicLog, TopicLogError, TopicSpec};
+
+/// Timings of the operator, shortened by tests.
+#[derive(Debug, Clone)]
+pub struct Timings {
+    /// How often each cluster loop reads its topics.
+    pub sync_interval: Duration,
+    /// A worker whose heartbeat has not changed for this long is lost.
+    pub heartbeat_timeout: Duration,
+    /// First wait before restarting a failed task; doubles per restart.
+    pub restart_backoff: Duration,
+    /// Longest wait between restarts.
+    pub restart_backoff_max: Duration,
+    /// A task running this long after a restart has its count reset.
+    pub healthy_after: Duration,
+    /// Longest wait for a worker to stop its tasks before its Pod goes.
+    pub drain_timeout: Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            sync_interval: Duration::from_millis(250),
+            heartbeat_timeout: Duration::from_secs(10),
+            restart_backoff: Duration::from_secs(2),
+            restart_backoff_max: Duration::from_secs(300),
+            healthy_after: Duration::from_secs(600),
+            drain_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Namespace and name of a ConnectCluster.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClusterKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for ClusterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// Where a cluster's state lives in Kafka, from its worker configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaSettings {
+    pub bootstrap: String,
+    pub group: String,
+    pub topics: [TopicSpec; 3],
+}
+
+impl KafkaSettings {
+    /// From the cluster's worker configuration, with Java's defaults for
+    /// partitions and replication factors.
+    pub fn of(cc: &ConnectCluster) -> Result<KafkaSettings, String> {
+        let config = cc.worker_config();
+        let get = |k: &str| config.get(k).cloned().unwrap_or_default();
+        let int = |k: &str, default: i32| -> Result<i32, String> {
+            match config.get(k) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|n| *n > 0 || (*n == -1 && k.ends_with("replication.factor")))
+                    .ok_or_else(|| {
+                        format!("spec.config {k}: expected a positive integer, got {v:?}")
+                    }),
+            }
+        };
+        Ok(KafkaSettings {
+            bootstrap: get("bootstrap.servers"),
+            group: get("group.id"),
+            topics: [
+                TopicSpec {
+                    name: get("config.storage.topic"),
+                    partitions: 1,
+                    replication_factor: int("config.storage.replication.factor", 3)?,
+                },
+                TopicSpec {
+                    name: get("offset.storage.topic"),
+                    partitions: int("offset.storage.partitions", 25)?,
+                    replication_factor: int("offset.storage.replication.factor", 3)?,
+                },
+                TopicSpec {
+                    name: get("status.storage.topic"),
+                    partitions: int("status.storage.partitions", 5)?,
+                    replication_factor: int("status.storage.replication.factor", 3)?,
+                },
+            ],
+        })
+    }
+}
+
+/// What the Connector reconciler tells the loop about a connector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectorPolicy {
+    pub tasks_max: u32,
+    pub auto_restart: bool,
+    pub max_restarts: Option<u32>,
+    /// Restart counts from the Connector's status, to carry them over an
+    /// operator restart.
+    pub restart_counts: BTreeMap<u32, u32>,
+}
+
+/// Restart bookkeeping of one task.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RestartInfo {
+    /// Restarts since the task last ran healthily.
+    pub count: u32,
+    pub last_restart: Option<Time>,
+    /// Whether the task is FAILED and will not be restarted any more.
+    pub exhausted: bool,
+    /// When the next restart is due (None: not failed).
+    next_at: Option<Instant>,
+    /// Assignment generation of the last restart request.
+    requested_in: u64,
+    healthy_since: Option<Instant>,
+}
+
+/// The `assignment-<group>` record: the placement plus restart requests.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AssignmentRecord {
+    #[serde(flatten)]
+    pub assignment: Assignment,
+    /// Task id → restarts requested so far (only ever grows).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub restarts: BTreeMap<String, u32>,
+}
+
+/// The operator's picture of one cluster, as of the loop's last pass.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterView {
+    /// Whether the topics have been read at least once.
+    pub synced: bool,
+    pub config: ConfigState,
+    pub statuses: StatusState,
+    pub assignment: Option<AssignmentRecord>,
+    /// Workers placement used: existing, not draining, heartbeat fresh.
+    pub live: BTreeSet<String>,
+    /// Workers whose heartbeat changed within the heartbeat timeout.
+    pub fresh: BTreeSet<String>,
+    /// Task count placed per connector: committed, capped at tasks.max.
+    pub counts: BTreeMap<String, u32>,
+    /// Restart bookkeeping per connector and task number.
+    pub restarts: BTreeMap<(String, u32), RestartInfo>,
+    /// The last error reading or writing the topics, if the last pass failed.
+    pub error: Option<String>,
+}
+
+impl ClusterView {
+    /// The task count placed for a connector.
+    pub fn task_count(&self, connector: &str) -> u32 {
+        self.counts.get(connector).copied().unwrap_or(0)
+    }
+
+    /// The worker a task is placed on.
+    pub fn worker_of_task(&self, connector: &str, task: u32) -> Option<String> {
+        let id = placement::TaskId::new(connector, task);
+        self.assignment
+            .as_ref()?
+            .assignment
+            .worker_of_task(&id)
+            .map(|w| w.as_str().to_owned())
+    }
+
+    /// Whether a worker has let go of everything: it is absent from the
+    /// assignment (or has nothing in it) and has reported acting on that
+    /// generation with no task left running, or its heartbeat is gone.
+    pub fn drained(&self, worker: &str) -> bool {
+        let Some(record) = &self.assignment else {
+            return true;
+        };
+        let a = &record.assignment;
+        if a.workers
+            .get(worker)
+            .is_some_and(|w| !w.tasks.is_empty() || !w.connectors.is_empty())
+        {
+            return false;
+        }
+        if !self.fresh.contains(worker) {
+            return true; // stopped heartbeating: nothing left to wait for
+        }
+        self.statuses
+            .workers
+            .get(worker)
+            .is_none_or(|h| h.generation >= a.generation && h.tasks == 0)
+    }
+
+    /// Task and connector counts per worker in the newest assignment.
+    pub fn load(&self, worker: &str) -> (i32, i32) {
+        self.assignment
+            .as_ref()
+            .and_then(|r| r.assignment.workers.get(worker))
+            .map_or((0, 0), |w| {
+                (w.connectors.len() as i32, w.tasks.len() as i32)
+            })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("{0}")]
+    Topic(#[from] TopicLogError),
+    #[error("ConnectCluster {cluster}: {message}")]
+    Settings {
+        cluster: ClusterKey,
+        message: String,
+    },
+}
+
+#[derive(Default)]
+struct Inputs {
+    draining: BTreeSet<String>,
+    policies: BTreeMap<String, ConnectorPolicy>,
+}
+
+/// A running cluster loop and the handles reconcilers use.
+pub struct ClusterRuntime {
+    pub key: ClusterKey,
+    pub settings: KafkaSettings,
+    view: watch::Receiver<Arc<ClusterView>>,
+    /// Writes config and status records for the reconcilers.
+    config_writer: TopicLog,
+    status_writer: TopicLog,
+    inputs: Arc<Mutex<Inputs>>,
+    wake: Arc<Notify>,
+    stop: CancellationToken,
+    /// When each draining worker started draining.
+    drain_started: Mutex<BTreeMap<String, Instant>>,
+    timings: Timings,
+}
+
+/// Where the loop reports what changed.
+#[derive(Clone)]
+pub struct Triggers {
+    pub connectors: mpsc::UnboundedSender<ObjectRef<Connector>>,
+    pub clusters: mpsc::UnboundedSender<ObjectRef<ConnectCluster>>,
+}
+
+impl ClusterRuntime {
+    /// Creates the internal topics if missing and starts the loop.
+    pub async fn start(
+        key: ClusterKey,
+        settings: KafkaSettings,
+        pods: Store<Pod>,
+        timings: Timings,
+        triggers: Triggers,
+    ) -> Result<ClusterRuntime, RuntimeError> {
+        let client = Props::new();
+        for spec in &settings.topics {
+            TopicLog::ensure_topic(&settings.bootstrap, &client, spec).await?;
+        }
+        let [config_topic, _, status_topic] = &settings.topics;
+        let config_log = TopicLog::open(&settings.bootstrap, &config_topic.name, &client)?;
+        let status_log = TopicLog::open(&settings.bootstrap, &status_topic.name, &client)?;
+        let config_writer = TopicLog::open(&settings.bootstrap, &config_topic.name, &client)?;
+        let status_writer = TopicLog::open(&settings.bootstrap, &status_topic.name, &client)?;
+        let (tx, rx) = watch::channel(Arc::new(ClusterView::default()));
+        let inputs = Arc::new(Mutex::new(Inputs::default()));
+        let wake = Arc::new(Notify::new());
+        let stop = CancellationToken::new();
+        let looper = Loop {
+            key: key.clone(),
+            group: settings.group.clone(),
+            config_log,
+            status_log,
+            pods,
+            inputs: inputs.clone(),
+            wake: wake.clone(),
+            stop: stop.clone(),
+            view: tx,
+            timings: timings.clone(),
+            triggers,
+            config: ConfigState::default(),
+            statuses: StatusState::default(),
+            seen: BTreeMap::new(),
+            restarts: BTreeMap::new(),
+        };
+        tokio::spawn(looper.run());
+        tracing::info!(cluster = %key, group = %settings.group, "cluster loop started");
+        Ok(ClusterRuntime {
+            key,
+            settings,
+            view: rx,
+            config_writer,
+            status_writer,
+            inputs,
+            wake,
+            stop,
+            drain_started: Mutex::new(BTreeMap::new()),
+            timings,
+        })
+    }
+
+    /// The newest view.
+    pub fn view(&self) -> Arc<ClusterView> {
+        self.view.borrow().clone()
+    }
+
+    /// Waits until the loop has published a view with `pred` true.
+    pub async fn wait_for(&self, timeout: Duration, pred: impl Fn(&ClusterView) -> bool) -> bool {
+        let mut rx = self.view.clone();
+        tokio::time::timeout(timeout, async move {
+            loop {
+                if pred(&rx.borrow_and_update()) {
+                    return;
+                }
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await
+        .is_ok()
+    }
+
+    /// Asks the loop for a pass now (e.g. a Pod changed).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+
+    /// Writes the connector's config and target state where they differ
+    /// from the config topic.
+    pub async fn put_connector(
+        &self,
+        name: &str,
+        props: &Props,
+        target: TargetState,
+    ) -> Result<bool, RuntimeError> {
+        let view = self.view();
+        let mut wrote = false;
+        if view.config.connectors.get(name) != Some(props) {
+            let (k, v) = ConfigRecord::Connector {
+                name: name.to_owned(),
+                props: Some(props.clone()),
+            }
+            .encode();
+            self.config_writer.send(&k, v.as_deref()).await?;
+            wrote = true;
+        }
+        if view.config.target_states.get(name) != Some(&target) {
+            let (k, v) = ConfigRecord::TargetState {
+                connector: name.to_owned(),
+                state: target,
+            }
+            .encode();
+            self.config_writer.send(&k, v.as_deref()).await?;
+            wrote = true;
+        }
+        if wrote {
+            tracing::info!(cluster = %self.key, connector = name, ?target, "connector config written");
+            self.wake();
+        }
+        Ok(wrote)
+    }
+
+    /// Removes a connector: tombstones for its config and target state;
+    /// once the workers have stopped its tasks (or `timeout` passed),
+    /// tombstones for its statuses, as Java writes for DESTROYED.
+    pub async fn delete_connector(
+        &self,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<(), RuntimeError> {
+        for key in [format!("connector-{name}"), format!("target-state-{name}")] {
+            self.config_writer.send(&key, None).await?;
+        }
+        self.inputs
+            .lock()
+            .expect("inputs lock")
+            .policies
+            .remove(name);
+        self.wake();
+        let gone = self
+            .wait_for(timeout, |v| {
+                v.synced
+                    && !v.config.connectors.contains_key(name)
+                    && v.assignment.as_ref().is_none_or(|r| {
+                        r.assignment.workers.iter().all(|(w, a)| {
+                            !a.connectors.contains(name)
+                                && a.tasks.iter().all(|t| t.connector != name)
+                                && v.statuses
+                                    .workers
+                                    .get(w.as_str())
+                                    .is_none_or(|h| h.generation >= r.assignment.generation)
+                        })
+                    })
+            })
+            .await;
+        if !gone {
+            tracing::warn!(cluster = %self.key, connector = name, "workers did not confirm stopping the connector in time; removing its statuses anyway");
+        }
+        let view = self.view();
+        let mut keys = vec![format!("status-connector-{name}")];
+        keys.extend(
+            view.statuses
+                .tasks
+                .keys()
+                .filter(|(c, _)| c == name)
+                .map(|(c, n)| format!("status-task-{c}-{n}")),
+        );
+        for key in keys {
+            self.status_writer.send(&key, None).await?;
+        }
+        tracing::info!(cluster = %self.key, connector = name, "connector deleted");
+        Ok(())
+    }
+
+    /// Tells the loop how to treat a connector (tasks.max, auto-restart).
+    pub fn set_policy(&self, name: &str, policy: ConnectorPolicy) {
+        let mut inputs = self.inputs.lock().expect("inputs lock");
+        if inputs.policies.get(name) != Some(&policy) {
+            inputs.policies.insert(name.to_owned(), policy);
+            drop(inputs);
+            self.wake();
+        }
+    }
+
+    /// Takes a worker out of placement so its tasks move elsewhere.
+    pub fn drain(&self, worker: &str) {
+        let added = self
+            .inputs
+            .lock()
+            .expect("inputs lock")
+            .draining
+            .insert(worker.to_owned());
+        if added {
+            tracing::info!(cluster = %self.key, worker, "draining worker");
+            self.drain_started
+                .lock()
+                .expect("drain lock")
+                .insert(worker.to_owned(), Instant::now());
+            self.wake();
+        }
+    }
+
+    /// Puts a worker back into placement (it is staying after all, or its
+    /// Pod is gone and a new one may take its name).
+    pub fn undrain(&self, worker: &str) {
+        let removed = self
+            .inputs
+            .lock()
+            .expect("inputs lock")
+            .draining
+            .remove(worker);
+        self.drain_started
+            .lock()
+            .expect("drain lock")
+            .remove(worker);
+        if removed {
+            self.wake();
+        }
+    }
+
+    pub fn is_draining(&self, worker: &str) -> bool {
+        self.inputs
+            .lock()
+            .expect("inputs lock")
+            .draining
+            .contains(worker)
+    }
+
+    /// Whether a draining worker may go: its tasks stopped elsewhere-bound
+    /// (see [`ClusterView::drained`]) or the drain timeout passed.
+    pub fn drain_done(&self, worker: &str) -> bool {
+        let view = self.view();
+        if !view.synced {
+            return false;
+        }
+        let placed_without = view
+            .assignment
+            .as_ref()
+            .is_some_and(|r| !r.assignment.workers.contains_key(worker));
+        if placed_without && view.drained(worker) {
+            return true;
+        }
+        let started = self
+            .drain_started
+            .lock()
+            .expect("drain lock")
+            .get(worker)
+            .copied();
+        let late = started.is_some_and(|t| t.elapsed() >= self.timings.drain_timeout);
+        if late {
+            tracing::warn!(cluster = %self.key, worker, "drain timed out; deleting the Pod anyway");
+        }
+        late
+    }
+}
+
+impl Drop for ClusterRuntime {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+struct Loop {
+    key: ClusterKey,
+    group: String,
+    config_log: TopicLog,
+    status_log: TopicLog,
+    pods: Store<Pod>,
+    inputs: Arc<Mutex<Inputs>>,
+    wake: Arc<Notify>,
+    stop: CancellationToken,
+    view: watch::Sender<Arc<ClusterView>>,
+    timings: Timings,
+    triggers: Triggers,
+    config: ConfigState,
+    statuses: StatusState,
+    /// Heartbeat timestamp per worker and when the operator saw it change
+    /// (its own clock, so worker clock skew does not matter).
+    seen: BTreeMap<String, (i64, Instant)>,
+    restarts: BTreeMap<(String, u32), RestartInfo>,
+}
+
+impl Loop {
+    async fn run(mut self) {
+        // Placement from an empty Pod cache would unassign every task.
+        tokio::select! {
+            _ = self.stop.cancelled() => return,
+            r = self.pods.wait_until_ready() => if r.is_err() { return },
+        }
+        loop {
+            if let Err(e) = self.pass().await {
+                tracing::warn!(cluster = %self.key, error = %e, "cluster pass failed; retrying");
+                let mut view = (**self.view.borrow()).clone();
+                view.error = Some(e.to_string());
+                self.view.send_replace(Arc::new(view));
+                let _ = self
+                    .triggers
+                    .clusters
+                    .send(ObjectRef::new(&self.key.name).within(&self.key.namespace));
+            }
+            tokio::select! {
+                _ = self.stop.cancelled() => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(self.timings.sync_interval) => {}
+            }
+        }
+        tracing::info!(cluster = %self.key, "cluster loop stopped");
+    }
+
+    async fn pass(&mut self) -> Result<(), RuntimeError> {
+        let read = Duration::from_secs(30);
+        for (k, v) in self.config_log.read_to_end(read).await? {
+            match ConfigRecord::decode(&k, v.as_deref()) {
+                Ok(r) => self.config.apply(r),
+                Err(e) => {
+                    tracing::warn!(cluster = %self.key, error = %e, "skipping a config record")
+                }
+            }
+        }
+        for (k, v) in self.status_log.read_to_end(read).await? {
+            self.statuses.apply(StatusRecord::decode(&k, v.as_deref()));
+        }
+        let now = Instant::now();
+        for (id, h) in &self.statuses.workers {
+            let fresh = self.seen.get(id).is_none_or(|(ts, _)| *ts != h.timestamp);
+            if fresh {
+                self.seen.insert(id.clone(), (h.timestamp, now));
+            }
+        }
+        let (draining, policies) = {
+            let inputs = self.inputs.lock().expect("inputs lock");
+            (inputs.draining.clone(), inputs.policies.clone())
+        };
+        let fresh: BTreeSet<String> = self
+            .seen
+            .iter()
+            .filter(|(_, (_, at))| now.duration_since(*at) < self.timings.heartbeat_timeout)
+            .map(|(w, _)| w.clone())
+            .collect();
+        let live: BTreeSet<String> = self
+            .pods
+            .state()
+            .iter()
+            .filter(|p| {
+                p.namespace().as_deref() == Some(self.key.namespace.as_str())
+                    && p.labels().get(CLUSTER_LABEL) == Some(&self.key.name)
+                    && p.metadata.deletion_timestamp.is_none()
+            })
+            .map(|p| p.name_any())
+            .filter(|name| !draining.contains(name))
+            .filter(|name| fresh.contains(name))
+            .collect();
+
+        let previous: Option<AssignmentRecord> =
+            self.config.assignments.get(&self.group).and_then(|v| {
+                serde_json::from_value(v.clone())
+                    .map_err(|e| tracing::warn!(cluster = %self.key, error = %e, "unreadable assignment record; placing afresh"))
+                    .ok()
+            });
+        let counts: BTreeMap<String, u32> = self
+            .config
+            .connectors
+            .keys()
+            .map(|name| (name.clone(), self.task_count(name, &policies)))
+            .collect();
+        let workers: BTreeSet<WorkerId> = live.iter().map(|w| WorkerId::new(w.as_str())).collect();
+        let mut next = AssignmentRecord {
+            assignment: placement::place(
+                &workers,
+                &counts,
+                previous.as_ref().map(|r| &r.assignment),
+            ),
+            restarts: previous
+                .as_ref()
+                .map(|r| r.restarts.clone())
+                .unwrap_or_default(),
+        };
+        let generation = previous.as_ref().map_or(0, |r| r.assignment.generation);
+        self.request_restarts(&policies, &mut next, generation);
+        let changed = previous.as_ref() != Some(&next);
+        if changed {
+            if next.assignment.generation <= generation {
+                next.assignment.generation = generation + 1;
+            }
+            let value = serde_json::to_value(&next).unwrap_or_default();
+            let (k, v) = ConfigRecord::Assignment {
+                group: self.group.clone(),
+                value: value.clone(),
+            }
+            .encode();
+            self.config_log.send(&k, v.as_deref()).await?;
+            self.config.assignments.insert(self.group.clone(), value);
+            tracing::info!(
+                cluster = %self.key,
+                generation = next.assignment.generation,
+                workers = next.assignment.workers.len(),
+                tasks = counts.values().sum::<u32>(),
+                "assignment written"
+            );
+        }
+        self.publish(ClusterView {
+            synced: true,
+            config: self.config.clone(),
+            statuses: self.statuses.clone(),
+            assignment: Some(next),
+            live,
+            fresh,
+            counts,
+            restarts: self.restarts.clone(),
+            error: None,
+        });
+        Ok(())
+    }
+
+    fn task_count(&self, name: &str, policies: &BTreeMap<String, ConnectorPolicy>) -> u32 {
+        let committed = self.config.tasks.get(name).map_or(0, Vec::len) as u32;
+        let max = policies
+            .get(name)
+            .map(|p| p.tasks_max)
+            .or_else(|| {
+                self.config
+                    .connectors
+                    .get(name)
+                    .and_then(|p| p.get("tasks.max"))
+                    .and_then(|v| v.trim().parse().ok())
+            })
+            .unwrap_or(u32::MAX);
+        committed.min(max)
+    }
+
+    /// Auto-restart: a FAILED task of a connector whose policy allows it
+    /// gets a restart request once its backoff has passed.
+    fn request_restarts(
+        &mut self,
+        policies: &BTreeMap<String, ConnectorPolicy>,
+        next: &mut AssignmentRecord,
+        generation: u64,
+    ) {
+        let now = Instant::now();
+        let t = &self.timings;
+        self.restarts
+            .retain(|(c, n), _| self.statuses.tasks.contains_key(&(c.clone(), *n)));
+        for ((connector, n), status) in &self.statuses.tasks {
+            let Some(policy) = policies.get(connector) else {
+                continue;
+            };
+            let key = (connector.clone(), *n);
+            let info = self.restarts.entry(key).or_insert_with(|| RestartInfo {
+                count: policy.restart_counts.get(n).copied().unwrap_or(0),
+                ..RestartInfo::default()
+            });
+            match status.state {
+                State::Failed if status.generation >= info.requested_in => {
+                    info.healthy_since = None;
+                    let allowed = policy.auto_restart
+                        && policy.max_restarts.is_none_or(|max| info.count < max);
+                    info.exhausted = !allowed;
+                    if !allowed {
+                        continue;
+                    }
+                    let due = *info.next_at.get_or_insert_with(|| {
+                        let factor = 1u32 << info.count.min(16);
+                        now + t
+                            .restart_backoff
+                            .saturating_mul(factor)
+                            .min(t.restart_backoff_max)
+                    });
+                    if now >= due {
+                        let task = format!("{connector}-{n}");
+                        *next.restarts.entry(task.clone()).or_insert(0) += 1;
+                        info.count += 1;
+                        info.next_at = None;
+                        info.requested_in = generation + 1;
+                        info.last_restart = Some(Time(k8s_openapi::jiff::Timestamp::now()));
+                        tracing::info!(cluster = %self.key, connector = %connector, task = %task, restarts = info.count, "restarting failed task");
+                    }
+                }
+                State::Running => {
+                    info.next_at = None;
+                    info.exhausted = false;
+                    let since = *info.healthy_since.get_or_insert(now);
+                    if info.count > 0 && now.duration_since(since) >= t.healthy_after {
+                        info.count = 0;
+                    }
+                }
+                _ => {
+                    info.healthy_since = None;
+                }
+            }
+        }
+    }
+
+    /// Publishes the view and wakes the reconcilers whose part changed.
+    fn publish(&mut self, view: ClusterView) {
+        let old = self.view.borrow().clone();
+        let ns = &self.key.namespace;
+        let mut touched: BTreeSet<&str> = BTreeSet::new();
+        let names = old
+            .config
+            .connectors
+            .keys()
+            .chain(view.config.connectors.keys())
+            .chain(old.statuses.connectors.keys())
+            .chain(view.statuses.connectors.keys());
+        for name in names {
+            let same = old.statuses.connectors.get(name) == view.statuses.connectors.get(name)
+                && old.config.tasks.get(name) == view.config.tasks.get(name)
+                && old.config.connectors.get(name) == view.config.connectors.get(name)
+                && tasks_of(&old.statuses, name).eq(tasks_of(&view.statuses, name))
+                && restarts_of(&old.restarts, name).eq(restarts_of(&view.restarts, name));
+            if !same || !old.synced {
+                touched.insert(name);
+            }
+        }
+        for name in touched {
+            let _ = self
+                .triggers
+                .connectors
+                .send(ObjectRef::new(name).within(ns));
+        }
+        let cluster_changed = !old.synced
+            || old.live != view.live
+            || old.assignment != view.assignment
+            || old.error.is_some();
+        let view = Arc::new(view);
+        self.view.send_replace(view);
+        if cluster_changed {
+            let _ = self
+                .triggers
+                .clusters
+                .send(ObjectRef::new(&self.key.name).within(ns));
+        }
+    }
+}
+
+fn tasks_of<'a>(
+    s: &'a StatusState,
+    name: &'a str,
+) -> impl Iterator<Item = (&'a (String, u32), &'a Status)> + 'a {
+    s.tasks.iter().filter(move |((c, _), _)| c == name)
+}
+
+fn restarts_of<'a>(
+    r: &'a BTreeMap<(String, u32), RestartInfo>,
+    name: &'a str,
+) -> impl Iterator<Item = (u32, u32, bool)> + 'a {
+    r.iter()
+        .filter(move |((c, _), _)| c == name)
+        .map(|((_, n), i)| (*n, i.count, i.exhausted))
+}
