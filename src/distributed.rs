@@ -190,6 +190,8 @@ pub struct DistributedWorker {
     bootstrap: String,
     config_log: TopicLog,
     status_log: TopicLog,
+    /// Re-read before tasks start, for offsets their last worker committed.
+    offsets: Arc<KafkaOffsetStore>,
     state: ConfigState,
     /// The status topic as read, to write UNASSIGNED only over our own status.
     statuses: StatusState,
@@ -252,15 +254,18 @@ impl DistributedWorker {
             .await?;
         }
         let read_timeout = Duration::from_secs(60);
-        let offsets = KafkaOffsetStore::load(
-            TopicLog::open(&bootstrap, &topic(OFFSET_TOPIC), &client)?,
-            read_timeout,
-        )
-        .await?;
-        let engine = Worker::new(worker_config.clone(), bootstrap.clone(), Arc::new(offsets));
+        let offsets = Arc::new(
+            KafkaOffsetStore::load(
+                TopicLog::open(&bootstrap, &topic(OFFSET_TOPIC), &client)?,
+                read_timeout,
+            )
+            .await?,
+        );
+        let engine = Worker::new(worker_config.clone(), bootstrap.clone(), offsets.clone());
         let me = DistributedWorker {
             id: worker_id.to_owned(),
             group: topic(GROUP_ID),
+            offsets,
             config_log: TopicLog::open(&bootstrap, &topic(CONFIG_TOPIC), &client)?,
             status_log: TopicLog::open(&bootstrap, &topic(STATUS_TOPIC), &client)?,
             config,
@@ -361,8 +366,8 @@ impl DistributedWorker {
                 }
             }
         }
-        tracing::info!(worker = %self.id, "stopping");
         let ids: Vec<TaskId> = engine.running_tasks().cloned().collect();
+        tracing::info!(worker = %self.id, remaining = ids.len(), "shutting down");
         for id in &ids {
             engine.stop_task(id);
         }
@@ -575,6 +580,9 @@ impl DistributedWorker {
 
         // Start our tasks that are not running.
         let running: BTreeSet<TaskId> = engine.running_tasks().cloned().collect();
+        if my_tasks.iter().any(|id| !running.contains(id)) {
+            self.offsets.refresh(Duration::from_secs(30)).await?;
+        }
         for id in &my_tasks {
             if running.contains(id) {
                 continue;

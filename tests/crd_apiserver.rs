@@ -14,28 +14,9 @@ use kconnect::api::{self, ConnectCluster, Connector, ConnectorState, CLUSTER_LAB
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
-use kube::runtime::wait::{await_condition, conditions};
 use kube::{Client, CustomResourceExt};
 use serde_json::{json, Value};
 use support::k8s;
-
-async fn install_crds(client: &Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let ssa = PatchParams::apply("kconnect-crd-test").force();
-    for crd in api::crds() {
-        let name = crd.metadata.name.clone().expect("CRD name");
-        crds.patch(&name, &ssa, &Patch::Apply(&crd))
-            .await
-            .unwrap_or_else(|e| panic!("the apiserver rejects CRD {name}: {e}"));
-        tokio::time::timeout(
-            Duration::from_secs(30),
-            await_condition(crds.clone(), &name, conditions::is_crd_established()),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("CRD {name} not Established within 30 s"))
-        .expect("watching the CRD");
-    }
-}
 
 fn dynamic(client: &Client, ns: &str, kind: &str) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk(api::GROUP, api::VERSION, kind);
@@ -122,7 +103,7 @@ fn table(text: &str) -> Vec<BTreeMap<String, String>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crds_validate_default_explain_print_and_scale_on_a_real_apiserver() {
     let client = k8s::client().await;
-    install_crds(&client).await;
+    k8s::install_crds(&client).await;
     let ns = k8s::namespace(&client, "crd").await;
     let connectors = dynamic(&client, &ns, "Connector");
     let clusters = dynamic(&client, &ns, "ConnectCluster");

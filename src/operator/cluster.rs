@@ -177,6 +177,11 @@ async fn apply(
         busy = true;
     }
 
+    // Draining a worker only helps if another live worker takes its tasks;
+    // otherwise it would only stop them early.
+    let view = rt.view();
+    let others_live = |pod: &str| view.live.iter().any(|w| w != pod && !rt.is_draining(w));
+
     // Scale-down: drain the Pods beyond spec.replicas, then delete them.
     for (index, pod) in existing.range(replicas..) {
         let pod_name = pod.name_any();
@@ -186,7 +191,9 @@ async fn apply(
             continue;
         }
         if replicas > 0 && !rt.is_draining(&pod_name) {
-            rt.drain(&pod_name);
+            if others_live(&pod_name) {
+                rt.drain(&pod_name);
+            }
             continue;
         }
         if replicas == 0 || rt.drain_done(&pod_name) {
@@ -217,7 +224,9 @@ async fn apply(
                 delete_pod(&pod_api, &pod_name).await?;
             } else if others_ready {
                 if !rt.is_draining(&pod_name) {
-                    rt.drain(&pod_name);
+                    if others_live(&pod_name) {
+                        rt.drain(&pod_name);
+                    }
                 } else if rt.drain_done(&pod_name) {
                     tracing::info!(cluster = %name, pod = %pod_name, "rolling drained worker Pod");
                     delete_pod(&pod_api, &pod_name).await?;
@@ -235,7 +244,6 @@ async fn apply(
         }
     }
     // Forget drains of Pods that are gone.
-    let view = rt.view();
     for worker in view.statuses.workers.keys() {
         if rt.is_draining(worker) && !existing.values().any(|p| &p.name_any() == worker) {
             rt.undrain(worker);

@@ -92,7 +92,7 @@ async fn apply(conn: &Connector, ctx: &Context, api: &Api<Connector>) -> Result<
     };
     let props = connector_props(conn);
     if let Err(e) = connector_config::validate(&props) {
-        let c = ready(false, "InvalidConfig", e.to_string());
+        let c = ready(false, "InvalidConfig", invalid_config_message(&e));
         let view = rt.view();
         write_status(conn, ctx, api, c, Some(&view)).await?;
         return Ok(Action::await_change());
@@ -145,6 +145,17 @@ async fn cleanup(conn: &Connector, ctx: &Context) -> Result<Action, Error> {
     )
     .await;
     Ok(Action::await_change())
+}
+
+/// The validation error, led by the resource field it is about
+/// (`spec.class`, `spec.tasksMax` or `spec.config.<key>`).
+fn invalid_config_message(e: &connector_config::ConnectorConfigError) -> String {
+    match e.key.as_deref() {
+        Some("connector.class") => format!("spec.class (connector.class): {}", e.message),
+        Some("tasks.max") => format!("spec.tasksMax (tasks.max): {}", e.message),
+        Some(key) => format!("spec.config.{key}: {}", e.message),
+        None => e.message.clone(),
+    }
 }
 
 /// Ready: True when the connector and every task are in the state asked for.

@@ -12,7 +12,8 @@ use super::topic_log::{TopicLog, TopicLogError};
 use crate::connect::OffsetMap;
 
 pub struct KafkaOffsetStore {
-    log: TopicLog,
+    /// Written by commits (shared), read by refreshes (exclusive).
+    log: tokio::sync::RwLock<TopicLog>,
     memory: MemoryOffsetStore,
 }
 
@@ -23,21 +24,38 @@ impl KafkaOffsetStore {
         timeout: Duration,
     ) -> Result<KafkaOffsetStore, TopicLogError> {
         let memory = MemoryOffsetStore::default();
-        for (key, value) in log.read_to_end(timeout).await? {
-            let offset = value.and_then(|v| match serde_json::from_slice::<Json>(&v) {
-                Ok(Json::Object(m)) => Some(m),
-                _ => {
-                    tracing::warn!(topic = log.topic(), key = %key, "skipping an offset record that is not a JSON object");
-                    None
-                }
-            });
-            // Normalise the key as we write it, so lookups match.
-            let key = serde_json::from_str::<Json>(&key)
-                .map(|k| k.to_string())
-                .unwrap_or(key);
-            memory.set_by_key(key, offset);
-        }
-        Ok(KafkaOffsetStore { log, memory })
+        let records = log.read_to_end(timeout).await?;
+        apply(&memory, log.topic(), records);
+        Ok(KafkaOffsetStore {
+            log: tokio::sync::RwLock::new(log),
+            memory,
+        })
+    }
+
+    /// Reads offsets committed since the last read, e.g. by the worker that
+    /// ran a task before it moved here.
+    pub async fn refresh(&self, timeout: Duration) -> Result<(), TopicLogError> {
+        let mut log = self.log.write().await;
+        let records = log.read_to_end(timeout).await?;
+        apply(&self.memory, log.topic(), records);
+        Ok(())
+    }
+}
+
+fn apply(memory: &MemoryOffsetStore, topic: &str, records: Vec<(String, Option<Vec<u8>>)>) {
+    for (key, value) in records {
+        let offset = value.and_then(|v| match serde_json::from_slice::<Json>(&v) {
+            Ok(Json::Object(m)) => Some(m),
+            _ => {
+                tracing::warn!(topic, key = %key, "skipping an offset record that is not a JSON object");
+                None
+            }
+        });
+        // Normalise the key as we write it, so lookups match.
+        let key = serde_json::from_str::<Json>(&key)
+            .map(|k| k.to_string())
+            .unwrap_or(key);
+        memory.set_by_key(key, offset);
     }
 }
 
@@ -62,11 +80,13 @@ impl OffsetStore for KafkaOffsetStore {
                 )
             })
             .collect();
-        let sends = records.iter().map(|(k, v)| self.log.send(k, Some(v)));
         tokio::runtime::Handle::current()
-            .block_on(try_join_all(sends))
+            .block_on(async {
+                let log = self.log.read().await;
+                try_join_all(records.iter().map(|(k, v)| log.send(k, Some(v)))).await
+            })
             .map_err(|e| OffsetStoreError::Io {
-                context: format!("writing offsets of {connector} to {}", self.log.topic()),
+                context: format!("writing offsets of {connector} to the offset topic"),
                 source: std::io::Error::other(e.to_string()),
             })?;
         self.memory.commit(connector, offsets)

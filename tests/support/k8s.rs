@@ -6,8 +6,12 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, PostParams};
+use std::time::Duration;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::wait::{await_condition, conditions};
 use kube::Client;
 
 fn script() -> PathBuf {
@@ -76,4 +80,24 @@ pub fn kubectl(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("running kubectl")
+}
+
+/// Installs (server-side apply) kconnect's CRDs and waits until they are
+/// Established.
+pub async fn install_crds(client: &Client) {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let ssa = PatchParams::apply("kconnect-crd-test").force();
+    for crd in kconnect::api::crds() {
+        let name = crd.metadata.name.clone().expect("CRD name");
+        crds.patch(&name, &ssa, &Patch::Apply(&crd))
+            .await
+            .unwrap_or_else(|e| panic!("the apiserver rejects CRD {name}: {e}"));
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            await_condition(crds.clone(), &name, conditions::is_crd_established()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("CRD {name} not Established within 30 s"))
+        .expect("watching the CRD");
+    }
 }

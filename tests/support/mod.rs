@@ -109,6 +109,22 @@ impl Process {
         Process { child, log }
     }
 
+    /// Runs `kconnect <args>` with extra environment, logging to
+    /// `<dir>/kconnect-<tag>.log`.
+    pub fn spawn(dir: &Path, args: &[&str], env: &[(&str, String)], tag: &str) -> Process {
+        let log = dir.join(format!("kconnect-{tag}.log"));
+        let log_file = std::fs::File::create(&log).expect("creating log file");
+        let child = Command::new(kconnect_bin())
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("RUST_LOG", "info,kconnect=debug")
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("starting kconnect");
+        Process { child, log }
+    }
+
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
