@@ -284,6 +284,41 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         started.elapsed().as_secs_f64(),
         loads(&cc)
     );
+    // The internal topics, compacted, with the configured partitions.
+    for (suffix, partitions) in [("configs", 1), ("offsets", 5), ("status", 3)] {
+        let described = describe_topic(&format!("{ns}.{CLUSTER}.{suffix}"));
+        assert!(
+            described.contains(&format!("PartitionCount: {partitions}"))
+                && described.contains("cleanup.policy=compact"),
+            "internal topic {suffix}: {described}"
+        );
+    }
+    // The operator owns what it creates; the scale subresource has a selector.
+    let pod = pods.get("c-worker-0").await.expect("worker Pod");
+    let owner = &pod
+        .metadata
+        .owner_references
+        .as_ref()
+        .expect("ownerReferences")[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str(), owner.controller),
+        ("ConnectCluster", CLUSTER, Some(true))
+    );
+    let selector = cc
+        .status
+        .as_ref()
+        .and_then(|s| s.label_selector.clone())
+        .expect("labelSelector");
+    let selected = pods
+        .list(&kube::api::ListParams::default().labels(&selector))
+        .await
+        .expect("listing by the labelSelector");
+    assert_eq!(
+        selected.items.len(),
+        3,
+        "status.labelSelector selects the 3 workers: {selector}"
+    );
+
     // kubectl may still hold a discovery cache from before the CRDs.
     let mut printed = k8s::kubectl(&["get", "connectors", "-n", &ns]);
     for _ in 0..20 {
@@ -408,14 +443,19 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
     );
 
     // --- Scale to 4: the new worker gets its share, counts stay balanced.
-    clusters
-        .patch(
-            CLUSTER,
-            &merge,
-            &Patch::Merge(json!({"spec": {"replicas": 4}})),
-        )
-        .await
-        .expect("scaling to 4");
+    let scaled = k8s::kubectl(&[
+        "scale",
+        "connectcluster",
+        CLUSTER,
+        "-n",
+        &ns,
+        "--replicas=4",
+    ]);
+    assert!(
+        scaled.status.success(),
+        "kubectl scale through the scale subresource: {}",
+        String::from_utf8_lossy(&scaled.stderr)
+    );
     let cc = wait_for(
         &clusters,
         CLUSTER,
@@ -701,6 +741,54 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         );
         println!("{name}: Ready=False InvalidConfig: {message}");
     }
+    // A Connector for a cluster that does not exist, and a cluster whose
+    // Kafka cannot be reached: clear conditions, the rest runs on.
+    connectors
+        .create(
+            &pp,
+            &connector_object(
+                &ns,
+                "orphan",
+                json!({"class": "datagen", "config": {"topic": "t"}}),
+            )
+            .tap_label("nope"),
+        )
+        .await
+        .expect("creating a Connector for a missing cluster");
+    wait_for(
+        &connectors,
+        "orphan",
+        "Ready=False ClusterNotFound",
+        Duration::from_secs(30),
+        &operator,
+        |c| ready(c).is_some_and(|r| !r.0 && r.1 == "ClusterNotFound"),
+    )
+    .await;
+    let mut broken = cluster_object(&ns, 0);
+    broken.metadata.name = Some("broken".into());
+    broken.spec.bootstrap_servers = "127.0.0.1:1".into();
+    clusters
+        .create(&pp, &broken)
+        .await
+        .expect("creating the broken cluster");
+    let b = wait_for(
+        &clusters,
+        "broken",
+        "Ready=False KafkaUnavailable",
+        Duration::from_secs(60),
+        &operator,
+        |cc| {
+            cc.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && !c.is_true() && c.reason == "KafkaUnavailable")
+            })
+        },
+    )
+    .await;
+    let message = &b.status.as_ref().expect("status").conditions[0].message;
+    println!("broken: Ready=False KafkaUnavailable: {message}");
+
     // tasksMax 0 never gets that far: the schema rejects it.
     let rejected = connectors
         .create(
@@ -775,6 +863,21 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         2,
         "no restart beyond maxRestarts"
     );
+    // Kubernetes Events tell the story.
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), &ns);
+    let reasons: BTreeSet<String> = events
+        .list(&Default::default())
+        .await
+        .expect("listing Events")
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("fragile"))
+        .filter_map(|e| e.reason)
+        .collect();
+    assert!(
+        reasons.contains("TaskFailed") && reasons.contains("TaskRestarted"),
+        "Events for fragile: {reasons:?}"
+    );
 
     // --- Delete a Connector: the finalizer removes it and its statuses.
     connectors
@@ -842,6 +945,35 @@ where
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+trait TapLabel {
+    fn tap_label(self, cluster: &str) -> Self;
+}
+
+impl TapLabel for Connector {
+    /// The same Connector for another cluster.
+    fn tap_label(mut self, cluster: &str) -> Self {
+        self.labels_mut()
+            .insert(CLUSTER_LABEL.into(), cluster.into());
+        self
+    }
+}
+
+fn describe_topic(topic: &str) -> String {
+    let out = std::process::Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/kafka.sh"))
+        .args([
+            "topics",
+            "--bootstrap-server",
+            &support::kafka_bootstrap(),
+            "--describe",
+            "--topic",
+            topic,
+        ])
+        .output()
+        .expect("running kafka.sh topics --describe");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn signal(pid: u32, sig: &str) {

@@ -30,19 +30,27 @@ pub const FINALIZER: &str = "kconnect.dev/cluster";
 pub async fn reconcile(cc: Arc<ConnectCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = cc.namespace().unwrap_or_default();
     let api: Api<ConnectCluster> = Api::namespaced(ctx.client.clone(), &ns);
-    finalizer(&api, FINALIZER, cc, |event| async {
+    let object = format!("ConnectCluster/{ns}/{}", cc.name_any());
+    let result = finalizer(&api, FINALIZER, cc, |event| async {
         match event {
             Finalizer::Apply(cc) => apply(&cc, &ctx, &api).await,
             Finalizer::Cleanup(cc) => cleanup(&cc, &ctx).await,
         }
     })
     .await
-    .map_err(|e| Error::Finalizer(e.to_string()))
+    .map_err(|e| Error::Finalizer(e.to_string()));
+    if result.is_ok() {
+        ctx.succeeded(&object);
+    }
+    result
 }
 
-pub fn error_policy(cc: Arc<ConnectCluster>, error: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(cluster = %cc.name_any(), namespace = ?cc.namespace(), %error, "reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(5))
+/// A failed reconcile is retried with exponential backoff (1 s … 5 min).
+pub fn error_policy(cc: Arc<ConnectCluster>, error: &Error, ctx: Arc<Context>) -> Action {
+    let ns = cc.namespace().unwrap_or_default();
+    let wait = ctx.backoff(format!("ConnectCluster/{ns}/{}", cc.name_any()));
+    tracing::warn!(cluster = %cc.name_any(), namespace = %ns, %error, retry_in = ?wait, "reconcile failed");
+    Action::requeue(wait)
 }
 
 fn key_of(cc: &ConnectCluster) -> ClusterKey {
@@ -133,9 +141,10 @@ async fn apply(
     let rt = match ensure_runtime(cc, ctx).await {
         Ok(rt) => rt,
         Err(message) => {
-            let c = cond(false, "KafkaUnavailable", message);
-            write_status(cc, api, c, None, &BTreeMap::new()).await?;
-            return Ok(Action::requeue(Duration::from_secs(10)));
+            let c = cond(false, "KafkaUnavailable", message.clone());
+            write_status(cc, api, c, None, &worker_pods(cc, ctx)).await?;
+            // Retried with the error backoff.
+            return Err(Error::Kafka(message));
         }
     };
 

@@ -33,19 +33,27 @@ const MAX_TRACE: usize = 4096;
 pub async fn reconcile(conn: Arc<Connector>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = conn.namespace().unwrap_or_default();
     let api: Api<Connector> = Api::namespaced(ctx.client.clone(), &ns);
-    finalizer(&api, FINALIZER, conn, |event| async {
+    let object = format!("Connector/{ns}/{}", conn.name_any());
+    let result = finalizer(&api, FINALIZER, conn, |event| async {
         match event {
             Finalizer::Apply(c) => apply(&c, &ctx, &api).await,
             Finalizer::Cleanup(c) => cleanup(&c, &ctx).await,
         }
     })
     .await
-    .map_err(|e| Error::Finalizer(e.to_string()))
+    .map_err(|e| Error::Finalizer(e.to_string()));
+    if result.is_ok() {
+        ctx.succeeded(&object);
+    }
+    result
 }
 
-pub fn error_policy(conn: Arc<Connector>, error: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(connector = %conn.name_any(), namespace = ?conn.namespace(), %error, "reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(5))
+/// A failed reconcile is retried with exponential backoff (1 s … 5 min).
+pub fn error_policy(conn: Arc<Connector>, error: &Error, ctx: Arc<Context>) -> Action {
+    let ns = conn.namespace().unwrap_or_default();
+    let wait = ctx.backoff(format!("Connector/{ns}/{}", conn.name_any()));
+    tracing::warn!(connector = %conn.name_any(), namespace = %ns, %error, retry_in = ?wait, "reconcile failed");
+    Action::requeue(wait)
 }
 
 /// The connector's properties as Java Connect sees them: `spec.config` plus
@@ -116,8 +124,14 @@ async fn apply(conn: &Connector, ctx: &Context, api: &Api<Connector>) -> Result<
             restart_counts: prev_counts,
         },
     );
-    rt.put_connector(&name, &props, conn.spec.state.target_state())
-        .await?;
+    if let Err(e) = rt
+        .put_connector(&name, &props, conn.spec.state.target_state())
+        .await
+    {
+        let c = ready(false, "KafkaUnavailable", e.to_string());
+        write_status(conn, ctx, api, c, Some(&rt.view())).await?;
+        return Err(e.into());
+    }
     let view = rt.view();
     let c = readiness(conn, &view);
     write_status(conn, ctx, api, c, Some(&view)).await?;

@@ -13,11 +13,13 @@
 //!
 //! The holder renews every `renew_every`. It steps down (the receiver turns
 //! false) as soon as it sees someone else holding the Lease, or once it has
-//! gone `duration` without a successful renewal. A standby only takes over
-//! after seeing the Lease unchanged for that long, so two replicas never lead
-//! at the same time. On stop the holder first turns the receiver false, then
-//! clears `holderIdentity`, so a standby takes over at its next poll instead
-//! of waiting for the Lease to expire.
+//! gone `duration - renew_every` without a successful renewal (client-go's
+//! renewDeadline: 10 s of a 15 s Lease by default). A standby only takes
+//! over after seeing the Lease unchanged for the whole `duration`, so the
+//! holder has stopped leading one renewal period before: two replicas never
+//! lead at the same time. On stop the holder first turns the receiver false,
+//! then clears `holderIdentity`, so a standby takes over at its next poll
+//! instead of waiting for the Lease to expire.
 
 use std::time::Duration;
 
@@ -51,6 +53,8 @@ pub struct LeaseSettings {
     pub duration: Duration,
     /// How often the holder renews and a standby polls (default 5 s).
     /// Must be below `duration`; otherwise a third of `duration` is used.
+    /// A holder that has not renewed for `duration - renew_every` stops
+    /// leading, leaving this much margin before a standby may take over.
     pub renew_every: Duration,
 }
 
@@ -149,14 +153,25 @@ struct Elector {
 impl Elector {
     async fn run(mut self, leadership: Leadership, stop: CancellationToken) {
         let period = self.settings.renew_every;
+        // A holder that has not renewed for this long stops leading: one
+        // period before a standby may take over (client-go's renewDeadline).
+        let renew_deadline = self.settings.duration - period;
         // Start of the last successful claim while leading.
         let mut renewed_at: Option<Instant> = None;
         loop {
             let started = Instant::now();
-            // A holder bounds each attempt by its step-down deadline, so a
-            // hanging API server cannot keep it leading past the duration.
+            if renewed_at.is_some_and(|at| started >= at + renew_deadline) {
+                warn!(
+                    lease = %self.lease, identity = %self.settings.identity,
+                    ?renew_deadline, "could not renew the lease in time: no longer leading"
+                );
+                renewed_at = None;
+                leadership.set(false);
+            }
+            // A holder bounds each attempt by its deadline, so a hanging API
+            // server cannot keep it leading.
             let limit = renewed_at.map_or(period, |at| {
-                (at + self.settings.duration)
+                (at + renew_deadline)
                     .saturating_duration_since(started)
                     .min(period)
             });
@@ -166,42 +181,58 @@ impl Elector {
                 attempt = timeout(limit, self.try_acquire_or_renew()) => attempt,
             };
             let mut next = started + period;
+            let renewed = matches!(attempt, Ok(Ok(Outcome::Held)));
             match attempt {
                 Ok(Ok(Outcome::Held)) => {
                     if renewed_at.is_none() {
-                        info!(lease = %self.lease, identity = %self.settings.identity, "acquired the lease: leading");
+                        info!(
+                            lease = %self.lease, identity = %self.settings.identity,
+                            "acquired the lease: leading"
+                        );
                     }
                     renewed_at = Some(started);
                     leadership.set(true);
                 }
                 Ok(Ok(Outcome::HeldBy(holder))) => {
                     if renewed_at.take().is_some() {
-                        warn!(lease = %self.lease, identity = %self.settings.identity, %holder, "the lease is held by another replica: no longer leading");
+                        warn!(
+                            lease = %self.lease, identity = %self.settings.identity, %holder,
+                            "the lease is held by another replica: no longer leading"
+                        );
                     } else {
-                        debug!(lease = %self.lease, identity = %self.settings.identity, %holder, "standing by");
+                        debug!(
+                            lease = %self.lease, identity = %self.settings.identity, %holder,
+                            "standing by"
+                        );
                     }
                     leadership.set(false);
                 }
                 Ok(Ok(Outcome::Conflict)) => {
-                    debug!(lease = %self.lease, identity = %self.settings.identity, "the lease changed while claiming it; reading it again");
+                    debug!(
+                        lease = %self.lease, identity = %self.settings.identity,
+                        "the lease changed while claiming it; reading it again"
+                    );
                     next = Instant::now() + CONFLICT_RETRY.min(period);
                 }
                 Ok(Err(error)) => {
-                    warn!(lease = %self.lease, identity = %self.settings.identity, %error, "lease request failed; retrying");
+                    warn!(
+                        lease = %self.lease, identity = %self.settings.identity, %error,
+                        "lease request failed; retrying"
+                    );
                 }
                 Err(_) => {
-                    warn!(lease = %self.lease, identity = %self.settings.identity, timeout = ?limit, "lease request timed out; retrying");
+                    warn!(
+                        lease = %self.lease, identity = %self.settings.identity, timeout = ?limit,
+                        "lease request timed out; retrying"
+                    );
                 }
             }
             if let Some(at) = renewed_at {
-                let deadline = at + self.settings.duration;
-                if Instant::now() >= deadline {
-                    warn!(lease = %self.lease, identity = %self.settings.identity, duration = ?self.settings.duration, "could not renew the lease in time: no longer leading");
-                    renewed_at = None;
-                    leadership.set(false);
-                } else {
-                    next = next.min(deadline);
+                // A holder whose renewal failed tries again sooner.
+                if !renewed {
+                    next = next.min(started + period / 2);
                 }
+                next = next.min(at + renew_deadline);
             }
             tokio::select! {
                 _ = stop.cancelled() => break,
@@ -211,26 +242,24 @@ impl Elector {
         }
         // Stop leading before letting a standby in.
         leadership.set(false);
+        let (lease, identity) = (&self.lease, &self.settings.identity);
         match timeout(period, self.release()).await {
-            Ok(Ok(true)) => {
-                info!(lease = %self.lease, identity = %self.settings.identity, "released the lease")
-            }
-            Ok(Ok(false)) => {
-                debug!(lease = %self.lease, identity = %self.settings.identity, "stopped; the lease was not ours")
-            }
-            Ok(Err(error)) => {
-                warn!(lease = %self.lease, identity = %self.settings.identity, %error, "could not release the lease; it expires on its own")
-            }
-            Err(_) => {
-                warn!(lease = %self.lease, identity = %self.settings.identity, "releasing the lease timed out; it expires on its own")
-            }
+            Ok(Ok(true)) => info!(%lease, %identity, "released the lease"),
+            Ok(Ok(false)) => debug!(%lease, %identity, "stopped; the lease was not ours"),
+            Ok(Err(error)) => warn!(
+                %lease, %identity, %error,
+                "could not release the lease; it expires on its own"
+            ),
+            Err(_) => warn!(
+                %lease, %identity,
+                "releasing the lease timed out; it expires on its own"
+            ),
         }
     }
 
     /// Reads the Lease once and claims it if it is missing, free, expired
     /// or already ours.
     async fn try_acquire_or_renew(&mut self) -> Result<Outcome, kube::Error> {
-        let now = Instant::now();
         let name = &self.settings.name;
         let identity = &self.settings.identity;
         let seconds = self.settings.lease_seconds();
@@ -244,6 +273,8 @@ impl Elector {
             };
             return written(self.api.create(&PostParams::default(), &lease).await);
         };
+        // Taken after the read, so never before the version read was written.
+        let now = Instant::now();
         let version = lease.metadata.resource_version.clone().unwrap_or_default();
         let first_seen = match &self.observed {
             Some((seen, at)) if *seen == version => *at,
@@ -260,7 +291,10 @@ impl Elector {
             if now < first_seen + valid_for {
                 return Ok(Outcome::HeldBy(holder.to_owned()));
             }
-            info!(lease = %self.lease, identity = %identity, %holder, "the lease has expired; taking it over");
+            info!(
+                lease = %self.lease, %identity, %holder,
+                "the lease has expired; taking it over"
+            );
         }
         // `lease` still carries the resourceVersion read above: the write
         // fails with a conflict if anyone wrote in between.
@@ -291,12 +325,14 @@ impl Elector {
     }
 }
 
-/// The outcome of a create or replace: a conflict (409, also AlreadyExists)
-/// is a lost race, not an error.
+/// The outcome of a create or replace: a conflict, or AlreadyExists when
+/// another replica created the Lease first, is a lost race, not an error.
 fn written(result: Result<Lease, kube::Error>) -> Result<Outcome, kube::Error> {
     match result {
         Ok(_) => Ok(Outcome::Held),
-        Err(kube::Error::Api(status)) if status.is_conflict() => Ok(Outcome::Conflict),
+        Err(kube::Error::Api(status)) if status.is_conflict() || status.is_already_exists() => {
+            Ok(Outcome::Conflict)
+        }
         Err(error) => Err(error),
     }
 }
@@ -412,6 +448,23 @@ mod tests {
         let taken = claim(Some(&freed), "b", 15, at(4));
         assert_eq!(taken.lease_transitions, Some(1));
         assert_eq!(taken.lease_duration_seconds, Some(15));
+    }
+
+    #[test]
+    fn losing_a_create_or_replace_race_is_no_error() {
+        let api_error = |reason: &str, code: u16| {
+            Err(kube::Error::Api(
+                kube::core::Status::failure("test", reason)
+                    .with_code(code)
+                    .boxed(),
+            ))
+        };
+        let outcome = written(api_error("AlreadyExists", 409));
+        assert!(matches!(outcome, Ok(Outcome::Conflict)), "{outcome:?}");
+        let outcome = written(api_error("Conflict", 409));
+        assert!(matches!(outcome, Ok(Outcome::Conflict)), "{outcome:?}");
+        let outcome = written(api_error("InternalError", 500));
+        assert!(outcome.is_err(), "{outcome:?}");
     }
 
     #[test]

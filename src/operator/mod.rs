@@ -65,6 +65,8 @@ pub enum Error {
     Runtime(#[from] runtime::RuntimeError),
     #[error("{0}")]
     Finalizer(String),
+    #[error("Kafka: {0}")]
+    Kafka(String),
 }
 
 /// Shared state of the reconcilers of one watch scope.
@@ -76,9 +78,26 @@ pub struct Context {
     pub clusters: Store<ConnectCluster>,
     pub runtimes: Mutex<BTreeMap<ClusterKey, Arc<ClusterRuntime>>>,
     pub triggers: Triggers,
+    /// Reconcile failures in a row per object, for the retry backoff.
+    failures: Mutex<BTreeMap<String, u32>>,
 }
 
 impl Context {
+    /// Records a failed reconcile of `object` and returns how long to wait
+    /// before the next attempt: 1 s, doubling up to 5 minutes.
+    pub fn backoff(&self, object: String) -> std::time::Duration {
+        let mut failures = self.failures.lock().expect("failures lock");
+        let n = failures.entry(object).or_insert(0);
+        *n = n.saturating_add(1);
+        let secs = 1u64 << (*n - 1).min(9);
+        std::time::Duration::from_secs(secs.min(300))
+    }
+
+    /// Forgets the failures of `object` after a successful reconcile.
+    pub fn succeeded(&self, object: &str) {
+        self.failures.lock().expect("failures lock").remove(object);
+    }
+
     /// The running loop of a cluster, if it has been started.
     pub fn runtime(&self, key: &ClusterKey) -> Option<Arc<ClusterRuntime>> {
         self.runtimes
@@ -185,6 +204,7 @@ async fn run_scope(
         clusters: cluster_controller.store(),
         runtimes: Mutex::new(BTreeMap::new()),
         triggers,
+        failures: Mutex::new(BTreeMap::new()),
     });
 
     let waker = ctx.clone();

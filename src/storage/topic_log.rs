@@ -118,7 +118,10 @@ impl TopicLog {
         let results = admin
             .create_topics(
                 [&topic],
-                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+                &AdminOptions::new()
+                    .operation_timeout(Some(Duration::from_secs(30)))
+                    // An unreachable broker fails in seconds, not minutes.
+                    .request_timeout(Some(Duration::from_secs(15))),
             )
             .await
             .map_err(kafka_err(&spec.name, "creating the topic"))?;
