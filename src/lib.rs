@@ -11,3 +11,4 @@ pub mod operator;
 pub mod placement;
 pub mod standalone;
 pub mod storage;
+pub mod transforms;

@@ -6,6 +6,7 @@ pub mod connector;
 pub mod converter;
 pub mod data;
 pub mod record;
+pub mod transform;
 
 pub use config::{Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Validator};
 pub use connector::{
