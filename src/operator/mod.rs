@@ -114,7 +114,10 @@ pub async fn run(client: Client, config: OperatorConfig, stop: CancellationToken
     let mut settings =
         leader::LeaseSettings::new(config.lease_namespace.clone(), config.identity.clone());
     settings.name = config.lease_name.clone();
-    let (mut leading, election) = leader::spawn(client.clone(), settings, stop.clone());
+    // The Lease is released only after the reconcilers have stopped, so a
+    // standby never reconciles next to a leader that is still finishing.
+    let release = CancellationToken::new();
+    let (mut leading, election) = leader::spawn(client.clone(), settings, release.clone());
     loop {
         tracing::info!(identity = %config.identity, "waiting for leadership");
         tokio::select! {
@@ -147,6 +150,7 @@ pub async fn run(client: Client, config: OperatorConfig, stop: CancellationToken
             break;
         }
     }
+    release.cancel();
     let _ = election.await;
 }
 
