@@ -129,3 +129,41 @@ fn kconnect_crd_output_dir_writes_the_checked_in_files() {
         );
     }
 }
+
+/// The example manifests are valid resources of the current types.
+#[test]
+fn example_manifests_parse_as_resources() {
+    use kconnect::api::{ConnectCluster, Connector};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kubernetes");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("examples/kubernetes") {
+        let path = entry.expect("dir entry").path();
+        let text = std::fs::read_to_string(&path).expect("reading an example");
+        let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("YAML");
+        match doc["kind"].as_str() {
+            Some("ConnectCluster") => {
+                serde_yaml::from_value::<ConnectCluster>(doc)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            }
+            Some("Connector") => {
+                let c = serde_yaml::from_value::<Connector>(doc)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                assert!(
+                    c.cluster_name().is_some(),
+                    "{} names its cluster",
+                    path.display()
+                );
+                let props = kconnect::operator::connector::connector_props(&c);
+                if let Err(e) = kconnect::engine::connector_config::validate(&props) {
+                    panic!("{}: {e}", path.display());
+                }
+            }
+            other => panic!("{}: unexpected kind {other:?}", path.display()),
+        }
+        seen += 1;
+    }
+    assert!(
+        seen >= 3,
+        "examples/kubernetes holds the cluster and two connectors"
+    );
+}

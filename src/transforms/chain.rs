@@ -172,21 +172,22 @@ impl TransformChain {
                         ));
                     }
                     let negate_key = format!("{prefix}negate");
-                    let negate =
-                        match props
-                            .get(&negate_key)
-                            .map(|s| s.trim().to_ascii_lowercase())
-                        {
-                            None => false,
-                            Some(v) if v == "true" => true,
-                            Some(v) if v == "false" => false,
-                            Some(v) => return Err(err(
+                    let negate = match props
+                        .get(&negate_key)
+                        .map(|s| s.trim().to_ascii_lowercase())
+                    {
+                        None => false,
+                        Some(v) if v == "true" => true,
+                        Some(v) if v == "false" => false,
+                        Some(v) => {
+                            return Err(err(
                                 negate_key,
                                 format!(
                                     "Invalid value {v}: Expected value to be either true or false"
                                 ),
-                            )),
-                        };
+                            ))
+                        }
+                    };
                     Some((p.to_owned(), negate))
                 }
             };

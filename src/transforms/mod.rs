@@ -80,7 +80,7 @@ pub fn predicates() -> Vec<&'static PredicatePlugin> {
 
 fn answers_to(class: &str, aliases: &[&str], name: &str) -> bool {
     let name = name.trim();
-    class == name || aliases.iter().any(|a| *a == name)
+    class == name || aliases.contains(&name)
 }
 
 /// The transform a `transforms.<alias>.type` names.
