@@ -147,6 +147,21 @@ fn ids_in(path: &Path) -> BTreeMap<u64, u32> {
     ids
 }
 
+/// Waits until both long-running connectors have 6 RUNNING tasks.
+async fn both_running(connectors: &Api<Connector>, what: &str, operator: &Process) {
+    for name in ["gen", "sink"] {
+        wait_for(
+            connectors,
+            name,
+            what,
+            Duration::from_secs(90),
+            operator,
+            |c| all_tasks(c, ConnectState::Running, 6),
+        )
+        .await;
+    }
+}
+
 /// Lines of a Pod's log (the stand-in appends every run of the Pod).
 fn pod_log(kubelet: &Kubelet, pod: &str) -> String {
     std::fs::read_to_string(kubelet.log_dir.join(format!("{pod}.log"))).unwrap_or_default()
@@ -474,17 +489,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
     )
     .await;
     println!("scaled to 4: {:?}", loads(&cc));
-    for name in ["gen", "sink"] {
-        wait_for(
-            &connectors,
-            name,
-            "all tasks RUNNING after scale-up",
-            long,
-            &operator,
-            |c| all_tasks(c, ConnectState::Running, 6),
-        )
-        .await;
-    }
+    both_running(&connectors, "all tasks RUNNING after scale-up", &operator).await;
 
     // --- Scale to 2: c-worker-2 and c-worker-3 drain before they go.
     clusters
@@ -530,17 +535,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
             "{gone} still ran tasks when its Pod was deleted (not drained first): {last}"
         );
     }
-    for name in ["gen", "sink"] {
-        wait_for(
-            &connectors,
-            name,
-            "all tasks RUNNING after scale-down",
-            long,
-            &operator,
-            |c| all_tasks(c, ConnectState::Running, 6),
-        )
-        .await;
-    }
+    both_running(&connectors, "all tasks RUNNING after scale-down", &operator).await;
 
     // --- Rolling update: a change to the Pod template rolls the Pods one
     // at a time, each drained before it goes.
@@ -601,17 +596,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         most_down <= 1,
         "at most one worker down at a time during the roll"
     );
-    for name in ["gen", "sink"] {
-        wait_for(
-            &connectors,
-            name,
-            "all tasks RUNNING after the roll",
-            long,
-            &operator,
-            |c| all_tasks(c, ConnectState::Running, 6),
-        )
-        .await;
-    }
+    both_running(&connectors, "all tasks RUNNING after the roll", &operator).await;
     println!(
         "rolling update: 2 Pods rolled one at a time, each drained first, in {:.1} s",
         rolled_at.elapsed().as_secs_f64()

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::connect::config::{split_list, with_prefix, ConfigError, Props};
+use crate::connect::config::{split_list, with_prefix, ConfigDef, ConfigError, Props};
 use crate::connect::transform::{Predicate, Transform, TransformError};
 use crate::connect::{ConnectError, ConnectRecord};
 
@@ -85,6 +85,71 @@ fn configure_error(prefix: &str, e: ConnectError) -> ChainError {
     }
 }
 
+/// What transforms and predicates share: a config definition and a
+/// configure step.
+trait Configurable {
+    fn config_def(&self) -> ConfigDef;
+    fn configure(&mut self, props: &Props) -> Result<(), ConnectError>;
+}
+
+impl Configurable for Box<dyn Transform> {
+    fn config_def(&self) -> ConfigDef {
+        self.as_ref().config_def()
+    }
+    fn configure(&mut self, props: &Props) -> Result<(), ConnectError> {
+        self.as_mut().configure(props)
+    }
+}
+
+impl Configurable for Box<dyn Predicate> {
+    fn config_def(&self) -> ConfigDef {
+        self.as_ref().config_def()
+    }
+    fn configure(&mut self, props: &Props) -> Result<(), ConnectError> {
+        self.as_mut().configure(props)
+    }
+}
+
+/// Creates the plugin `<prefix>type` names and configures it with the keys
+/// under `prefix`. `what` is "transform" or "predicate", for messages.
+fn instantiate<P: Configurable>(
+    props: &Props,
+    prefix: &str,
+    what: &str,
+    find: impl Fn(&str) -> Option<P>,
+    known: impl Fn() -> Vec<&'static str>,
+) -> Result<P, ChainError> {
+    let type_key = format!("{prefix}type");
+    let class = props
+        .get(&type_key)
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            err(
+                &type_key,
+                format!("Missing required configuration: the {what} class"),
+            )
+        })?;
+    let mut plugin = find(class).ok_or_else(|| {
+        err(
+            &type_key,
+            format!(
+                "Class {class} could not be found. Built-in {what}s: {}",
+                known().join(", ")
+            ),
+        )
+    })?;
+    let own = own_props(props, prefix);
+    plugin
+        .config_def()
+        .parse(&own)
+        .map_err(|e| err(format!("{prefix}{}", e.key), e.message))?;
+    plugin
+        .configure(&own)
+        .map_err(|e| configure_error(prefix, e))?;
+    Ok(plugin)
+}
+
 impl TransformChain {
     /// Builds and configures the chain from a connector's properties.
     /// Errors name the full key, e.g. `transforms.mask.fields`.
@@ -92,76 +157,24 @@ impl TransformChain {
         let mut chain = TransformChain::default();
         for alias in aliases(props, "predicates")? {
             let prefix = format!("predicates.{alias}.");
-            let type_key = format!("{prefix}type");
-            let class = props
-                .get(&type_key)
-                .map(|s| s.trim())
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| {
-                    err(
-                        &type_key,
-                        "Missing required configuration: the predicate class",
-                    )
-                })?;
-            let plugin = super::find_predicate(class).ok_or_else(|| {
-                err(
-                    &type_key,
-                    format!(
-                        "Class {class} could not be found. Built-in predicates: {}",
-                        super::predicates()
-                            .iter()
-                            .map(|p| p.class)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-            })?;
-            let mut predicate = (plugin.create)();
-            let own = own_props(props, &prefix);
-            predicate
-                .config_def()
-                .parse(&own)
-                .map_err(|e| err(format!("{prefix}{}", e.key), e.message))?;
-            predicate
-                .configure(&own)
-                .map_err(|e| configure_error(&prefix, e))?;
+            let predicate = instantiate(
+                props,
+                &prefix,
+                "predicate",
+                |class| super::find_predicate(class).map(|p| (p.create)()),
+                || super::predicates().iter().map(|p| p.class).collect(),
+            )?;
             chain.predicates.insert(alias, predicate);
         }
         for alias in aliases(props, "transforms")? {
             let prefix = format!("transforms.{alias}.");
-            let type_key = format!("{prefix}type");
-            let class = props
-                .get(&type_key)
-                .map(|s| s.trim())
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| {
-                    err(
-                        &type_key,
-                        "Missing required configuration: the transform class",
-                    )
-                })?;
-            let plugin = super::find_transform(class).ok_or_else(|| {
-                err(
-                    &type_key,
-                    format!(
-                        "Class {class} could not be found. Built-in transforms: {}",
-                        super::transforms()
-                            .iter()
-                            .map(|p| p.class)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-            })?;
-            let mut transform = (plugin.create)();
-            let own = own_props(props, &prefix);
-            transform
-                .config_def()
-                .parse(&own)
-                .map_err(|e| err(format!("{prefix}{}", e.key), e.message))?;
-            transform
-                .configure(&own)
-                .map_err(|e| configure_error(&prefix, e))?;
+            let transform = instantiate(
+                props,
+                &prefix,
+                "transform",
+                |class| super::find_transform(class).map(|p| (p.create)()),
+                || super::transforms().iter().map(|p| p.class).collect(),
+            )?;
             let predicate = match props.get(&format!("{prefix}predicate")).map(|s| s.trim()) {
                 None | Some("") => None,
                 Some(p) => {

@@ -96,17 +96,10 @@ pub struct Process {
 
 impl Process {
     pub fn standalone(dir: &Path, args: &[&Path], tag: &str) -> Process {
-        let log = dir.join(format!("kconnect-{tag}.log"));
-        let log_file = std::fs::File::create(&log).expect("creating log file");
-        let child = Command::new(kconnect_bin())
-            .arg("standalone")
-            .args(args)
-            .env("RUST_LOG", "info,kconnect=debug")
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .expect("starting kconnect");
-        Process { child, log }
+        let mut argv = vec!["standalone".to_owned()];
+        argv.extend(args.iter().map(|p| p.to_string_lossy().into_owned()));
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        Process::spawn(dir, &argv, &[], tag)
     }
 
     /// Runs `kconnect <args>` with extra environment, logging to
