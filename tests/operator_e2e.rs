@@ -199,7 +199,13 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         "operator",
     );
 
-    // A second replica on standby: only the Lease holder reconciles.
+    // operator-0 leads; a second replica then stands by (only the Lease
+    // holder reconciles).
+    support::wait_until("operator-0 to lead", Duration::from_secs(30), || {
+        std::fs::read_to_string(&operator.log)
+            .unwrap_or_default()
+            .contains("leading: reconciling")
+    });
     let standby = Process::spawn(
         dir.path(),
         &[
@@ -653,6 +659,15 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
             .unwrap_or_default()
             .contains("leading: reconciling")
     });
+    let lease = Api::<k8s_openapi::api::coordination::v1::Lease>::namespaced(client.clone(), &ns)
+        .get("kconnect-operator")
+        .await
+        .expect("the operator's Lease");
+    assert_eq!(
+        lease.spec.and_then(|s| s.holder_identity).as_deref(),
+        Some("operator-1"),
+        "the standby holds the Lease"
+    );
     println!(
         "leader hand-over: the standby leads {:.2} s after the leader got SIGTERM",
         handover.elapsed().as_secs_f64()
