@@ -50,6 +50,7 @@ cleanup() {
   local rc=$?
   bash tests/env/kafka.sh stop >/dev/null 2>&1 || true
   bash tests/env/k8s.sh stop >/dev/null 2>&1 || true
+  bash tests/env/registry.sh stop >/dev/null 2>&1 || true
   local left
   left=$(leftovers)
   if [ -n "$left" ]; then
@@ -68,6 +69,9 @@ bash tests/env/k8s.sh install
 kubeconfig_line=$(bash tests/env/k8s.sh start)
 export KCONNECT_TEST_KUBECONFIG="${kubeconfig_line#KUBECONFIG=}"
 echo "kube-apiserver kubeconfig at $KCONNECT_TEST_KUBECONFIG" >&2
+registry_line=$(bash tests/env/registry.sh start)
+export SCHEMA_REGISTRY_URL="${registry_line#SCHEMA_REGISTRY_URL=}"
+echo "Schema Registry (Apicurio, Confluent API) at $SCHEMA_REGISTRY_URL" >&2
 
 step "cargo test (unit, property and end-to-end tests)"
 test_log="$KCONNECT_TEST_STATE/cargo-test.log"

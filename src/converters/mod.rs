@@ -1,8 +1,10 @@
 //! Built-in converters and the factory that picks one from a
 //! `key.converter` / `value.converter` class name.
 
+pub mod avro;
 pub mod bytearray;
 pub mod json;
+pub mod schema_registry;
 pub mod string;
 
 use crate::connect::{config::with_prefix, ConfigError, Converter, Props};
@@ -18,6 +20,11 @@ const STRING: &[&str] = &[
     "StringConverter",
     "string",
 ];
+const AVRO: &[&str] = &[
+    "io.confluent.connect.avro.AvroConverter",
+    "AvroConverter",
+    "avro",
+];
 const BYTE_ARRAY: &[&str] = &[
     "org.apache.kafka.connect.converters.ByteArrayConverter",
     "ByteArrayConverter",
@@ -26,7 +33,7 @@ const BYTE_ARRAY: &[&str] = &[
 
 /// Every accepted converter class name, for error messages.
 pub fn available() -> Vec<&'static str> {
-    [JSON[0], STRING[0], BYTE_ARRAY[0]].to_vec()
+    [JSON[0], STRING[0], BYTE_ARRAY[0], AVRO[0]].to_vec()
 }
 
 /// Builds the converter named by `<prefix>` (e.g. `value.converter`) in
@@ -54,6 +61,8 @@ pub fn create(class: &str, settings: &Props, is_key: bool) -> Result<Box<dyn Con
         Ok(Box::new(string::StringConverter::configure(settings)?))
     } else if BYTE_ARRAY.contains(&class) {
         Ok(Box::new(bytearray::ByteArrayConverter))
+    } else if AVRO.contains(&class) {
+        Ok(Box::new(avro::AvroConverter::configure(settings, is_key)?))
     } else {
         Err(format!(
             "Unknown converter class {class}; available: {}",
