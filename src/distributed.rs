@@ -7,6 +7,14 @@
 //! names it, stops what is no longer its own (tasks commit their offsets
 //! first), writes task configs for the connectors it runs, and reports
 //! connector/task statuses and a heartbeat to the status topic.
+//!
+//! Config-provider variables (`${file:/secrets/db.properties:password}`,
+//! see [`crate::connect::config_provider`]) are resolved here, by the
+//! providers of the worker config: when a connector's config is loaded and
+//! again when each task starts. The config topic keeps the variables: task
+//! configs computed from the resolved connector config get them back before
+//! they are written. Resolved values are printed as `[hidden]` in logs and
+//! scrubbed from status traces.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -17,7 +25,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::connect::{Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Validator};
+use crate::connect::config::validating_resolved;
+use crate::connect::config_provider::{self, has_variable, reverse_transform};
+use crate::connect::{
+    Config, ConfigDef, ConfigError, ConfigProviders, ConfigType, Importance, Props, Redactor,
+    ResolveError, Resolved, Validator,
+};
 use crate::connectors::AnyConnector;
 use crate::engine::connector_config::{self, ValidatedConnector};
 use crate::engine::{TaskId, TaskState, Worker, WorkerConfig};
@@ -33,7 +46,7 @@ pub const STATUS_TOPIC: &str = "status.storage.topic";
 
 /// Distributed-mode keys on top of the worker's, with Java's defaults.
 pub fn config_def() -> ConfigDef {
-    ConfigDef::new()
+    config_provider::config_def()
         .define(
             GROUP_ID,
             ConfigType::String,
@@ -129,6 +142,8 @@ pub fn config_def() -> ConfigDef {
 pub enum DistributedError {
     #[error("worker config: {0}")]
     Config(#[from] ConfigError),
+    #[error("worker config: {0}")]
+    Resolve(#[from] ResolveError),
     #[error("worker config: bootstrap.servers is required in distributed mode")]
     NoBootstrap,
     #[error("{0}")]
@@ -164,7 +179,11 @@ struct WorkerShare {
 
 /// A connector config this worker validated, reused to create its tasks.
 struct Loaded {
-    props: Props,
+    /// As in the config topic, variables unresolved.
+    raw: Props,
+    /// The values resolved for its variables, scrubbed from traces.
+    redactor: Redactor,
+    /// Validated with the variables resolved.
     validated: ValidatedConnector,
     connector: AnyConnector,
 }
@@ -187,6 +206,8 @@ pub struct DistributedWorker {
     group: String,
     config: Config,
     worker_config: WorkerConfig,
+    /// `config.providers` of the worker config.
+    providers: Arc<ConfigProviders>,
     bootstrap: String,
     config_log: TopicLog,
     status_log: TopicLog,
@@ -197,8 +218,12 @@ pub struct DistributedWorker {
     statuses: StatusState,
     generation: u64,
     loaded: BTreeMap<String, Loaded>,
-    /// Task configs the tasks were started with, to restart on change.
+    /// Task configs (as in the config topic) the tasks were started with,
+    /// to restart on change.
     started_with: BTreeMap<TaskId, Props>,
+    /// Values resolved for the variables of our tasks, scrubbed from their
+    /// failure traces.
+    redactors: BTreeMap<TaskId, Redactor>,
     /// Last status written per connector/task, to write only changes.
     written: BTreeMap<String, (State, u64)>,
     /// Restart counts of the newest assignment.
@@ -211,15 +236,27 @@ pub struct DistributedWorker {
 }
 
 impl DistributedWorker {
-    /// Creates the internal topics if missing and connects to them.
+    /// Creates the internal topics if missing and connects to them. The
+    /// worker config's own variables are resolved first (KIP-421).
     pub async fn connect(
         props: &Props,
         worker_id: &str,
     ) -> Result<(DistributedWorker, Worker), DistributedError> {
-        let worker_config = WorkerConfig::parse(props)?;
-        let config = config_def()
-            .merge(&crate::engine::worker_config::config_def())
-            .parse(props)?;
+        let providers = ConfigProviders::from_worker_props(props)?;
+        let resolved = providers.transform_worker(props)?;
+        let def = config_def().merge(&crate::engine::worker_config::config_def());
+        let (worker_config, config) = validating_resolved(|| {
+            Ok::<_, ConfigError>((
+                WorkerConfig::parse(&resolved.props)?,
+                def.parse(&resolved.props)?,
+            ))
+        })?;
+        tracing::info!(
+            worker = worker_id,
+            providers = ?providers,
+            config = %resolved.masked(Some(&def)),
+            "worker config"
+        );
         let bootstrap = worker_config
             .bootstrap_servers()
             .ok_or(DistributedError::NoBootstrap)?;
@@ -270,12 +307,14 @@ impl DistributedWorker {
             status_log: TopicLog::open(&bootstrap, &topic(STATUS_TOPIC), &client)?,
             config,
             worker_config,
+            providers: Arc::new(providers),
             bootstrap,
             state: ConfigState::default(),
             statuses: StatusState::default(),
             generation: 0,
             loaded: BTreeMap::new(),
             started_with: BTreeMap::new(),
+            redactors: BTreeMap::new(),
             written: BTreeMap::new(),
             restarts: BTreeMap::new(),
             failed: BTreeMap::new(),
@@ -383,7 +422,7 @@ impl DistributedWorker {
     async fn write_status(&mut self, key: StatusKey, state: State, trace: Option<String>) {
         let status = Status {
             state,
-            trace,
+            trace: trace.clone(),
             worker_id: self.id.clone(),
             generation: self.generation,
         };
@@ -404,6 +443,10 @@ impl DistributedWorker {
         }
         match self.status_log.send(&k, v.as_deref()).await {
             Ok(()) => {
+                if state == State::Failed {
+                    // Traces written here are scrubbed of resolved values.
+                    tracing::warn!(worker = %self.id, key = %k, trace = trace.as_deref().unwrap_or(""), "FAILED");
+                }
                 self.written.insert(k, (state, self.generation));
             }
             Err(e) => {
@@ -416,6 +459,10 @@ impl DistributedWorker {
         let config = self.started_with.remove(id);
         let (s, trace) = match state {
             TaskState::Failed(trace) => {
+                let trace = match self.redactors.get(id) {
+                    Some(r) => r.redact(&trace),
+                    None => trace,
+                };
                 self.failed
                     .insert(id.clone(), (self.restart_count(id), config));
                 (State::Failed, Some(trace))
@@ -470,30 +517,23 @@ impl DistributedWorker {
         needed.extend(my_tasks.iter().map(|t| t.connector.clone()));
         self.loaded.retain(|name, _| needed.contains(name));
         for name in &needed {
-            let Some(props) = self.state.connectors.get(name).cloned() else {
+            let Some(raw) = self.state.connectors.get(name).cloned() else {
                 continue;
             };
-            if self.loaded.get(name).is_some_and(|l| l.props == props) {
+            if self.loaded.get(name).is_some_and(|l| l.raw == raw) {
                 continue;
             }
-            match connector_config::validate(&props) {
-                Ok((validated, connector)) => {
-                    self.loaded.insert(
-                        name.clone(),
-                        Loaded {
-                            props,
-                            validated,
-                            connector,
-                        },
-                    );
+            match self.load(name, raw).await {
+                Ok(loaded) => {
+                    self.loaded.insert(name.clone(), loaded);
                 }
-                Err(e) => {
+                Err(trace) => {
                     self.loaded.remove(name);
                     if mine.connectors.contains(name) {
                         self.write_status(
                             StatusKey::Connector(name.clone()),
                             State::Failed,
-                            Some(e.to_string()),
+                            Some(trace),
                         )
                         .await;
                     }
@@ -513,21 +553,42 @@ impl DistributedWorker {
                 TargetState::Stopped => State::Stopped,
             };
             if target == TargetState::Started {
-                match loaded
+                // Computed from the resolved config; written with the
+                // variables of the raw one back in place.
+                let computed = loaded
                     .connector
                     .as_connector()
                     .task_configs(loaded.validated.tasks_max)
-                {
-                    Ok(configs) => {
+                    .map(|configs| {
+                        let configs: Vec<Props> = configs
+                            .into_iter()
+                            .map(|c| reverse_transform(&loaded.raw, c))
+                            .collect();
+                        let leaked = resolved_values_in(&configs, &loaded.redactor);
+                        (configs, leaked)
+                    })
+                    .map_err(|e| loaded.redactor.redact(&e.to_string()));
+                match computed {
+                    Ok((configs, leaked)) => {
                         if self.state.tasks.get(name) != Some(&configs) {
+                            for (task, key) in leaked {
+                                // Java writes such configs silently.
+                                tracing::warn!(
+                                    worker = %self.id,
+                                    connector = %name,
+                                    task,
+                                    key = %key,
+                                    "the connector put a value resolved from a config provider in a task-config key without a variable; it is written to the config topic"
+                                );
+                            }
                             self.publish_task_configs(name, &configs).await?;
                         }
                     }
-                    Err(e) => {
+                    Err(trace) => {
                         self.write_status(
                             StatusKey::Connector(name.clone()),
                             State::Failed,
-                            Some(e.to_string()),
+                            Some(trace),
                         )
                         .await;
                         continue;
@@ -600,15 +661,9 @@ impl DistributedWorker {
                     continue;
                 }
             }
-            let (Some(loaded), Some(task_props)) = (
-                self.loaded.get(&id.connector),
-                self.state
-                    .tasks
-                    .get(&id.connector)
-                    .and_then(|t| t.get(id.task))
-                    .cloned(),
-            ) else {
-                continue; // task configs not committed yet
+            let task_props = match self.state.tasks.get(&id.connector).map(|t| t.get(id.task)) {
+                Some(Some(p)) if self.loaded.contains_key(&id.connector) => p.clone(),
+                _ => continue, // task configs not committed yet
             };
             if self
                 .failed
@@ -617,26 +672,36 @@ impl DistributedWorker {
             {
                 continue; // failed: restarts are the operator's call
             }
-            match engine.start_task(
-                id.task,
-                &loaded.validated,
-                &loaded.connector,
-                task_props.clone(),
-            ) {
-                Ok(()) => {
+            // The task config holds variables, as the config topic does:
+            // resolve them for this start.
+            let started = match self.resolve(&task_props).await {
+                Err(trace) => Err(trace),
+                Ok(resolved) => {
+                    let loaded = &self.loaded[&id.connector];
+                    let redactor = loaded.redactor.merged(&resolved.redactor);
+                    engine
+                        .start_task(
+                            id.task,
+                            &loaded.validated,
+                            &loaded.connector,
+                            resolved.props,
+                        )
+                        .map(|()| redactor.clone())
+                        .map_err(|e| redactor.redact(&e.to_string()))
+                }
+            };
+            match started {
+                Ok(redactor) => {
+                    self.redactors.insert(id.clone(), redactor);
                     self.started_with.insert(id.clone(), task_props);
                     self.write_status(StatusKey::Task(id.clone()), State::Running, None)
                         .await;
                 }
-                Err(e) => {
+                Err(trace) => {
                     self.failed
                         .insert(id.clone(), (self.restart_count(id), Some(task_props)));
-                    self.write_status(
-                        StatusKey::Task(id.clone()),
-                        State::Failed,
-                        Some(e.to_string()),
-                    )
-                    .await
+                    self.write_status(StatusKey::Task(id.clone()), State::Failed, Some(trace))
+                        .await
                 }
             }
         }
@@ -647,7 +712,56 @@ impl DistributedWorker {
             my_tasks.contains(id)
                 && tasks.get(&id.connector).and_then(|t| t.get(id.task)) == config.as_ref()
         });
+        self.redactors.retain(|id, _| my_tasks.contains(id));
         Ok(())
+    }
+
+    /// Resolves a connector config's variables and validates the result.
+    /// An error is the status trace, resolved values scrubbed.
+    async fn load(&self, name: &str, raw: Props) -> Result<Loaded, String> {
+        let resolved = self.resolve(&raw).await?;
+        let (validated, connector) =
+            validating_resolved(|| connector_config::validate(&resolved.props))
+                .map_err(|e| resolved.redactor.redact(&e.to_string()))?;
+        for key in &resolved.variable_keys {
+            if resolved.props.get(key).is_some_and(|v| has_variable(v)) {
+                tracing::warn!(
+                    worker = %self.id,
+                    connector = name,
+                    key = %key,
+                    providers = ?self.providers,
+                    "a ${{provider:…}} variable names no configured config provider; the value is used as written"
+                );
+            }
+        }
+        let def = connector_config::common_def().merge(&connector.as_connector().config_def());
+        tracing::info!(
+            worker = %self.id,
+            connector = name,
+            config = %resolved.masked(Some(&def)),
+            "connector config loaded"
+        );
+        Ok(Loaded {
+            raw,
+            redactor: resolved.redactor,
+            validated,
+            connector,
+        })
+    }
+
+    /// Resolves variables with the worker's providers, off the async
+    /// runtime since providers read files. An error is a status trace.
+    async fn resolve(&self, raw: &Props) -> Result<Resolved, String> {
+        let providers = self.providers.clone();
+        if providers.is_empty() || !raw.values().any(|v| has_variable(v)) {
+            // Nothing to look up: no file is read.
+            return providers.transform(raw).map_err(|e| e.to_string());
+        }
+        let raw = raw.clone();
+        tokio::task::spawn_blocking(move || providers.transform(&raw))
+            .await
+            .map_err(|e| format!("resolving config provider variables failed: {e}"))?
+            .map_err(|e| e.to_string())
     }
 
     /// Writes `task-<name>-<n>` records, then `commit-<name>`, like Java.
@@ -690,6 +804,22 @@ enum StatusKey {
     Task(TaskId),
 }
 
+/// Task-config keys (by task number) that still hold a resolved value
+/// after [`reverse_transform`]: a connector that copied a secret to a key
+/// of its own.
+fn resolved_values_in(configs: &[Props], redactor: &Redactor) -> Vec<(usize, String)> {
+    configs
+        .iter()
+        .enumerate()
+        .flat_map(|(n, config)| {
+            config
+                .iter()
+                .filter(|(_, v)| redactor.contains_secret(v))
+                .map(move |(k, _)| (n, k.clone()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -710,6 +840,19 @@ mod tests {
         assert_eq!(a.generation, 4);
         assert_eq!(a.workers["w-0"].tasks.len(), 2);
         assert!(a.workers["w-1"].connectors.is_empty());
+    }
+
+    #[test]
+    fn copied_secrets_are_found_by_key() {
+        let redactor = Redactor::new(["hunter22".to_string()]);
+        let configs = [
+            Props::from([("pw".to_string(), "${env:PW}".to_string())]),
+            Props::from([("copy".to_string(), "user:hunter22".to_string())]),
+        ];
+        assert_eq!(
+            resolved_values_in(&configs, &redactor),
+            [(1, "copy".to_string())]
+        );
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! Standalone mode: `kconnect standalone worker.properties connector.properties…`,
 //! like Java's `connect-standalone.sh`. One process, one worker, file-backed
 //! offsets; without `bootstrap.servers` an embedded in-memory Kafka.
+//!
+//! `config.providers` in the worker config resolves `${provider:[path:]key}`
+//! variables in the worker config and in every connector config before they
+//! are validated; values that came from a variable are printed `[hidden]`
+//! and scrubbed from errors and final task traces.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,7 +13,8 @@ use std::sync::Arc;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 
-use crate::connect::Props;
+use crate::connect::config::validating_resolved;
+use crate::connect::{ConfigProviders, Props, Redactor, ResolveError};
 use crate::connectors::AnyConnector;
 use crate::engine::connector_config::{
     self, common_topics, ConnectorConfigError, ValidatedConnector,
@@ -31,6 +37,12 @@ pub enum StandaloneError {
         path: PathBuf,
         #[source]
         source: crate::connect::ConfigError,
+    },
+    #[error("{path}: {source}")]
+    Resolve {
+        path: PathBuf,
+        #[source]
+        source: ResolveError,
     },
     #[error("{0}")]
     Connector(#[from] ConnectorConfigError),
@@ -153,22 +165,58 @@ pub async fn run(
     worker_file: &Path,
     connector_files: &[PathBuf],
 ) -> Result<Vec<(String, TaskState)>, StandaloneError> {
-    let worker_props = read_props(worker_file)?;
+    let raw_worker = read_props(worker_file)?;
+    let worker_err = |source| StandaloneError::Worker {
+        path: worker_file.to_owned(),
+        source,
+    };
+    let providers = ConfigProviders::from_worker_props(&raw_worker).map_err(worker_err)?;
+    let worker_props =
+        providers
+            .transform_worker(&raw_worker)
+            .map_err(|source| StandaloneError::Resolve {
+                path: worker_file.to_owned(),
+                source,
+            })?;
     let worker_config =
-        WorkerConfig::parse(&worker_props).map_err(|source| StandaloneError::Worker {
-            path: worker_file.to_owned(),
-            source,
-        })?;
+        validating_resolved(|| WorkerConfig::parse(&worker_props.props)).map_err(worker_err)?;
 
     // Validate every connector before starting anything, like Java does.
-    let mut connectors: Vec<(ValidatedConnector, AnyConnector)> = Vec::new();
+    let mut connectors: Vec<Loaded> = Vec::new();
     for file in connector_files {
-        let props = read_props(file)?;
-        let (validated, connector) = connector_config::validate(&props)?;
-        if connectors.iter().any(|(v, _)| v.name == validated.name) {
+        let raw = read_props(file)?;
+        let resolved = providers
+            .transform(&raw)
+            .map_err(|source| StandaloneError::Resolve {
+                path: file.clone(),
+                source,
+            })?;
+        let redactor = resolved.redactor.clone();
+        let (validated, connector) = validating_resolved(|| {
+            connector_config::validate(&resolved.props)
+        })
+        .map_err(|e| ConnectorConfigError {
+            message: redactor.redact(&e.message),
+            ..e
+        })?;
+        if connectors
+            .iter()
+            .any(|c| c.validated.name == validated.name)
+        {
             return Err(StandaloneError::DuplicateName(validated.name));
         }
-        connectors.push((validated, connector));
+        let def = connector_config::common_def().merge(&connector.as_connector().config_def());
+        tracing::info!(
+            connector = %validated.name,
+            config = %resolved.masked(Some(&def)),
+            "connector config"
+        );
+        connectors.push(Loaded {
+            validated,
+            connector,
+            hidden: resolved.variable_keys,
+            redactor,
+        });
     }
 
     // The embedded cluster must outlive the worker: it is dropped at the end.
@@ -180,7 +228,7 @@ pub async fn run(
             let servers = cluster.bootstrap_servers();
             let topics: std::collections::BTreeSet<String> = connectors
                 .iter()
-                .flat_map(|(v, _)| topics_of(&v.props))
+                .flat_map(|c| topics_of(&c.validated.props))
                 .collect();
             for topic in topics {
                 cluster
@@ -211,15 +259,30 @@ pub async fn run(
     };
 
     let mut worker = Worker::new(worker_config, bootstrap, offsets);
-    for (validated, connector) in &connectors {
-        worker.start_connector(validated, connector)?;
-        if let Some(file) = validated.props.get("file").filter(|f| !f.is_empty()) {
-            let direction = if connector.kind() == crate::connect::ConnectorKind::Sink {
+    for c in &connectors {
+        worker
+            .start_connector(&c.validated, &c.connector)
+            .map_err(|e| match e {
+                crate::engine::worker::WorkerError::Connector { connector, message } => {
+                    crate::engine::worker::WorkerError::Connector {
+                        connector,
+                        message: c.redactor.redact(&message),
+                    }
+                }
+                other => other,
+            })?;
+        if let Some(file) = c.validated.props.get("file").filter(|f| !f.is_empty()) {
+            let direction = if c.connector.kind() == crate::connect::ConnectorKind::Sink {
                 "writing to"
             } else {
                 "reading from"
             };
-            tracing::info!(connector = %validated.name, "{direction} {file}");
+            let file = if c.hidden.contains("file") {
+                crate::connect::config::HIDDEN
+            } else {
+                file.as_str()
+            };
+            tracing::info!(connector = %c.validated.name, "{direction} {file}");
         }
     }
 
@@ -231,14 +294,35 @@ pub async fn run(
     });
     let states = worker.run().await;
     signals.abort();
-    for (_, connector) in &mut connectors {
-        connector.as_connector_mut().stop();
+    for c in &mut connectors {
+        c.connector.as_connector_mut().stop();
     }
     drop(embedded);
     Ok(states
         .into_iter()
-        .map(|(id, s)| (id.to_string(), s))
+        .map(|(id, s)| {
+            let s = match s {
+                TaskState::Failed(trace) => TaskState::Failed(
+                    connectors
+                        .iter()
+                        .find(|c| c.validated.name == id.connector)
+                        .map_or(trace.clone(), |c| c.redactor.redact(&trace)),
+                ),
+                other => other,
+            };
+            (id.to_string(), s)
+        })
         .collect())
+}
+
+/// A connector validated with its variables resolved.
+struct Loaded {
+    validated: ValidatedConnector,
+    connector: AnyConnector,
+    /// Keys whose raw value held a variable: printed `[hidden]`.
+    hidden: std::collections::BTreeSet<String>,
+    /// Scrubs the resolved values from errors and traces.
+    redactor: Redactor,
 }
 
 /// Topics a connector config names (`topic`, `topics`), for pre-creating

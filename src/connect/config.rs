@@ -2,13 +2,60 @@
 //! declared once with type, default, importance and doc, and parsing a raw
 //! string map against the definition yields typed values or an error that
 //! names the key and what was expected.
+//!
+//! A value holding a `${provider:[path:]key}` config-provider variable
+//! passes parsing untyped (see [`ConfigDef::validate`]), except inside
+//! [`validating_resolved`], which the worker uses.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use super::config_provider::has_variable;
+
 /// Raw connector or worker properties, as they appear in a properties file.
 pub type Props = BTreeMap<String, String>;
+
+/// What a secret is printed as, as in Java.
+pub const HIDDEN: &str = "[hidden]";
+
+/// Keys that hold secrets by name even where no [`ConfigDef`] declares them
+/// PASSWORD: Kafka clients' PASSWORD keys, as they appear with prefixes
+/// (`producer.ssl.key.password`, `consumer.override.sasl.jaas.config`).
+pub fn is_secret_name(key: &str) -> bool {
+    const SUFFIXES: [&str; 5] = [
+        "password",
+        "sasl.jaas.config",
+        "basic.auth.user.info",
+        "ssl.keystore.key",
+        "client.secret",
+    ];
+    let key = key.to_ascii_lowercase();
+    SUFFIXES.iter().any(|s| key.ends_with(s))
+}
+
+thread_local! {
+    /// Set inside [`validating_resolved`].
+    static RESOLVED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with config-provider variables type-checked like any other
+/// value. The worker resolves every variable a configured provider can
+/// answer before it parses a config, so a variable still there names no
+/// provider and is, as in Java, a literal value that must fit its key's type
+/// (`tasks.max=${vault:x}` is not an integer). `f` must not hold the scope
+/// across an `.await`: the flag is per thread.
+pub fn validating_resolved<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            RESOLVED.with(|r| r.set(self.0));
+        }
+    }
+    let _restore = Restore(RESOLVED.with(|r| r.replace(true)));
+    f()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigType {
@@ -130,6 +177,14 @@ impl ConfigDef {
 
     /// Validates every declared key of `props`, collecting all errors rather
     /// than stopping at the first, like Connect's validate endpoint.
+    ///
+    /// A value holding a `${provider:[path:]key}` variable is accepted
+    /// without type or validator checks: the operator validates connector
+    /// configs as stored, before any worker resolved them, and must not need
+    /// the secrets to do so (`tasks.max=${file:/s/c.properties:tasks}` is
+    /// known to be an integer only on the worker). The worker parses
+    /// resolved configs inside [`validating_resolved`], where this leniency
+    /// is off.
     pub fn validate(&self, props: &Props) -> Vec<ConfigError> {
         self.keys
             .iter()
@@ -153,6 +208,9 @@ fn check_key(key: &ConfigKey, raw: Option<&str>) -> Result<(), ConfigError> {
     let Some(raw) = raw.or(key.default) else {
         return Err(ConfigError::missing(key));
     };
+    if has_variable(raw) && !RESOLVED.with(Cell::get) {
+        return Ok(());
+    }
     parse_typed(key, raw)?;
     if let Some(v) = &key.validator {
         run_validator(key, v, raw)?;
@@ -229,11 +287,13 @@ fn run_validator(key: &ConfigKey, v: &Validator, raw: &str) -> Result<(), Config
         }
         Validator::Regex => {
             if let Err(e) = regex::Regex::new(raw) {
-                return Err(ConfigError::invalid(
-                    key,
-                    raw,
-                    format!("not a valid regular expression: {e}"),
-                ));
+                // The regex error quotes the pattern: not for a password.
+                let why = if key.ty == ConfigType::Password {
+                    "not a valid regular expression".to_owned()
+                } else {
+                    format!("not a valid regular expression: {e}")
+                };
+                return Err(ConfigError::invalid(key, raw, why));
             }
         }
     }
@@ -266,9 +326,11 @@ impl ConfigError {
         )
     }
 
+    /// Names the key and, unless it is a password, the value (Java prints
+    /// `[hidden]` for PASSWORD values).
     fn invalid(key: &ConfigKey, raw: &str, why: String) -> ConfigError {
-        let shown = if key.ty == ConfigType::Password {
-            "[hidden]"
+        let shown = if key.ty == ConfigType::Password || is_secret_name(key.name) {
+            HIDDEN
         } else {
             raw
         };
@@ -422,6 +484,62 @@ mod tests {
         let errs = def().validate(&props_of(&[("batch.size", "0"), ("mode", "c")]));
         let keys: Vec<_> = errs.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, ["file", "batch.size", "mode"]);
+    }
+
+    #[test]
+    fn variables_pass_untyped_until_the_worker_resolved_them() {
+        let props = props_of(&[
+            ("file", "${file:/secrets/c.properties:out}"),
+            ("batch.size", "${env:BATCH}"),
+            ("mode", "x${dir:/s:mode}"),
+        ]);
+        assert!(def().validate(&props).is_empty());
+        assert!(def().parse(&props).is_ok());
+
+        // On the worker a variable still there is a literal: type-checked.
+        let errs = validating_resolved(|| def().validate(&props));
+        let keys: Vec<_> = errs.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["batch.size", "mode"]);
+        assert!(
+            def().validate(&props).is_empty(),
+            "the scope ends with the call"
+        );
+        // Required keys are still required.
+        assert_eq!(def().validate(&props_of(&[])).len(), 1);
+    }
+
+    #[test]
+    fn password_values_are_never_printed() {
+        let pw = ConfigDef::new()
+            .define(
+                "connection.password",
+                ConfigType::Password,
+                None,
+                Importance::High,
+                "pw",
+            )
+            .validate_with(Validator::Regex)
+            .define(
+                "producer.ssl.key.password",
+                ConfigType::Int,
+                Some("1"),
+                Importance::Low,
+                "an oddly typed client secret",
+            );
+        let errs = pw.validate(&props_of(&[
+            ("connection.password", "(s3cr3t"),
+            ("producer.ssl.key.password", "hunter2"),
+        ]));
+        assert_eq!(errs.len(), 2);
+        for e in &errs {
+            assert!(e.message.contains(&e.key), "{}", e.message);
+            assert!(e.message.contains("[hidden]"), "{}", e.message);
+            assert!(
+                !e.message.contains("s3cr3t") && !e.message.contains("hunter2"),
+                "{}",
+                e.message
+            );
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! engine.
 
 pub mod config;
+pub mod config_provider;
 pub mod connector;
 pub mod converter;
 pub mod data;
@@ -9,6 +10,7 @@ pub mod record;
 pub mod transform;
 
 pub use config::{Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Validator};
+pub use config_provider::{ConfigProviders, Masked, Redactor, ResolveError, Resolved};
 pub use connector::{
     ConnectError, ConnectResult, Connector, ConnectorKind, OffsetReader, SinkConnector,
     SinkOffsets, SinkTask, SourceConnector, SourceTask,
