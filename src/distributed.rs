@@ -224,8 +224,9 @@ pub struct DistributedWorker {
     /// Values resolved for the variables of our tasks, scrubbed from their
     /// failure traces.
     redactors: BTreeMap<TaskId, Redactor>,
-    /// Last status written per connector/task, to write only changes.
-    written: BTreeMap<String, (State, u64)>,
+    /// Last status written per connector/task (state, generation, trace),
+    /// to write only changes and to repeat one the topic lost.
+    written: BTreeMap<String, (State, u64, Option<String>)>,
     /// Restart counts of the newest assignment.
     restarts: BTreeMap<String, u32>,
     /// Tasks that failed, with the restart count they failed at and the
@@ -389,20 +390,7 @@ impl DistributedWorker {
                         self.last_sync.store(now_ms(), Ordering::Relaxed);
                     }
                 }
-                _ = beat.tick() => {
-                    let (k, v) = StatusRecord::Worker {
-                        id: self.id.clone(),
-                        heartbeat: Some(Heartbeat {
-                            timestamp: now_ms(),
-                            generation: self.generation,
-                            tasks: engine.active_tasks() as u32,
-                        }),
-                    }
-                    .encode();
-                    if let Err(e) = self.status_log.send(&k, v.as_deref()).await {
-                        tracing::warn!(worker = %self.id, error = %e, "heartbeat failed");
-                    }
-                }
+                _ = beat.tick() => self.heartbeat(&engine).await,
             }
         }
         let ids: Vec<TaskId> = engine.running_tasks().cloned().collect();
@@ -416,7 +404,31 @@ impl DistributedWorker {
         {
             self.on_task_exit(&id, state).await;
         }
+        // A last heartbeat saying nothing runs here any more: the operator
+        // hands this worker's tasks on without waiting for the timeout.
+        self.heartbeat(&engine).await;
         Ok(())
+    }
+
+    /// Writes `status-worker-<id>`: alive, the generation acted on, and how
+    /// many tasks run and are still stopping (their offsets not yet
+    /// committed).
+    async fn heartbeat(&mut self, engine: &Worker) {
+        let active = engine.active_tasks() as u32;
+        let running = engine.running_tasks().count() as u32;
+        let (k, v) = StatusRecord::Worker {
+            id: self.id.clone(),
+            heartbeat: Some(Heartbeat {
+                timestamp: now_ms(),
+                generation: self.generation,
+                tasks: active,
+                stopping: active.saturating_sub(running),
+            }),
+        }
+        .encode();
+        if let Err(e) = self.status_log.send(&k, v.as_deref()).await {
+            tracing::warn!(worker = %self.id, error = %e, "heartbeat failed");
+        }
     }
 
     async fn write_status(&mut self, key: StatusKey, state: State, trace: Option<String>) {
@@ -438,7 +450,11 @@ impl DistributedWorker {
             },
         };
         let (k, v) = record.encode();
-        if self.written.get(&k) == Some(&(state, self.generation)) {
+        if self
+            .written
+            .get(&k)
+            .is_some_and(|(s, g, _)| *s == state && *g == self.generation)
+        {
             return;
         }
         match self.status_log.send(&k, v.as_deref()).await {
@@ -447,7 +463,7 @@ impl DistributedWorker {
                     // Traces written here are scrubbed of resolved values.
                     tracing::warn!(worker = %self.id, key = %k, trace = trace.as_deref().unwrap_or(""), "FAILED");
                 }
-                self.written.insert(k, (state, self.generation));
+                self.written.insert(k, (state, self.generation, trace));
             }
             Err(e) => {
                 tracing::warn!(worker = %self.id, key = %k, error = %e, "writing a status failed")
@@ -705,6 +721,7 @@ impl DistributedWorker {
                 }
             }
         }
+        self.reassert_statuses(&mine.connectors, &my_tasks).await;
         // A failed task that moved away or whose config changed starts
         // afresh when it comes back.
         let tasks = &self.state.tasks;
@@ -789,6 +806,41 @@ impl DistributedWorker {
         Ok(())
     }
 
+    /// Writes again the status of a connector or task of ours when the
+    /// status topic says otherwise in the same or a newer generation: the
+    /// worker that gave it up may have written UNASSIGNED after our RUNNING
+    /// (both in the generation that moved it), and the newest record wins.
+    async fn reassert_statuses(&mut self, connectors: &BTreeSet<String>, tasks: &BTreeSet<TaskId>) {
+        let keys = connectors
+            .iter()
+            .map(|name| StatusKey::Connector(name.clone()))
+            .chain(tasks.iter().map(|id| StatusKey::Task(id.clone())));
+        let mut stale = Vec::new();
+        for key in keys {
+            let folded = match &key {
+                StatusKey::Connector(name) => self.statuses.connectors.get(name),
+                StatusKey::Task(id) => self
+                    .statuses
+                    .tasks
+                    .get(&(id.connector.clone(), id.task as u32)),
+            };
+            let Some((state, generation, trace)) = self.written.get(&key.record_key()) else {
+                continue;
+            };
+            if folded.is_some_and(|f| {
+                (f.worker_id != self.id || f.state != *state) && f.generation >= *generation
+            }) {
+                stale.push((key, *state, trace.clone()));
+            }
+        }
+        for (key, state, trace) in stale {
+            let k = key.record_key();
+            tracing::info!(worker = %self.id, key = %k, ?state, "status topic contradicts this worker; writing its status again");
+            self.written.remove(&k);
+            self.write_status(key, state, trace).await;
+        }
+    }
+
     /// How many restarts of `id` the operator has asked for.
     fn restart_count(&self, id: &TaskId) -> u32 {
         self.restarts.get(&id.to_string()).copied().unwrap_or(0)
@@ -802,6 +854,16 @@ impl DistributedWorker {
 enum StatusKey {
     Connector(String),
     Task(TaskId),
+}
+
+impl StatusKey {
+    /// The status topic key, e.g. `status-task-<connector>-<n>`.
+    fn record_key(&self) -> String {
+        match self {
+            StatusKey::Connector(name) => format!("status-connector-{name}"),
+            StatusKey::Task(id) => format!("status-task-{}-{}", id.connector, id.task),
+        }
+    }
 }
 
 /// Task-config keys (by task number) that still hold a resolved value

@@ -44,6 +44,8 @@ pub struct Timings {
     pub healthy_after: Duration,
     /// Longest wait for a worker to stop its tasks before its Pod goes.
     pub drain_timeout: Duration,
+    /// Longest a moving task waits for its old worker to let go of it.
+    pub hold_timeout: Duration,
 }
 
 impl Default for Timings {
@@ -55,6 +57,7 @@ impl Default for Timings {
             restart_backoff_max: Duration::from_secs(300),
             healthy_after: Duration::from_secs(600),
             drain_timeout: Duration::from_secs(60),
+            hold_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -307,6 +310,7 @@ impl ClusterRuntime {
             statuses: StatusState::default(),
             seen: BTreeMap::new(),
             restarts: BTreeMap::new(),
+            holds: BTreeMap::new(),
         };
         tokio::spawn(looper.run());
         tracing::info!(cluster = %key, group = %settings.group, "cluster loop started");
@@ -548,6 +552,20 @@ struct Loop {
     /// (its own clock, so worker clock skew does not matter).
     seen: BTreeMap<String, (i64, Instant)>,
     restarts: BTreeMap<(String, u32), RestartInfo>,
+    /// Tasks on their way from a worker that still runs them.
+    holds: BTreeMap<placement::TaskId, Hold>,
+}
+
+/// A task moving off a worker that is still alive stays out of the
+/// assignment until that worker has stopped it (offsets committed), so two
+/// workers never run it at once: the new owner would otherwise fence the
+/// old one's consumer (same group.instance.id) before it could commit.
+#[derive(Debug)]
+struct Hold {
+    from: String,
+    /// The generation that took the task away.
+    generation: u64,
+    since: Instant,
 }
 
 impl Loop {
@@ -646,12 +664,21 @@ impl Loop {
                 .unwrap_or_default(),
         };
         let generation = previous.as_ref().map_or(0, |r| r.assignment.generation);
+        self.hold_moving_tasks(
+            previous.as_ref(),
+            &mut next.assignment,
+            &fresh,
+            generation,
+            now,
+        );
         self.request_restarts(&policies, &mut next, generation);
-        let changed = previous.as_ref() != Some(&next);
+        // A new generation exactly when what workers should do changed
+        // (placement's own bump does not know about holds and restarts).
+        let changed = previous.as_ref().is_none_or(|p| {
+            p.assignment.workers != next.assignment.workers || p.restarts != next.restarts
+        });
+        next.assignment.generation = if changed { generation + 1 } else { generation };
         if changed {
-            if next.assignment.generation <= generation {
-                next.assignment.generation = generation + 1;
-            }
             let value = serde_json::to_value(&next).unwrap_or_default();
             let (k, v) = ConfigRecord::Assignment {
                 group: self.group.clone(),
@@ -680,6 +707,60 @@ impl Loop {
             error: None,
         });
         Ok(())
+    }
+
+    /// Keeps tasks whose old worker is alive out of `next` until that worker
+    /// reports it let go: it acted on the generation that took them away
+    /// with nothing left stopping, or runs nothing at all (its last
+    /// heartbeat on shutdown), or stopped heartbeating, or `hold_timeout`.
+    fn hold_moving_tasks(
+        &mut self,
+        previous: Option<&AssignmentRecord>,
+        next: &mut Assignment,
+        fresh: &BTreeSet<String>,
+        generation: u64,
+        now: Instant,
+    ) {
+        let mut owner: std::collections::HashMap<&placement::TaskId, &WorkerId> =
+            std::collections::HashMap::new();
+        for (w, a) in previous.iter().flat_map(|p| &p.assignment.workers) {
+            for t in &a.tasks {
+                owner.insert(t, w);
+            }
+        }
+        for (w, a) in &next.workers {
+            for t in &a.tasks {
+                let Some(from) = owner.get(t) else { continue };
+                if *from != w && fresh.contains(from.as_str()) && !self.holds.contains_key(t) {
+                    self.holds.insert(
+                        t.clone(),
+                        Hold {
+                            from: from.as_str().to_owned(),
+                            generation: generation + 1,
+                            since: now,
+                        },
+                    );
+                }
+            }
+        }
+        let statuses = &self.statuses;
+        let timeout = self.timings.hold_timeout;
+        self.holds.retain(|task, h| {
+            let let_go = statuses.workers.get(&h.from).is_some_and(|hb| {
+                hb.tasks == 0 || (hb.generation >= h.generation && hb.stopping == 0)
+            });
+            let gone = !fresh.contains(&h.from);
+            let late = now.duration_since(h.since) >= timeout;
+            if late && !let_go && !gone {
+                tracing::warn!(task = %task, worker = %h.from, "worker did not let go of a moving task in time; assigning it anyway");
+            }
+            !(let_go || gone || late)
+        });
+        if !self.holds.is_empty() {
+            for a in next.workers.values_mut() {
+                a.tasks.retain(|t| !self.holds.contains_key(t));
+            }
+        }
     }
 
     fn task_count(&self, name: &str, policies: &BTreeMap<String, ConnectorPolicy>) -> u32 {

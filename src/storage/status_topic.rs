@@ -42,6 +42,10 @@ pub struct Heartbeat {
     /// that have not finished committing (0 means a drained worker).
     #[serde(default)]
     pub tasks: u32,
+    /// Of those, tasks asked to stop that have not finished (flushing,
+    /// committing offsets). 0: everything taken away has been let go.
+    #[serde(default)]
+    pub stopping: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
