@@ -1,20 +1,26 @@
 //! The framework's connector keys (`name`, `connector.class`, `tasks.max`,
-//! converters, `topics`…) and validation of a connector's full config
-//! against them plus the plugin's own definition.
+//! converters, `transforms`, `errors.*`, `topics`, `topic.creation.*` …)
+//! and validation of a connector's full config against them plus the
+//! plugin's own definition.
 
+use super::errors::{self, DLQ_TOPIC_NAME};
+use super::topic_creation::{self, TopicCreationGroups};
 use crate::connect::{
     ConfigDef, ConfigError, ConfigType, ConnectorKind, Importance, Props, Validator,
 };
 use crate::connectors::{self, AnyConnector, Plugin};
+use crate::transforms::TransformChain;
 
 pub const NAME: &str = "name";
 pub const CONNECTOR_CLASS: &str = "connector.class";
 pub const TASKS_MAX: &str = "tasks.max";
 pub const TOPICS: &str = "topics";
 pub const TOPICS_REGEX: &str = "topics.regex";
+pub const TRANSFORMS: &str = "transforms";
+pub const PREDICATES: &str = "predicates";
 
 pub fn common_def() -> ConfigDef {
-    ConfigDef::new()
+    let def = ConfigDef::new()
         .define(
             NAME,
             ConfigType::String,
@@ -55,10 +61,31 @@ pub fn common_def() -> ConfigDef {
             Importance::Low,
             "Overrides the worker's value.converter for this connector",
         )
+        .define(
+            TRANSFORMS,
+            ConfigType::List,
+            Some(""),
+            Importance::Low,
+            "Aliases for the transformations to be applied to records",
+        )
+        .define(
+            PREDICATES,
+            ConfigType::List,
+            Some(""),
+            Importance::Low,
+            "Aliases for the predicates used by transformations",
+        );
+    errors::define_common(def)
 }
 
-fn sink_def() -> ConfigDef {
-    common_def()
+/// The framework keys of a source connector.
+pub fn source_def() -> ConfigDef {
+    topic_creation::define_source(common_def())
+}
+
+/// The framework keys of a sink connector.
+pub fn sink_def() -> ConfigDef {
+    let def = common_def()
         .define(
             TOPICS,
             ConfigType::List,
@@ -72,7 +99,8 @@ fn sink_def() -> ConfigDef {
             Some(""),
             Importance::High,
             "Regular expression giving topics to consume",
-        )
+        );
+    errors::define_sink(def)
 }
 
 /// A connector config that passed validation, with its plugin resolved.
@@ -122,11 +150,21 @@ pub fn validate(props: &Props) -> Result<(ValidatedConnector, AnyConnector), Con
     let mut connector = (plugin.create)();
     let framework = match plugin.kind {
         ConnectorKind::Sink => sink_def(),
-        ConnectorKind::Source => common_def(),
+        ConnectorKind::Source => source_def(),
     };
     let full = framework.merge(&connector.as_connector().config_def());
     full.parse(props)
         .map_err(|e| ConnectorConfigError::from_config(&name, e))?;
+    // Build the chain once, so a bad transform or predicate fails here,
+    // naming its full key (`transforms.<alias>.<key>`).
+    TransformChain::from_props(props)
+        .map_err(|e| ConnectorConfigError::from_config(&name, e.into()))?;
+    if plugin.kind == ConnectorKind::Source {
+        // Checked as if the worker's topic.creation.enable were on (its
+        // default): the worker ignores these keys when it is off.
+        TopicCreationGroups::parse(props)
+            .map_err(|e| ConnectorConfigError::from_config(&name, e))?;
+    }
     if plugin.kind == ConnectorKind::Sink {
         let topics = common_topics(props);
         let regex = props.get(TOPICS_REGEX).map(|s| s.trim()).unwrap_or("");
@@ -158,6 +196,7 @@ pub fn validate(props: &Props) -> Result<(ValidatedConnector, AnyConnector), Con
             }
             _ => {}
         }
+        check_dlq_topic(&name, props, &topics, regex)?;
     }
     connector.as_connector_mut().start(props).map_err(|e| {
         let key = match &e {
@@ -179,6 +218,39 @@ pub fn validate(props: &Props) -> Result<(ValidatedConnector, AnyConnector), Con
         },
         connector,
     ))
+}
+
+/// Java's `SinkConnectorConfig`: the dead letter queue may not be one of
+/// the topics the connector consumes.
+fn check_dlq_topic(
+    name: &str,
+    props: &Props,
+    topics: &[String],
+    regex: &str,
+) -> Result<(), ConnectorConfigError> {
+    let dlq = props.get(DLQ_TOPIC_NAME).map(|s| s.trim()).unwrap_or("");
+    if dlq.is_empty() {
+        return Ok(());
+    }
+    let message = if topics.iter().any(|t| t == dlq) {
+        format!(
+            "The DLQ topic '{dlq}' may not be included in the list of topics ('{TOPICS}={}') consumed by the connector",
+            topics.join(",")
+        )
+    } else if !regex.is_empty()
+        && regex::Regex::new(&format!("^(?:{regex})$")).is_ok_and(|r| r.is_match(dlq))
+    {
+        format!(
+            "The DLQ topic '{dlq}' may not be included in the regex matching topic names ('{TOPICS_REGEX}={regex}') consumed by the connector"
+        )
+    } else {
+        return Ok(());
+    };
+    Err(ConnectorConfigError {
+        connector: name.into(),
+        key: Some(DLQ_TOPIC_NAME.into()),
+        message: format!("invalid configuration for \"{DLQ_TOPIC_NAME}\": {message}"),
+    })
 }
 
 /// The `topics` list of a sink config.
@@ -241,5 +313,97 @@ mod tests {
         .unwrap();
         assert_eq!(v.tasks_max, 2);
         assert_eq!(c.kind(), ConnectorKind::Sink);
+    }
+
+    #[test]
+    fn transforms_errors_and_topic_creation_are_validated_naming_the_key() {
+        let sink = |extra: &[(&str, &str)]| {
+            let mut p = props_of(&[
+                ("name", "s"),
+                ("connector.class", "FileStreamSink"),
+                ("topics", "in"),
+            ]);
+            p.extend(props_of(extra));
+            validate(&p).err().map(|e| (e.key, e.message))
+        };
+        let source = |extra: &[(&str, &str)]| {
+            let mut p = props_of(&[
+                ("name", "g"),
+                ("connector.class", "datagen"),
+                ("topic", "t"),
+            ]);
+            p.extend(props_of(extra));
+            validate(&p).err().map(|e| (e.key, e.message))
+        };
+        assert_eq!(sink(&[]), None);
+        let key = |r: Option<(Option<String>, String)>| r.and_then(|(k, _)| k);
+        assert_eq!(
+            key(sink(&[("transforms", "x"), ("transforms.x.type", "Nope")])),
+            Some("transforms.x.type".into())
+        );
+        assert_eq!(
+            key(sink(&[("predicates", "p")])),
+            Some("predicates.p.type".into())
+        );
+        assert_eq!(
+            key(sink(&[("errors.tolerance", "most")])),
+            Some("errors.tolerance".into())
+        );
+        assert_eq!(
+            key(sink(&[(
+                "errors.deadletterqueue.topic.replication.factor",
+                "x"
+            )])),
+            Some("errors.deadletterqueue.topic.replication.factor".into())
+        );
+        let (k, message) = sink(&[("errors.deadletterqueue.topic.name", "in")]).unwrap();
+        assert_eq!(k.as_deref(), Some("errors.deadletterqueue.topic.name"));
+        assert!(
+            message.contains("may not be included in the list of topics"),
+            "{message}"
+        );
+        let mut regex = props_of(&[
+            ("name", "s"),
+            ("connector.class", "FileStreamSink"),
+            ("topics.regex", "in.*"),
+            ("errors.deadletterqueue.topic.name", "in-dlq"),
+        ]);
+        let e = validate(&regex).err().unwrap();
+        assert_eq!(e.key.as_deref(), Some("errors.deadletterqueue.topic.name"));
+        regex.insert("errors.deadletterqueue.topic.name".into(), "dlq".into());
+        assert!(validate(&regex).is_ok());
+
+        assert_eq!(source(&[]), None);
+        assert_eq!(
+            key(source(&[("topic.creation.default.partitions", "2")])),
+            Some("topic.creation.default.replication.factor".into())
+        );
+        assert_eq!(
+            source(&[
+                ("topic.creation.default.partitions", "2"),
+                ("topic.creation.default.replication.factor", "-1"),
+            ]),
+            None
+        );
+        // The framework declares the keys, with Java's defaults.
+        let def = sink_def();
+        for (k, default) in [
+            ("transforms", ""),
+            ("predicates", ""),
+            ("errors.tolerance", "none"),
+            ("errors.retry.timeout", "0"),
+            ("errors.retry.delay.max.ms", "60000"),
+            ("errors.log.enable", "false"),
+            ("errors.log.include.messages", "false"),
+            ("errors.deadletterqueue.topic.name", ""),
+            ("errors.deadletterqueue.topic.replication.factor", "3"),
+            ("errors.deadletterqueue.context.headers.enable", "false"),
+        ] {
+            assert_eq!(def.key(k).and_then(|k| k.default), Some(default), "{k}");
+        }
+        assert!(source_def().key("topic.creation.groups").is_some());
+        assert!(source_def()
+            .key("errors.deadletterqueue.topic.name")
+            .is_none());
     }
 }

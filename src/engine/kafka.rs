@@ -1,6 +1,7 @@
-//! librdkafka client settings for source producers and sink consumers:
-//! throughput-minded defaults, then worker `producer.*`/`consumer.*`, then
-//! connector `producer.override.*`/`consumer.override.*`.
+//! librdkafka client settings for source producers, sink consumers and
+//! admin clients: throughput-minded defaults, then worker
+//! `producer.*`/`consumer.*`/`admin.*`, then connector
+//! `producer.override.*`/`consumer.override.*`/`admin.override.*`.
 
 use rdkafka::ClientConfig;
 
@@ -95,6 +96,24 @@ pub fn consumer_config(
     apply(
         &mut cfg,
         &with_prefix(connector_props, "consumer.override."),
+        connector,
+    );
+    cfg
+}
+
+/// Admin client for topic creation (source topics, dead letter queues):
+/// worker `admin.*`, then connector `admin.override.*`, as in Java.
+pub fn admin_config(bootstrap: &str, worker: &Props, connector_props: &Props) -> ClientConfig {
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", bootstrap);
+    let connector = connector_props
+        .get("name")
+        .map(String::as_str)
+        .unwrap_or_default();
+    apply(&mut cfg, &with_prefix(worker, "admin."), connector);
+    apply(
+        &mut cfg,
+        &with_prefix(connector_props, "admin.override."),
         connector,
     );
     cfg

@@ -2,10 +2,13 @@
 //! standalone mode and the worker pods.
 
 pub mod connector_config;
+pub mod dlq;
+pub mod errors;
 pub mod kafka;
 pub mod sink;
 pub mod source;
 pub mod task;
+pub mod topic_creation;
 pub mod worker;
 pub mod worker_config;
 

@@ -1,13 +1,25 @@
 //! The sink task loop: consume in group `connect-<connector>`, convert,
-//! `put`, and commit consumer offsets only for what the task's
+//! transform, `put`, and commit consumer offsets only for what the task's
 //! `pre_commit` (flush) declared safe — at-least-once, nothing lost.
 //!
 //! Offsets are stored per batch (`enable.auto.offset.store=false` +
 //! `store_offsets`) and committed on the flush interval, synchronously on
 //! partition revocation (cooperative-sticky, incremental) and on shutdown.
+//!
+//! Positions come from the consumed records, not the transformed ones (a
+//! transform may rename the topic). A record a transform drops, or that is
+//! skipped under `errors.tolerance=all`, counts as processed; one sent to
+//! the dead letter queue is committed only once the queue acknowledged it
+//! (every commit first waits for the queue's outstanding deliveries).
+//!
+//! A `put` failing with a retriable error is retried like Java's
+//! `WorkerSinkTask`: the task's partitions are paused, rewound to the
+//! batch's first offsets and resumed after a backoff, so the same records
+//! come again while the consumer keeps polling (and stays in its group).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use rdkafka::consumer::{
@@ -19,8 +31,15 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::errors::{
+    transform_message, ErrantRecord, ErrorConfig, ErrorHandler, Retriable, Stage, StageError,
+};
 use super::task::{header_from_bytes, TaskContext, TaskFailure};
-use crate::connect::{ConnectRecord, SinkOffsets, SinkRecord, SinkTask, TopicPartition};
+use crate::connect::{
+    ConnectError, ConnectRecord, ConverterError, SchemaAndValue, SinkOffsets, SinkRecord, SinkTask,
+    TopicPartition,
+};
+use crate::transforms::TransformChain;
 
 /// Most records handed to one `put`.
 const MAX_BATCH: usize = 2000;
@@ -87,6 +106,16 @@ pub struct SinkTaskRunner {
     consumed: SinkOffsets,
     /// What was last committed, so an idle task does not commit again.
     committed: SinkOffsets,
+    /// `None` without transforms: the hot path skips the chain.
+    transforms: Option<TransformChain>,
+    errors: ErrorHandler,
+    /// After a retriable `put` failure: when to resume the paused
+    /// partitions, and how many attempts failed in a row.
+    redelivery: Option<Instant>,
+    put_failures: u32,
+    /// Per partition, the last offset of a batch that is being redelivered:
+    /// failures up to it were already sent to the dead letter queue.
+    reported: HashMap<TopicPartition, i64>,
 }
 
 impl SinkTaskRunner {
@@ -96,6 +125,13 @@ impl SinkTaskRunner {
         consumer: SinkConsumer,
         events: mpsc::UnboundedReceiver<RebalanceEvent>,
     ) -> Self {
+        let errors = ErrorHandler::new(
+            ctx.id.clone(),
+            &ErrorConfig::default(),
+            &Default::default(),
+            String::new(),
+            String::new(),
+        );
         SinkTaskRunner {
             ctx,
             task,
@@ -104,7 +140,25 @@ impl SinkTaskRunner {
             assigned: HashSet::new(),
             consumed: SinkOffsets::new(),
             committed: SinkOffsets::new(),
+            transforms: None,
+            errors,
+            redelivery: None,
+            put_failures: 0,
+            reported: HashMap::new(),
         }
+    }
+
+    /// The connector's transform chain (`None`: no transforms).
+    pub fn with_transforms(mut self, transforms: Option<TransformChain>) -> Self {
+        self.transforms = transforms;
+        self
+    }
+
+    /// How failures are retried, tolerated and reported (and the dead
+    /// letter queue).
+    pub fn with_errors(mut self, errors: ErrorHandler) -> Self {
+        self.errors = errors;
+        self
     }
 
     pub async fn run(mut self) -> Result<(), TaskFailure> {
@@ -118,6 +172,18 @@ impl SinkTaskRunner {
         };
         if let Err(e) = self.task.stop().await {
             tracing::warn!(task = %self.ctx.id, error = %e, "sink task stop failed");
+        }
+        // Whatever happened, let what went to the dead letter queue reach it.
+        if let Some(dlq) = self.errors.dlq() {
+            match dlq.acknowledged(self.ctx.offset_flush_timeout).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(task = %self.ctx.id, pending = dlq.pending(), "dead letter queue records still unacknowledged at stop")
+                }
+                Err(e) => {
+                    tracing::warn!(task = %self.ctx.id, error = %e, "dead letter queue delivery failed")
+                }
+            }
         }
         self.consumer.unsubscribe();
         result.and(committed)
@@ -135,6 +201,10 @@ impl SinkTaskRunner {
                 _ = tokio::time::sleep_until(next_commit) => {
                     self.commit(CommitMode::Async).await?;
                     next_commit = Instant::now() + self.ctx.offset_flush_interval;
+                }
+                _ = sleep_until_some(self.redelivery), if self.redelivery.is_some() => {
+                    self.redelivery = None;
+                    self.resume();
                 }
                 chunk = stream.next() => {
                     let Some(chunk) = chunk else { return Ok(()) };
@@ -169,49 +239,123 @@ impl SinkTaskRunner {
         chunk: Vec<Result<BorrowedMessage<'_>, KafkaError>>,
     ) -> Result<(), TaskFailure> {
         let mut records = Vec::with_capacity(chunk.len());
-        for msg in chunk {
-            let msg = msg.map_err(|e| TaskFailure::new(format!("consumer error: {e}")))?;
-            records.push(self.convert(&msg)?);
+        // The next offset to read per partition, by the consumed records;
+        // batches hold few partitions, so a scan beats hashing per record.
+        let mut last: Vec<(&str, i32, i64)> = Vec::new();
+        for msg in &chunk {
+            let msg = msg
+                .as_ref()
+                .map_err(|e| TaskFailure::new(format!("consumer error: {e}")))?;
+            // librdkafka's topic name is a C string: read it once per record.
+            let topic = msg.topic();
+            if let Some(record) = self.convert(msg, topic).await? {
+                records.push(record);
+            }
+            let (partition, next) = (msg.partition(), msg.offset() + 1);
+            match last
+                .iter_mut()
+                .rev()
+                .find(|(t, p, _)| *p == partition && *t == topic)
+            {
+                Some(entry) => entry.2 = next,
+                None => last.push((topic, partition, next)),
+            }
         }
-        // Track before put moves the records; only committed after pre_commit.
-        let positions: Vec<(TopicPartition, i64)> = records
-            .iter()
-            .map(|r| {
-                (
-                    TopicPartition::new(r.record.topic.clone(), r.kafka_partition),
-                    r.kafka_offset + 1,
-                )
-            })
-            .collect();
-        self.task.put(records).await.map_err(|e| {
-            TaskFailure::new(format!("task {} threw an error in put: {e}", self.ctx.id))
-        })?;
-        for (tp, next) in positions {
-            self.consumed.insert(tp, next);
+        if !records.is_empty() {
+            if let Err(e) = self.task.put(records).await {
+                if e.is_retriable() {
+                    self.redeliver(&chunk, &e);
+                    return Ok(());
+                }
+                return Err(TaskFailure::new(format!(
+                    "task {} threw an error in put (stage {}): {e}",
+                    self.ctx.id,
+                    Stage::TaskPut
+                )));
+            }
+        }
+        self.put_failures = 0;
+        for (topic, partition, next) in last {
+            self.consumed
+                .insert(TopicPartition::new(topic, partition), next);
         }
         Ok(())
     }
 
-    fn convert(&self, msg: &BorrowedMessage<'_>) -> Result<SinkRecord, TaskFailure> {
-        let topic = msg.topic();
-        let fail = |what: &str, e: crate::connect::ConverterError| {
-            TaskFailure::new(format!(
-                "task {} failed converting the {what} of the record at {topic}-{} offset {}: {e}",
-                self.ctx.id,
-                msg.partition(),
-                msg.offset()
-            ))
+    /// A retriable `put` failure: pause every assigned partition, rewind
+    /// the batch's partitions to its first records, and resume after a
+    /// backoff (300 ms doubling, capped by `errors.retry.delay.max.ms`).
+    fn redeliver(&mut self, chunk: &[Result<BorrowedMessage<'_>, KafkaError>], e: &ConnectError) {
+        self.put_failures += 1;
+        let delay = self
+            .errors
+            .operator()
+            .backoff(self.put_failures, Instant::now(), None);
+        tracing::warn!(task = %self.ctx.id, error = %e, attempt = self.put_failures,
+            "task threw a retriable exception in put; the batch will be redelivered in {delay:?}");
+        if let Ok(assigned) = self.consumer.assignment() {
+            if let Err(e) = self.consumer.pause(&assigned) {
+                tracing::warn!(task = %self.ctx.id, error = %e, "pausing partitions for redelivery");
+            }
+        }
+        let mut first: Vec<(&str, i32, i64, i64)> = Vec::new();
+        for msg in chunk.iter().filter_map(|m| m.as_ref().ok()) {
+            let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
+            match first
+                .iter_mut()
+                .find(|(t, p, _, _)| *p == partition && *t == topic)
+            {
+                Some(entry) => entry.3 = offset,
+                None => first.push((topic, partition, offset, offset)),
+            }
+        }
+        for (topic, partition, from, to) in first {
+            // Asynchronous; the fetch restarts here when resumed.
+            if let Err(e) =
+                self.consumer
+                    .seek(topic, partition, Offset::Offset(from), Duration::ZERO)
+            {
+                tracing::warn!(task = %self.ctx.id, error = %e, topic, partition, "rewinding for redelivery");
+            }
+            let tp = TopicPartition::new(topic, partition);
+            let seen = self.reported.entry(tp).or_insert(to);
+            *seen = (*seen).max(to);
+        }
+        self.redelivery = Some(Instant::now() + delay);
+    }
+
+    fn resume(&mut self) {
+        if let Ok(assigned) = self.consumer.assignment() {
+            if let Err(e) = self.consumer.resume(&assigned) {
+                tracing::warn!(task = %self.ctx.id, error = %e, "resuming partitions after redelivery backoff");
+            }
+        }
+    }
+
+    /// Converts and transforms one consumed record; `None` when it was
+    /// dropped by a transform or skipped under `errors.tolerance=all`.
+    async fn convert(
+        &mut self,
+        msg: &BorrowedMessage<'_>,
+        topic: &str,
+    ) -> Result<Option<SinkRecord>, TaskFailure> {
+        let key = match self.ctx.key_converter.to_connect(topic, msg.key()) {
+            Ok(k) => k,
+            Err(e) => match self.conversion_failed(Stage::KeyConverter, msg, e).await? {
+                Some(k) => k,
+                None => return Ok(None),
+            },
         };
-        let key = self
-            .ctx
-            .key_converter
-            .to_connect(topic, msg.key())
-            .map_err(|e| fail("key", e))?;
-        let value = self
-            .ctx
-            .value_converter
-            .to_connect(topic, msg.payload())
-            .map_err(|e| fail("value", e))?;
+        let value = match self.ctx.value_converter.to_connect(topic, msg.payload()) {
+            Ok(v) => v,
+            Err(e) => match self
+                .conversion_failed(Stage::ValueConverter, msg, e)
+                .await?
+            {
+                Some(v) => v,
+                None => return Ok(None),
+            },
+        };
         let headers = msg
             .headers()
             .map(|hs| {
@@ -220,20 +364,121 @@ impl SinkTaskRunner {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(SinkRecord {
-            record: ConnectRecord {
-                topic: topic.to_owned(),
-                kafka_partition: Some(msg.partition()),
-                key_schema: key.schema,
-                key: key.value,
-                value_schema: value.schema,
-                value: value.value,
-                timestamp: msg.timestamp().to_millis(),
-                headers,
+        let record = ConnectRecord {
+            topic: topic.to_owned(),
+            kafka_partition: Some(msg.partition()),
+            key_schema: key.schema,
+            key: key.value,
+            value_schema: value.schema,
+            value: value.value,
+            timestamp: msg.timestamp().to_millis(),
+            headers,
+        };
+        let record = match &self.transforms {
+            None => record,
+            Some(chain) => match chain.apply(record) {
+                Ok(Some(r)) => r,
+                Ok(None) => return Ok(None),
+                Err(e) => {
+                    let class = self.errors.transform_class(&e.message).to_owned();
+                    let error = StageError::data(transform_message(&e.message));
+                    let id = &self.ctx.id;
+                    let record = self.errant(msg);
+                    self.errors
+                        .failed(
+                            Stage::Transformation,
+                            &class,
+                            &error,
+                            record,
+                            &self.ctx.shutdown,
+                            || {
+                                format!(
+                                    "task {id} failed transforming the record at {topic}-{} offset {}",
+                                    msg.partition(),
+                                    msg.offset()
+                                )
+                            },
+                        )
+                        .await?;
+                    return Ok(None);
+                }
             },
-            kafka_partition: msg.partition(),
+        };
+        Ok(Some(SinkRecord {
+            kafka_partition: record.kafka_partition.unwrap_or(msg.partition()),
+            record,
             kafka_offset: msg.offset(),
-        })
+        }))
+    }
+
+    /// A record for reports: a redelivered one that already went to the
+    /// dead letter queue is not sent there again.
+    fn errant<'a>(&self, msg: &'a BorrowedMessage<'a>) -> ErrantRecord<'a> {
+        let redelivered = !self.reported.is_empty()
+            && self
+                .reported
+                .get(&TopicPartition::new(msg.topic(), msg.partition()))
+                .is_some_and(|&upto| msg.offset() <= upto);
+        if redelivered {
+            ErrantRecord::Redelivered(msg)
+        } else {
+            ErrantRecord::Consumed(msg)
+        }
+    }
+
+    /// A conversion failed: retried while retriable, then skipped under
+    /// tolerance or the task's failure naming the record.
+    async fn conversion_failed(
+        &mut self,
+        stage: Stage,
+        msg: &BorrowedMessage<'_>,
+        e: ConverterError,
+    ) -> Result<Option<SchemaAndValue>, TaskFailure> {
+        let topic = msg.topic();
+        let converter = if stage == Stage::KeyConverter {
+            self.ctx.key_converter.clone()
+        } else {
+            self.ctx.value_converter.clone()
+        };
+        let bytes = if stage == Stage::KeyConverter {
+            msg.key()
+        } else {
+            msg.payload()
+        };
+        let e = match self
+            .errors
+            .operator()
+            .retry(e, &self.ctx.shutdown, || converter.to_connect(topic, bytes))
+            .await
+        {
+            Ok(v) => return Ok(Some(v)),
+            Err(e) => e,
+        };
+        let what = if stage == Stage::KeyConverter {
+            "key"
+        } else {
+            "value"
+        };
+        let class = self.errors.converter_class(stage).to_owned();
+        let id = &self.ctx.id;
+        let record = self.errant(msg);
+        self.errors
+            .failed(
+                stage,
+                &class,
+                &StageError::from(&e),
+                record,
+                &self.ctx.shutdown,
+                || {
+                    format!(
+                        "task {id} failed converting the {what} of the record at {topic}-{} offset {}",
+                        msg.partition(),
+                        msg.offset()
+                    )
+                },
+            )
+            .await?;
+        Ok(None)
     }
 
     /// Asks the task what is safe (flushing it), stores those offsets and
@@ -241,6 +486,15 @@ impl SinkTaskRunner {
     async fn commit(&mut self, mode: CommitMode) -> Result<(), TaskFailure> {
         if self.consumed.is_empty() {
             return Ok(());
+        }
+        // Nothing sent to the dead letter queue may be committed before the
+        // queue has it.
+        if let Some(dlq) = self.errors.dlq() {
+            if !dlq.acknowledged(self.ctx.offset_flush_timeout).await? {
+                tracing::warn!(task = %self.ctx.id, pending = dlq.pending(),
+                    "dead letter queue records not acknowledged within offset.flush.timeout.ms; offsets not committed this time");
+                return Ok(());
+            }
         }
         let safe = self
             .task
@@ -282,5 +536,13 @@ impl SinkTaskRunner {
             self.committed.extend(safe);
         }
         Ok(())
+    }
+}
+
+/// Sleeps until `at` (never called with `None`).
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

@@ -1,9 +1,16 @@
-//! The source task loop: poll → convert → produce, and commit source
-//! offsets only for records Kafka has acknowledged.
+//! The source task loop: poll → transforms → convert → produce, and commit
+//! source offsets only for records Kafka has acknowledged.
 //!
 //! Acknowledgements are counted per poll batch, not per record: every record
 //! of a batch shares one `BatchAck`, and a batch's offsets become committable
 //! once its count reaches zero and every batch before it is done too.
+//! Records a transform drops, or that fail conversion or transformation
+//! under `errors.tolerance=all`, count as done at once: their source offsets
+//! are committed with their batch, as in Java.
+//!
+//! Without transforms, topic creation or error settings, the loop does what
+//! it did before them: the chain is skipped, and error handling only runs
+//! once an operation has failed.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,9 +24,18 @@ use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer}
 use rdkafka::ClientContext;
 use tokio::time::Instant;
 
+use super::errors::{
+    transform_message, ErrantRecord, ErrorConfig, ErrorHandler, Retriable, Stage, StageError,
+    Tolerance, CONNECT_EXCEPTION,
+};
 use super::task::{header_bytes, TaskContext, TaskFailure};
-use crate::connect::{OffsetMap, SourceRecord, SourceTask};
+use super::topic_creation::TopicCreator;
+use crate::connect::{ConnectRecord, OffsetMap, SourceRecord, SourceTask};
 use crate::storage::offsets::{offset_key, OffsetStore};
+use crate::transforms::TransformChain;
+
+/// Java's class behind the `KAFKA_PRODUCE` stage.
+const PRODUCER_CLASS: &str = "org.apache.kafka.clients.producer.KafkaProducer";
 
 /// Delivery bookkeeping for one poll batch.
 #[derive(Default)]
@@ -42,7 +58,23 @@ impl BatchAck {
 }
 
 /// Producer context whose delivery callback counts a batch down.
-pub struct AckContext;
+pub struct AckContext {
+    task: String,
+    /// `errors.tolerance=all`: a failed delivery is reported and its record
+    /// counts as done (Java commits its offset too).
+    tolerate: bool,
+    log: bool,
+}
+
+impl AckContext {
+    pub fn new(task: String, errors: &ErrorConfig) -> AckContext {
+        AckContext {
+            task,
+            tolerate: errors.tolerance == Tolerance::All,
+            log: errors.log_enable,
+        }
+    }
+}
 
 impl ClientContext for AckContext {}
 
@@ -50,9 +82,23 @@ impl ProducerContext for AckContext {
     type DeliveryOpaque = Arc<BatchAck>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, ack: Arc<BatchAck>) {
-        if let Err((e, _)) = result {
-            let mut slot = ack.error.lock().unwrap_or_else(PoisonError::into_inner);
-            slot.get_or_insert_with(|| e.to_string());
+        if let Err((e, msg)) = result {
+            if self.tolerate {
+                if self.log {
+                    tracing::error!(
+                        task = %self.task,
+                        stage = Stage::KafkaProduce.name(),
+                        class = PRODUCER_CLASS,
+                        topic = rdkafka::Message::topic(msg),
+                        error = %e,
+                        "Error encountered in task {}. Executing stage 'KAFKA_PRODUCE' with class '{PRODUCER_CLASS}'.",
+                        self.task
+                    );
+                }
+            } else {
+                let mut slot = ack.error.lock().unwrap_or_else(PoisonError::into_inner);
+                slot.get_or_insert_with(|| e.to_string());
+            }
         }
         ack.remaining.fetch_sub(1, Ordering::AcqRel);
     }
@@ -67,12 +113,25 @@ struct PendingBatch {
     offsets: Vec<(OffsetMap, OffsetMap)>,
 }
 
+/// What happened to one record of a batch.
+enum Sent {
+    /// Handed to the producer: its delivery counts the batch down.
+    Produced,
+    /// Dropped by a transform or skipped under `errors.tolerance=all`.
+    Skipped,
+}
+
 /// Runs one source task until shutdown or failure.
 pub struct SourceTaskRunner {
     ctx: TaskContext,
     task: Box<dyn SourceTask>,
     producer: SourceProducer,
     store: Arc<dyn OffsetStore>,
+    /// `None` without transforms: the hot path skips the chain.
+    transforms: Option<TransformChain>,
+    errors: ErrorHandler,
+    /// `None` unless topic creation is on for the worker and the connector.
+    topics: Option<TopicCreator>,
     pending: VecDeque<PendingBatch>,
     committable: IndexMap<String, (OffsetMap, OffsetMap)>,
     polled: u64,
@@ -85,15 +144,43 @@ impl SourceTaskRunner {
         producer: SourceProducer,
         store: Arc<dyn OffsetStore>,
     ) -> Self {
+        let errors = ErrorHandler::new(
+            ctx.id.clone(),
+            &ErrorConfig::default(),
+            &Default::default(),
+            String::new(),
+            String::new(),
+        );
         SourceTaskRunner {
             ctx,
             task,
             producer,
             store,
+            transforms: None,
+            errors,
+            topics: None,
             pending: VecDeque::new(),
             committable: IndexMap::new(),
             polled: 0,
         }
+    }
+
+    /// The connector's transform chain (`None`: no transforms).
+    pub fn with_transforms(mut self, transforms: Option<TransformChain>) -> Self {
+        self.transforms = transforms;
+        self
+    }
+
+    /// How failures are retried, tolerated and reported.
+    pub fn with_errors(mut self, errors: ErrorHandler) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    /// Creates topics before their first record (KIP-158).
+    pub fn with_topic_creation(mut self, topics: Option<TopicCreator>) -> Self {
+        self.topics = topics;
+        self
     }
 
     /// The task's loop. Returns `Ok` after a graceful stop.
@@ -109,11 +196,35 @@ impl SourceTaskRunner {
 
     async fn run_loop(&mut self) -> Result<(), TaskFailure> {
         let mut last_commit = Instant::now();
+        let mut poll_failures = 0u32;
         loop {
-            let batch = tokio::select! {
+            let polled = tokio::select! {
                 biased;
                 _ = self.ctx.shutdown.cancelled() => return Ok(()),
-                batch = self.task.poll() => batch?,
+                batch = self.task.poll() => batch,
+            };
+            let batch = match polled {
+                Ok(batch) => {
+                    poll_failures = 0;
+                    batch
+                }
+                // Java retries a poll that threw a RetriableException; here
+                // with the errors.* backoff between attempts.
+                Err(e) if e.is_retriable() => {
+                    poll_failures += 1;
+                    let delay = self
+                        .errors
+                        .operator()
+                        .backoff(poll_failures, Instant::now(), None);
+                    tracing::warn!(task = %self.ctx.id, error = %e, attempt = poll_failures,
+                        "failed to poll records from the source task; will retry in {delay:?}");
+                    tokio::select! {
+                        _ = self.ctx.shutdown.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                    Vec::new()
+                }
+                Err(e) => return Err(e.into()),
             };
             if !batch.is_empty() {
                 self.send_batch(batch).await?;
@@ -130,78 +241,250 @@ impl SourceTaskRunner {
         ack.remaining.store(batch.len(), Ordering::Release);
         let mut offsets: Vec<(OffsetMap, OffsetMap)> = Vec::new();
         let count = batch.len();
+        let mut skipped = 0;
         for (i, rec) in batch.into_iter().enumerate() {
-            let r = &rec.record;
-            let key = self
-                .ctx
-                .key_converter
-                .from_connect(&r.topic, r.key_schema.as_ref(), &r.key)
-                .map_err(|e| self.conversion_failure("key", &rec, e))?;
-            let value = self
-                .ctx
-                .value_converter
-                .from_connect(&r.topic, r.value_schema.as_ref(), &r.value)
-                .map_err(|e| self.conversion_failure("value", &rec, e))?;
-            let headers = (!r.headers.is_empty()).then(|| {
-                r.headers.iter().fold(OwnedHeaders::new(), |hs, h| {
-                    let bytes = header_bytes(h);
-                    hs.insert(KafkaHeader {
-                        key: &h.key,
-                        value: bytes.as_deref(),
-                    })
-                })
-            });
-            let mut out =
-                BaseRecord::<[u8], [u8], Arc<BatchAck>>::with_opaque_to(&r.topic, ack.clone());
-            if let Some(k) = key.as_deref() {
-                out = out.key(k);
+            let SourceRecord {
+                record,
+                source_partition,
+                source_offset,
+            } = rec;
+            match self
+                .send_one(record, &source_partition, &source_offset, &ack)
+                .await
+            {
+                Ok(Sent::Produced) => {}
+                Ok(Sent::Skipped) => skipped += 1,
+                Err(e) => {
+                    // This record and those after it never reached the producer.
+                    ack.remaining
+                        .fetch_sub(count - i + skipped, Ordering::AcqRel);
+                    return Err(e);
+                }
             }
-            if let Some(v) = value.as_deref() {
-                out = out.payload(v);
-            }
-            if let Some(p) = r.kafka_partition {
-                out = out.partition(p);
-            }
-            if let Some(ts) = r.timestamp {
-                out = out.timestamp(ts);
-            }
-            if let Some(h) = headers {
-                out = out.headers(h);
-            }
-            if let Err(e) = send(&self.producer, &self.ctx.shutdown, out).await {
-                // Records after this one were never handed to the producer.
-                ack.remaining.fetch_sub(count - i, Ordering::AcqRel);
-                return Err(e);
-            }
-            if !rec.source_partition.is_empty() || !rec.source_offset.is_empty() {
+            if !source_partition.is_empty() || !source_offset.is_empty() {
                 match offsets
                     .iter_mut()
                     .rev()
-                    .find(|(p, _)| *p == rec.source_partition)
+                    .find(|(p, _)| *p == source_partition)
                 {
-                    Some(last) => last.1 = rec.source_offset,
-                    None => offsets.push((rec.source_partition, rec.source_offset)),
+                    Some(last) => last.1 = source_offset,
+                    None => offsets.push((source_partition, source_offset)),
                 }
             }
+        }
+        if skipped > 0 {
+            ack.remaining.fetch_sub(skipped, Ordering::AcqRel);
         }
         self.polled += count as u64;
         self.pending.push_back(PendingBatch { ack, offsets });
         Ok(())
     }
 
-    fn conversion_failure(
-        &self,
-        what: &str,
-        rec: &SourceRecord,
-        e: crate::connect::ConverterError,
-    ) -> TaskFailure {
-        TaskFailure::new(format!(
-            "task {} failed converting the {what} of a record for topic {} (source partition {:?}, offset {:?}): {e}",
-            self.ctx.id,
-            rec.record.topic,
-            rec.source_partition,
-            rec.source_offset
-        ))
+    /// Transforms, converts and produces one record.
+    async fn send_one(
+        &mut self,
+        record: ConnectRecord,
+        partition: &OffsetMap,
+        offset: &OffsetMap,
+        ack: &Arc<BatchAck>,
+    ) -> Result<Sent, TaskFailure> {
+        // Kept only when errors.log.include.messages asks for it.
+        let original = self.errors.keeps_source_records().then(|| record.clone());
+        let record = match &self.transforms {
+            None => record,
+            Some(chain) => match chain.apply(record) {
+                Ok(Some(r)) => r,
+                Ok(None) => return Ok(Sent::Skipped),
+                Err(e) => {
+                    let class = self.errors.transform_class(&e.message).to_owned();
+                    let error = StageError::data(transform_message(&e.message));
+                    let id = &self.ctx.id;
+                    self.errors
+                        .failed(
+                            Stage::Transformation,
+                            &class,
+                            &error,
+                            ErrantRecord::Source {
+                                partition,
+                                offset,
+                                record: original.as_ref(),
+                            },
+                            &self.ctx.shutdown,
+                            || {
+                                format!(
+                                    "task {id} failed transforming a record (source partition {partition:?}, offset {offset:?})"
+                                )
+                            },
+                        )
+                        .await?;
+                    return Ok(Sent::Skipped);
+                }
+            },
+        };
+        let r = &record;
+        if let Some(topics) = &mut self.topics {
+            topics.ensure(&r.topic).await?;
+        }
+        let key = match self
+            .ctx
+            .key_converter
+            .from_connect(&r.topic, r.key_schema.as_ref(), &r.key)
+        {
+            Ok(k) => k,
+            Err(e) => {
+                let converter = self.ctx.key_converter.clone();
+                let retried = self
+                    .errors
+                    .operator()
+                    .retry(e, &self.ctx.shutdown, || {
+                        converter.from_connect(&r.topic, r.key_schema.as_ref(), &r.key)
+                    })
+                    .await;
+                match retried {
+                    Ok(k) => k,
+                    Err(e) => {
+                        self.conversion_failed(
+                            Stage::KeyConverter,
+                            r,
+                            &e,
+                            partition,
+                            offset,
+                            original.as_ref(),
+                        )
+                        .await?;
+                        return Ok(Sent::Skipped);
+                    }
+                }
+            }
+        };
+        let value =
+            match self
+                .ctx
+                .value_converter
+                .from_connect(&r.topic, r.value_schema.as_ref(), &r.value)
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    let converter = self.ctx.value_converter.clone();
+                    let retried = self
+                        .errors
+                        .operator()
+                        .retry(e, &self.ctx.shutdown, || {
+                            converter.from_connect(&r.topic, r.value_schema.as_ref(), &r.value)
+                        })
+                        .await;
+                    match retried {
+                        Ok(v) => v,
+                        Err(e) => {
+                            self.conversion_failed(
+                                Stage::ValueConverter,
+                                r,
+                                &e,
+                                partition,
+                                offset,
+                                original.as_ref(),
+                            )
+                            .await?;
+                            return Ok(Sent::Skipped);
+                        }
+                    }
+                }
+            };
+        let headers = (!r.headers.is_empty()).then(|| {
+            r.headers.iter().fold(OwnedHeaders::new(), |hs, h| {
+                let bytes = header_bytes(h);
+                hs.insert(KafkaHeader {
+                    key: &h.key,
+                    value: bytes.as_deref(),
+                })
+            })
+        });
+        let mut out =
+            BaseRecord::<[u8], [u8], Arc<BatchAck>>::with_opaque_to(&r.topic, ack.clone());
+        if let Some(k) = key.as_deref() {
+            out = out.key(k);
+        }
+        if let Some(v) = value.as_deref() {
+            out = out.payload(v);
+        }
+        if let Some(p) = r.kafka_partition {
+            out = out.partition(p);
+        }
+        if let Some(ts) = r.timestamp {
+            out = out.timestamp(ts);
+        }
+        if let Some(h) = headers {
+            out = out.headers(h);
+        }
+        match send(&self.producer, &self.ctx.shutdown, out).await {
+            Ok(()) => Ok(Sent::Produced),
+            Err(SendError::Shutdown) => Err(TaskFailure::new(
+                "shutdown while the producer queue was full",
+            )),
+            Err(SendError::Kafka(e)) => {
+                let error = StageError {
+                    exception_class: CONNECT_EXCEPTION,
+                    message: e.to_string(),
+                    retriable: false,
+                };
+                let id = &self.ctx.id;
+                let topic = &r.topic;
+                self.errors
+                    .failed(
+                        Stage::KafkaProduce,
+                        PRODUCER_CLASS,
+                        &error,
+                        ErrantRecord::Source {
+                            partition,
+                            offset,
+                            record: original.as_ref(),
+                        },
+                        &self.ctx.shutdown,
+                        || format!("task {id} failed to send a record to topic {topic}"),
+                    )
+                    .await?;
+                Ok(Sent::Skipped)
+            }
+        }
+    }
+
+    /// A conversion failed for good: skipped under tolerance, else the
+    /// task's failure naming the record.
+    async fn conversion_failed(
+        &mut self,
+        stage: Stage,
+        record: &ConnectRecord,
+        e: &crate::connect::ConverterError,
+        partition: &OffsetMap,
+        offset: &OffsetMap,
+        original: Option<&ConnectRecord>,
+    ) -> Result<(), TaskFailure> {
+        let what = if stage == Stage::KeyConverter {
+            "key"
+        } else {
+            "value"
+        };
+        let class = self.errors.converter_class(stage).to_owned();
+        let id = &self.ctx.id;
+        let topic = &record.topic;
+        self.errors
+            .failed(
+                stage,
+                &class,
+                &StageError::from(e),
+                ErrantRecord::Source {
+                    partition,
+                    offset,
+                    record: original,
+                },
+                &self.ctx.shutdown,
+                || {
+                    format!(
+                        "task {id} failed converting the {what} of a record for topic {topic} (source partition {partition:?}, offset {offset:?})"
+                    )
+                },
+            )
+            .await
     }
 
     /// Moves acknowledged batches (in order) into the committable set, and
@@ -253,12 +536,18 @@ impl SourceTaskRunner {
     }
 }
 
+/// Why a record could not be handed to librdkafka.
+enum SendError {
+    Shutdown,
+    Kafka(KafkaError),
+}
+
 /// Hands a record to librdkafka, waiting while its queue is full.
 async fn send(
     producer: &SourceProducer,
     shutdown: &tokio_util::sync::CancellationToken,
     mut record: BaseRecord<'_, [u8], [u8], Arc<BatchAck>>,
-) -> Result<(), TaskFailure> {
+) -> Result<(), SendError> {
     loop {
         match producer.send(record) {
             Ok(()) => return Ok(()),
@@ -266,17 +555,10 @@ async fn send(
                 record = r;
                 tokio::time::sleep(Duration::from_millis(2)).await;
                 if shutdown.is_cancelled() {
-                    return Err(TaskFailure::new(
-                        "shutdown while the producer queue was full",
-                    ));
+                    return Err(SendError::Shutdown);
                 }
             }
-            Err((e, r)) => {
-                return Err(TaskFailure::new(format!(
-                    "failed to send a record to topic {}: {e}",
-                    r.topic
-                )))
-            }
+            Err((e, _)) => return Err(SendError::Kafka(e)),
         }
     }
 }

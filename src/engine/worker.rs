@@ -11,18 +11,29 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::connector_config::{common_topics, ValidatedConnector, TOPICS_REGEX};
-use super::kafka::{consumer_config, producer_config};
+use super::dlq::DeadLetterQueue;
+use super::errors::{chain_of, converter_class_name, ErrorConfig, ErrorHandler};
+use super::kafka::{admin_config, consumer_config, producer_config};
 use super::sink::{SinkConsumer, SinkContext, SinkTaskRunner};
 use super::source::{AckContext, SourceProducer, SourceTaskRunner};
 use super::task::{TaskContext, TaskFailure, TaskId};
+use super::topic_creation::{TopicCreationGroups, TopicCreator};
 use super::worker_config::{WorkerConfig, KEY_CONVERTER, VALUE_CONVERTER};
-use crate::connect::{Converter, Props};
+use crate::connect::{ConnectorKind, Converter, Props};
 use crate::connectors::AnyConnector;
 use crate::converters;
 use crate::storage::OffsetStore;
+use crate::transforms::TransformChain;
 
 /// What a finished task future yields through the join set.
 type Joined = Result<(tokio::task::Id, (TaskId, Result<(), TaskFailure>)), tokio::task::JoinError>;
+
+/// What a task runs its records through besides the task itself.
+struct Pipeline {
+    transforms: Option<TransformChain>,
+    error_config: ErrorConfig,
+    errors: ErrorHandler,
+}
 
 /// Connect's task states.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +110,48 @@ impl Worker {
             .map_err(|e| format!("invalid configuration for \"{}\": {}", e.key, e.message))
     }
 
+    /// Whether this worker runs on standalone mode's embedded in-memory
+    /// cluster (its config names no brokers).
+    fn embedded(&self) -> bool {
+        self.config.bootstrap_servers().is_none()
+    }
+
+    /// The configured converter class (connector override, else worker),
+    /// as Java names it, for error reports.
+    fn converter_class(&self, props: &Props, prefix: &str) -> String {
+        let configured = props
+            .get(prefix)
+            .filter(|c| !c.trim().is_empty())
+            .or_else(|| self.config.props().get(prefix))
+            .map(String::as_str)
+            .unwrap_or("");
+        converter_class_name(configured)
+    }
+
+    /// The transform chain and error handling of one task.
+    fn pipeline(
+        &self,
+        id: &TaskId,
+        validated: &ValidatedConnector,
+        kind: ConnectorKind,
+    ) -> Result<Pipeline, String> {
+        let transforms = chain_of(&validated.props).map_err(|e| e.to_string())?;
+        let error_config = ErrorConfig::from_props(&validated.props, kind)
+            .map_err(|e| format!("invalid configuration for \"{}\": {}", e.key, e.message))?;
+        let errors = ErrorHandler::new(
+            id.clone(),
+            &error_config,
+            &validated.props,
+            self.converter_class(&validated.props, KEY_CONVERTER),
+            self.converter_class(&validated.props, VALUE_CONVERTER),
+        );
+        Ok(Pipeline {
+            transforms,
+            error_config,
+            errors,
+        })
+    }
+
     /// Splits a validated connector into tasks and starts them
     /// (standalone mode, where one process runs everything).
     pub fn start_connector(
@@ -152,12 +205,15 @@ impl Worker {
             offset_flush_timeout: self.config.offset_flush_timeout(),
             shutdown: stop.clone(),
         };
+        let pipeline = self
+            .pipeline(&id, validated, connector.kind())
+            .map_err(conn_err)?;
         match connector {
             AnyConnector::Source(c) => {
-                self.start_source(ctx, c.create_task(), task_props, validated)?
+                self.start_source(ctx, c.create_task(), task_props, validated, pipeline)?
             }
             AnyConnector::Sink(c) => {
-                self.start_sink(ctx, c.create_task(), task_props, validated)?
+                self.start_sink(ctx, c.create_task(), task_props, validated, pipeline)?
             }
         }
         self.stops.insert(id.clone(), stop);
@@ -198,6 +254,7 @@ impl Worker {
         mut task: Box<dyn crate::connect::SourceTask>,
         task_props: Props,
         validated: &ValidatedConnector,
+        pipeline: Pipeline,
     ) -> Result<(), WorkerError> {
         let cfg: ClientConfig = producer_config(
             &self.bootstrap,
@@ -205,12 +262,31 @@ impl Worker {
             &validated.props,
             &validated.name,
         );
-        let producer: SourceProducer =
-            cfg.create_with_context(AckContext)
-                .map_err(|source| WorkerError::Client {
-                    task: ctx.id.clone(),
-                    source,
-                })?;
+        let producer: SourceProducer = cfg
+            .create_with_context(AckContext::new(ctx.id.to_string(), &pipeline.error_config))
+            .map_err(|source| WorkerError::Client {
+                task: ctx.id.clone(),
+                source,
+            })?;
+        // KIP-158: only when both the worker and the connector ask for it.
+        // The embedded cluster (librdkafka's mock) cannot create topics: it
+        // auto-creates them on first use.
+        let topics = if self.config.topic_creation_enable() && !self.embedded() {
+            TopicCreationGroups::parse(&validated.props)
+                .map_err(|e| WorkerError::Connector {
+                    connector: validated.name.clone(),
+                    message: format!("invalid configuration for \"{}\": {}", e.key, e.message),
+                })?
+                .map(|groups| {
+                    TopicCreator::new(
+                        ctx.id.to_string(),
+                        groups,
+                        admin_config(&self.bootstrap, self.config.props(), &validated.props),
+                    )
+                })
+        } else {
+            None
+        };
         let reader = Arc::new(crate::storage::offsets::ConnectorOffsets {
             connector: validated.name.clone(),
             store: self.offsets.clone(),
@@ -224,6 +300,9 @@ impl Worker {
                 task.start(&task_props, reader).await?;
                 tracing::info!(task = %span_id, "source task RUNNING");
                 SourceTaskRunner::new(ctx, task, producer, store)
+                    .with_transforms(pipeline.transforms)
+                    .with_errors(pipeline.errors)
+                    .with_topic_creation(topics)
                     .run()
                     .await
             }
@@ -240,6 +319,7 @@ impl Worker {
         mut task: Box<dyn crate::connect::SinkTask>,
         task_props: Props,
         validated: &ValidatedConnector,
+        pipeline: Pipeline,
     ) -> Result<(), WorkerError> {
         let cfg = consumer_config(
             &self.bootstrap,
@@ -279,12 +359,36 @@ impl Worker {
             })?;
         let id = ctx.id.clone();
         let tracked = id.clone();
+        let bootstrap = self.bootstrap.clone();
+        let embedded = self.embedded();
+        let worker_props = self.config.props().clone();
+        let connector_props = validated.props.clone();
         let handle = self.tasks.spawn(async move {
             let span_id = id.clone();
             let result = async {
+                // Java sets up the dead letter queue (topic included) before
+                // the task starts.
+                let dlq = match &pipeline.error_config.dlq {
+                    Some(cfg) => Some(
+                        DeadLetterQueue::open(
+                            &bootstrap,
+                            &worker_props,
+                            &connector_props,
+                            &span_id,
+                            cfg,
+                            !embedded,
+                        )
+                        .await?,
+                    ),
+                    None => None,
+                };
                 task.start(&task_props).await?;
                 tracing::info!(task = %span_id, "sink task RUNNING");
-                SinkTaskRunner::new(ctx, task, consumer, events).run().await
+                SinkTaskRunner::new(ctx, task, consumer, events)
+                    .with_transforms(pipeline.transforms)
+                    .with_errors(pipeline.errors.with_dlq(dlq))
+                    .run()
+                    .await
             }
             .await;
             (id, result)

@@ -11,6 +11,7 @@ pub const OFFSET_FLUSH_INTERVAL_MS: &str = "offset.flush.interval.ms";
 pub const OFFSET_FLUSH_TIMEOUT_MS: &str = "offset.flush.timeout.ms";
 pub const OFFSET_STORAGE_FILE: &str = "offset.storage.file.filename";
 pub const TASK_SHUTDOWN_TIMEOUT_MS: &str = "task.shutdown.graceful.timeout.ms";
+pub use super::topic_creation::TOPIC_CREATION_ENABLE;
 
 pub fn config_def() -> ConfigDef {
     ConfigDef::new()
@@ -31,6 +32,8 @@ pub fn config_def() -> ConfigDef {
         .define(TASK_SHUTDOWN_TIMEOUT_MS, ConfigType::Long, Some("5000"), Importance::Low,
             "Time to wait for tasks to shut down gracefully")
         .validate_with(Validator::Range { min: Some(0), max: None })
+        .define(TOPIC_CREATION_ENABLE, ConfigType::Boolean, Some("true"), Importance::Low,
+            "Whether to allow automatic creation of topics used by source connectors, when source connectors are configured with `topic.creation.` properties. Each task will use an admin client to create its topics and will not depend on the Kafka brokers to create topics automatically.")
 }
 
 /// Parsed worker configuration plus the raw properties (for `producer.*`,
@@ -67,6 +70,11 @@ impl WorkerConfig {
 
     pub fn task_shutdown_timeout(&self) -> Duration {
         self.config.duration_ms(TASK_SHUTDOWN_TIMEOUT_MS)
+    }
+
+    /// `topic.creation.enable`.
+    pub fn topic_creation_enable(&self) -> bool {
+        self.config.boolean(TOPIC_CREATION_ENABLE)
     }
 
     pub fn offset_storage_file(&self) -> Option<String> {
