@@ -708,6 +708,7 @@ impl DistributedWorker {
             };
             match started {
                 Ok(redactor) => {
+                    engine.hide_secrets(&redactor);
                     self.redactors.insert(id.clone(), redactor);
                     self.started_with.insert(id.clone(), task_props);
                     self.write_status(StatusKey::Task(id.clone()), State::Running, None)

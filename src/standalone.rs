@@ -260,6 +260,9 @@ pub async fn run(
 
     let mut worker = Worker::new(worker_config, bootstrap, offsets);
     for c in &connectors {
+        worker.hide_secrets(&c.redactor);
+    }
+    for c in &connectors {
         worker
             .start_connector(&c.validated, &c.connector)
             .map_err(|e| match e {

@@ -442,9 +442,9 @@ async fn secrets_resolve_on_the_worker_and_stay_out_of_topics_and_logs() {
         );
     }
     // The worker log. Not checked: the data topic (the engine logs assigned
-    // partitions by topic), and the bad task's path, which the engine's
-    // `task FAILED` line (src/engine/worker.rs) prints unscrubbed.
+    // partitions by topic name; a topic name is not a secret).
     for secret in [
+        &task_secret,
         &path_secret,
         &db_password,
         &worker_token,

@@ -67,9 +67,16 @@ pub struct Worker {
     /// Stop tokens of the tasks still running.
     stops: BTreeMap<TaskId, CancellationToken>,
     states: BTreeMap<TaskId, TaskState>,
+    /// Resolved config-provider values, scrubbed from logged traces.
+    redactor: crate::connect::Redactor,
 }
 
 impl Worker {
+    /// Adds resolved config-provider values that must never be logged.
+    pub fn hide_secrets(&mut self, secrets: &crate::connect::Redactor) {
+        self.redactor = self.redactor.merged(secrets);
+    }
+
     pub fn new(config: WorkerConfig, bootstrap: String, offsets: Arc<dyn OffsetStore>) -> Worker {
         Worker {
             config,
@@ -79,6 +86,7 @@ impl Worker {
             tasks: JoinSet::new(),
             task_ids: HashMap::new(),
             stops: BTreeMap::new(),
+            redactor: crate::connect::Redactor::new(Vec::new()),
             states: BTreeMap::new(),
         }
     }
@@ -436,7 +444,9 @@ impl Worker {
                 (tid, id, TaskState::Stopped)
             }
             Ok((tid, (id, Err(failure)))) => {
-                tracing::error!(task = %id, trace = %failure.message, "task FAILED");
+                // The trace may quote resolved config-provider values.
+                let trace = self.redactor.redact(&failure.message);
+                tracing::error!(task = %id, trace = %trace, "task FAILED");
                 (tid, id, TaskState::Failed(failure.message))
             }
             Err(e) => {
