@@ -297,10 +297,12 @@ impl Transform for ExtractField {
             let extracted = match part.value(&record) {
                 Value::Null => Value::Null,
                 Value::Map(entries) => self.path.value_from_map(entries)?,
-                other => return Err(TransformError::new(format!(
+                other => {
+                    return Err(TransformError::new(format!(
                     "Only Map objects supported in absence of schema for [{PURPOSE}], found: {}",
                     type_of(other)
-                ))),
+                )))
+                }
             };
             return Ok(Some(part.set(record, None, extracted)));
         };
