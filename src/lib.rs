@@ -7,6 +7,7 @@ pub mod connectors;
 pub mod converters;
 pub mod distributed;
 pub mod engine;
+pub mod metrics;
 pub mod operator;
 pub mod placement;
 pub mod standalone;
