@@ -7,41 +7,15 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+
 use std::time::Duration;
 
 use kconnect::connect::Value;
 use kconnect::connectors::datagen;
 use support::*;
 
-/// Base URL of the test registry's Confluent API: `SCHEMA_REGISTRY_URL`
-/// when the test command started one, else `tests/env/registry.sh start`
-/// (idempotent). A registry that cannot be started fails the test.
 fn registry_url() -> String {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        if let Ok(u) = std::env::var("SCHEMA_REGISTRY_URL") {
-            if !u.is_empty() {
-                return u;
-            }
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/registry.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg("start")
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("running tests/env/registry.sh start");
-        assert!(out.status.success(), "tests/env/registry.sh start failed");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("SCHEMA_REGISTRY_URL="))
-            .map(str::to_owned)
-            .unwrap_or_else(|| panic!("registry.sh printed no URL: {stdout}"))
-    })
-    .clone()
+    schema_registry_url()
 }
 
 /// GET on the registry's own REST API, as JSON.
