@@ -20,28 +20,45 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 pub fn kafka_bootstrap() -> String {
     static BOOTSTRAP: OnceLock<String> = OnceLock::new();
     BOOTSTRAP
-        .get_or_init(|| {
-            if let Ok(b) = std::env::var("KAFKA_BOOTSTRAP") {
-                if !b.is_empty() {
-                    return b;
-                }
-            }
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/kafka.sh");
-            let out = Command::new("bash")
-                .arg(&script)
-                .arg("start")
-                .stderr(Stdio::inherit())
-                .output()
-                .expect("running tests/env/kafka.sh start");
-            assert!(out.status.success(), "tests/env/kafka.sh start failed");
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            stdout
-                .lines()
-                .find_map(|l| l.strip_prefix("KAFKA_BOOTSTRAP="))
-                .map(str::to_owned)
-                .unwrap_or_else(|| panic!("kafka.sh printed no bootstrap: {stdout}"))
-        })
+        .get_or_init(|| service("KAFKA_BOOTSTRAP", "kafka.sh"))
         .clone()
+}
+
+/// Base URL of the test Schema Registry's Confluent API:
+/// `SCHEMA_REGISTRY_URL` when the test command started one, else
+/// `tests/env/registry.sh start` (idempotent).
+pub fn schema_registry_url() -> String {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| service("SCHEMA_REGISTRY_URL", "registry.sh"))
+        .clone()
+}
+
+/// `$var` when the test command set it, else what `tests/env/<script>
+/// start` prints as `<var>=…` (the scripts are idempotent). A service that
+/// cannot be started fails the test; it is never skipped.
+fn service(var: &str, script: &str) -> String {
+    if let Ok(v) = std::env::var(var) {
+        if !v.is_empty() {
+            return v;
+        }
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/env")
+        .join(script);
+    let out = Command::new("bash")
+        .arg(&path)
+        .arg("start")
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("running tests/env/{script} start: {e}"));
+    assert!(out.status.success(), "tests/env/{script} start failed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let prefix = format!("{var}=");
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("{script} printed no {var}: {stdout}"))
 }
 
 pub fn kconnect_bin() -> PathBuf {
