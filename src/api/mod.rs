@@ -8,6 +8,7 @@
 pub mod condition;
 pub mod connect_cluster;
 pub mod connector;
+pub mod reference;
 
 use std::path::{Path, PathBuf};
 
