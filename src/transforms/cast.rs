@@ -14,7 +14,7 @@
 //! Cast fields keep their optionality and get their default cast too; other
 //! fields keep their schema. Null keys/values pass through unchanged.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine;
 use num_bigint::BigInt;
@@ -26,27 +26,19 @@ use crate::connect::{
     ConnectError, ConnectRecord, Decimal, Field, Schema, SchemaRef, SchemaType, Struct, Value,
 };
 
-use super::util::Part;
+use super::timestamp_converter::{civil_from_days, MILLIS_PER_DAY};
+use super::util::{
+    copy_fields, copy_schema_basics, key_value_plugins, map_update, only_maps, only_structs,
+    ConfigDefExt, Part, SchemaCache,
+};
 use super::TransformPlugin;
 
-pub const PLUGINS: &[TransformPlugin] = &[
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.Cast$Key",
-        aliases: &["Cast$Key"],
-        create: || Box::new(Cast::new(Part::Key)),
-    },
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.Cast$Value",
-        aliases: &["Cast$Value"],
-        create: || Box::new(Cast::new(Part::Value)),
-    },
-];
+pub const PLUGINS: &[TransformPlugin] = key_value_plugins!(Cast);
 
 pub const SPEC_CONFIG: &str = "spec";
-pub const REPLACE_NULL_WITH_DEFAULT_CONFIG: &str = "replace.null.with.default";
+pub use super::util::REPLACE_NULL_WITH_DEFAULT_CONFIG;
 
 const PURPOSE: &str = "cast types";
-const MILLIS_PER_DAY: i64 = 86_400_000;
 
 /// The keys of `Cast`, as Java declares them.
 pub fn config_def() -> ConfigDef {
@@ -61,14 +53,7 @@ pub fn config_def() -> ConfigDef {
              are int8, int16, int32, int64, float32, float64, boolean, and string. Note that \
              binary fields can only be cast to string.",
         )
-        .define(
-            REPLACE_NULL_WITH_DEFAULT_CONFIG,
-            ConfigType::Boolean,
-            Some("true"),
-            Importance::Medium,
-            "Whether to replace fields that have a default value and that are null to the default \
-             value. When set to true, the default value is used, otherwise null is used.",
-        )
+        .define_replace_null_with_default()
 }
 
 /// Java's `Schema.Type` constant names, as its messages print them.
@@ -355,20 +340,6 @@ fn java_date_string(ms: i64) -> String {
     }
 }
 
-/// Proleptic Gregorian (year, month, day) of a day count since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 /// `Double.parseDouble` / `Float.parseFloat` text: surrounding whitespace,
 /// an optional sign, `NaN`, `Infinity`, and an optional `f`/`d` suffix.
 fn java_float_text(s: &str) -> Option<(bool, &str)> {
@@ -536,8 +507,8 @@ pub struct Cast {
     part: Part,
     spec: Spec,
     replace_null_with_default: bool,
-    /// Updated schemas by original schema (Java's LRU cache of 16).
-    cache: Mutex<Vec<(SchemaRef, SchemaRef)>>,
+    /// Updated schemas by original schema.
+    cache: SchemaCache,
 }
 
 impl Cast {
@@ -546,7 +517,7 @@ impl Cast {
             part,
             spec: Spec::Fields(Vec::new()),
             replace_null_with_default: true,
-            cache: Mutex::new(Vec::new()),
+            cache: SchemaCache::new(),
         }
     }
 
@@ -559,17 +530,12 @@ impl Cast {
 
     /// Java's `getOrBuildSchema`.
     fn updated_schema(&self, schema: &SchemaRef) -> Result<SchemaRef, TransformError> {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = cache
-            .iter()
-            .position(|(k, _)| Arc::ptr_eq(k, schema) || k == schema)
-        {
-            let hit = cache.remove(i);
-            let updated = hit.1.clone();
-            cache.insert(0, hit);
-            return Ok(updated);
-        }
-        let updated = match &self.spec {
+        self.cache
+            .get_or_try_insert(schema, || self.build_schema(schema).map(Arc::new))
+    }
+
+    fn build_schema(&self, schema: &Schema) -> Result<Schema, TransformError> {
+        Ok(match &self.spec {
             Spec::Whole(target) => {
                 let mut updated = Schema::new(target.schema_type());
                 updated.doc = schema.doc.clone();
@@ -591,11 +557,7 @@ impl Cast {
                 if schema.schema_type != SchemaType::Struct {
                     return Err(TransformError::new("Cannot list fields on non-struct type"));
                 }
-                let mut updated = Schema::new(SchemaType::Struct);
-                updated.name = schema.name.clone();
-                updated.version = schema.version;
-                updated.doc = schema.doc.clone();
-                updated.parameters = schema.parameters.clone();
+                let mut updated = copy_schema_basics(schema, SchemaType::Struct);
                 updated.optional = schema.optional;
                 // A struct default is not carried over (Java fails casting
                 // it: STRUCT is not a cast input type).
@@ -620,11 +582,7 @@ impl Cast {
                 }
                 updated
             }
-        };
-        let updated = Arc::new(updated);
-        cache.insert(0, (schema.clone(), updated.clone()));
-        cache.truncate(16);
-        Ok(updated)
+        })
     }
 }
 
@@ -645,7 +603,7 @@ impl Transform for Cast {
             )
         })?;
         self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG);
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.cache.clear();
         Ok(())
     }
 
@@ -660,18 +618,12 @@ impl Transform for Cast {
             (Spec::Whole(target), None) => (None, cast_value(None, value, *target)?),
             (Spec::Fields(fields), None) => {
                 let Value::Map(entries) = value else {
-                    return Err(TransformError::new(format!(
-                        "Only Map objects supported in absence of schema for [{PURPOSE}], found: {}",
-                        kind(value)
-                    )));
+                    return Err(only_maps(PURPOSE, kind(value)));
                 };
                 let mut updated = entries.clone();
                 for (field, target) in fields {
-                    match updated.iter_mut().find(|(k, _)| k.as_str() == Some(field)) {
-                        Some(entry) => entry.1 = cast_value(None, &entry.1, *target)?,
-                        // Java puts the cast of a missing field: null.
-                        None => updated.push((Value::from(field.as_str()), Value::Null)),
-                    }
+                    // Java puts the cast of a missing field: null.
+                    map_update(&mut updated, field, |v| cast_value(None, v, *target))?;
                 }
                 (None, Value::Map(updated))
             }
@@ -682,27 +634,19 @@ impl Transform for Cast {
             }
             (Spec::Fields(_), Some(schema)) => {
                 let Value::Struct(s) = value else {
-                    return Err(TransformError::new(format!(
-                        "Only Struct objects supported for [{PURPOSE}], found: {}",
-                        kind(value)
-                    )));
+                    return Err(only_structs(PURPOSE, kind(value)));
                 };
                 let updated_schema = self.updated_schema(&schema)?;
                 let mut updated = Struct::new(updated_schema.clone());
-                for field in &s.schema().fields {
-                    let original = if self.replace_null_with_default {
-                        s.get_by_index(field.index)
-                    } else {
-                        &s.raw_values()[field.index]
-                    };
-                    let new = match self.field_target(&field.name) {
-                        Some(target) => cast_value(Some(&field.schema), original, target)?,
-                        None => original.clone(),
-                    };
-                    if !new.is_null() {
-                        updated.set(&field.name, new)?;
-                    }
-                }
+                copy_fields(
+                    s,
+                    &mut updated,
+                    self.replace_null_with_default,
+                    |field, original| match self.field_target(&field.name) {
+                        Some(target) => cast_value(Some(&field.schema), original, target),
+                        None => Ok(original.clone()),
+                    },
+                )?;
                 (Some(updated_schema), Value::Struct(updated))
             }
         };
@@ -715,6 +659,7 @@ mod tests {
     use super::*;
     use crate::connect::config::props_of;
     use crate::connect::SchemaBuilder;
+    use crate::transforms::testing::{assert_config_key, defaulted_int32, map};
 
     const MILLIS_PER_HOUR: i64 = 3_600_000;
 
@@ -769,15 +714,9 @@ mod tests {
                 ("replace.null.with.default", "nah"),
             ]))
             .unwrap_err();
-        assert!(
-            matches!(err, ConnectError::Config { ref key, .. } if key == "replace.null.with.default"),
-            "{err}"
-        );
+        assert_config_key(&err, "replace.null.with.default");
         let err = xform.configure(&props_of(&[])).unwrap_err();
-        assert!(
-            matches!(err, ConnectError::Config { ref key, .. } if key == "spec"),
-            "{err}"
-        );
+        assert_config_key(&err, "spec");
     }
 
     // CastTest.castNullValueRecordWithSchema, castNullValueRecordSchemaless,
@@ -1129,15 +1068,7 @@ mod tests {
             "int8:int16,int16:int32,int32:int64,int64:boolean,float32:float64,float64:boolean,\
              boolean:int8,string:int32",
         );
-        let entries = |pairs: Vec<(&str, Value)>| {
-            Value::Map(
-                pairs
-                    .into_iter()
-                    .map(|(k, v)| (Value::from(k), v))
-                    .collect(),
-            )
-        };
-        let value = entries(vec![
+        let value = map(vec![
             ("int8", Value::Int8(8)),
             ("int16", Value::Int16(16)),
             ("int32", Value::Int32(32)),
@@ -1154,7 +1085,7 @@ mod tests {
         assert_eq!(out.value_schema, None);
         assert_eq!(
             out.value,
-            entries(vec![
+            map(vec![
                 ("int8", Value::Int16(8)),
                 ("int16", Value::Int32(16)),
                 ("int32", Value::Int64(32)),
@@ -1301,13 +1232,7 @@ mod tests {
     #[test]
     fn replace_null_with_default() {
         let schema = SchemaBuilder::struct_()
-            .field(
-                "n",
-                SchemaBuilder::int32()
-                    .optional()
-                    .default_value(Value::Int32(42))
-                    .build(),
-            )
+            .field("n", defaulted_int32(42))
             .build();
         let r = ConnectRecord::new("t", Some(schema.clone()), Struct::new(schema).into());
         let out = configured(Part::Value, "n:string")

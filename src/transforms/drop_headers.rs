@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use super::util::non_empty_list;
 use super::TransformPlugin;
 use crate::connect::config::{ConfigDef, ConfigType, Importance, Props, Validator};
 use crate::connect::transform::{Transform, TransformError};
@@ -42,13 +43,7 @@ impl Transform for DropHeaders {
     fn configure(&mut self, props: &Props) -> Result<(), ConnectError> {
         let config = config_def().parse(props)?;
         let headers = config.list(HEADERS_FIELD);
-        if headers.is_empty() {
-            // Java's NonEmptyListValidator.
-            return Err(ConnectError::config(
-                HEADERS_FIELD,
-                format!("Invalid value [] for configuration {HEADERS_FIELD}: Empty list"),
-            ));
-        }
+        non_empty_list(HEADERS_FIELD, &headers)?;
         self.headers = headers.into_iter().collect();
         Ok(())
     }
@@ -63,37 +58,15 @@ impl Transform for DropHeaders {
 mod tests {
     use super::*;
     use crate::connect::config::props_of;
-    use crate::connect::{Header, SchemaBuilder, Value};
-
-    fn header(key: &str, value: &str) -> Header {
-        Header {
-            key: key.into(),
-            schema: Some(SchemaBuilder::string().build()),
-            value: Value::from(value),
-        }
-    }
-
-    fn record(headers: Vec<Header>) -> ConnectRecord {
-        let mut r = ConnectRecord::new("topic", None, Value::from("value"))
-            .with_key(None, Value::from("key"));
-        r.kafka_partition = Some(0);
-        r.timestamp = Some(0);
-        r.headers = headers;
-        r
-    }
+    use crate::transforms::testing::{
+        assert_config_key, assert_non_headers, record_with_headers as record,
+        string_header as header,
+    };
 
     fn xform(headers: &str) -> DropHeaders {
         let mut x = DropHeaders::default();
         x.configure(&props_of(&[("headers", headers)])).unwrap();
         x
-    }
-
-    fn assert_non_headers(original: &ConnectRecord, xformed: &ConnectRecord) {
-        let mut a = original.clone();
-        a.headers.clear();
-        let mut b = xformed.clone();
-        b.headers.clear();
-        assert_eq!(a, b);
     }
 
     // DropHeadersTest.dropExistingHeader
@@ -144,10 +117,7 @@ mod tests {
             props_of(&[("headers", " , ")]),
         ] {
             let err = DropHeaders::default().configure(&props).unwrap_err();
-            assert!(
-                matches!(&err, ConnectError::Config { key, .. } if key == "headers"),
-                "{err}"
-            );
+            assert_config_key(&err, "headers");
         }
         let err = DropHeaders::default()
             .configure(&props_of(&[]))

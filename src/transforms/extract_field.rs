@@ -11,25 +11,16 @@ use crate::connect::config::{ConfigDef, ConfigType, Importance, Props, Validator
 use crate::connect::transform::{Transform, TransformError};
 use crate::connect::{ConnectError, ConnectRecord, SchemaRef, SchemaType, Struct, Value};
 
-use super::util::Part;
+use super::util::{
+    field_value, key_value_plugins, map_get, only_maps, only_structs, type_of, ConfigDefExt, Part,
+};
 use super::TransformPlugin;
 
-pub const PLUGINS: &[TransformPlugin] = &[
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.ExtractField$Key",
-        aliases: &["ExtractField$Key"],
-        create: || Box::new(ExtractField::new(Part::Key)),
-    },
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.ExtractField$Value",
-        aliases: &["ExtractField$Value"],
-        create: || Box::new(ExtractField::new(Part::Value)),
-    },
-];
+pub const PLUGINS: &[TransformPlugin] = key_value_plugins!(ExtractField);
 
 pub const FIELD_CONFIG: &str = "field";
 pub const FIELD_SYNTAX_VERSION_CONFIG: &str = "field.syntax.version";
-pub const REPLACE_NULL_WITH_DEFAULT_CONFIG: &str = "replace.null.with.default";
+pub use super::util::REPLACE_NULL_WITH_DEFAULT_CONFIG;
 
 const FIELD_SYNTAX_VERSION_DOC: &str = "Defines the version of the syntax to access fields. \
 If set to `V1`, then the field paths are limited to access the elements at the root level of \
@@ -59,14 +50,7 @@ pub fn config_def() -> ConfigDef {
             FIELD_SYNTAX_VERSION_DOC,
         )
         .validate_with(Validator::OneOf(&["V1", "V2"]))
-        .define(
-            REPLACE_NULL_WITH_DEFAULT_CONFIG,
-            ConfigType::Boolean,
-            Some("true"),
-            Importance::Medium,
-            "Whether to replace fields that have a default value and that are null to the default \
-             value. When set to true, the default value is used, otherwise null is used.",
-        )
+        .define_replace_null_with_default()
 }
 
 /// A field path (Java's `SingleFieldPath`): one step with V1, dotted steps
@@ -198,22 +182,13 @@ impl FieldPath {
             match current.get(step) {
                 None | Some(Value::Null) => return Ok(Value::Null),
                 Some(Value::Struct(s)) => current = s,
-                Some(other) => {
-                    return Err(TransformError::new(format!(
-                        "Only Struct objects supported for [nested field access], found: {}",
-                        type_of(other)
-                    )))
-                }
+                Some(other) => return Err(only_structs("nested field access", type_of(other))),
             }
         }
         let Some(field) = current.schema().field(last) else {
             return Ok(Value::Null);
         };
-        Ok(if with_default {
-            current.get_by_index(field.index).clone()
-        } else {
-            current.raw_values()[field.index].clone()
-        })
+        Ok(field_value(current, field.index, with_default).clone())
     }
 
     /// The value at this path in a schemaless map; anything missing is null.
@@ -223,32 +198,14 @@ impl FieldPath {
         };
         let mut current = entries;
         for step in parents {
-            match lookup(current, step) {
+            match map_get(current, step) {
                 None | Some(Value::Null) => return Ok(Value::Null),
                 Some(Value::Map(inner)) => current = inner,
-                Some(other) => {
-                    return Err(TransformError::new(format!(
-                        "Only Map objects supported in absence of schema for [nested field access], found: {}",
-                        type_of(other)
-                    )))
-                }
+                Some(other) => return Err(only_maps("nested field access", type_of(other))),
             }
         }
-        Ok(lookup(current, last).cloned().unwrap_or(Value::Null))
+        Ok(map_get(current, last).cloned().unwrap_or(Value::Null))
     }
-}
-
-fn lookup<'a>(entries: &'a [(Value, Value)], key: &str) -> Option<&'a Value> {
-    entries
-        .iter()
-        .find(|(k, _)| k.as_str() == Some(key))
-        .map(|(_, v)| v)
-}
-
-fn type_of(value: &Value) -> String {
-    value
-        .schema_type()
-        .map_or_else(|| "null".to_owned(), |t| t.to_string())
 }
 
 /// `ExtractField$Key` or `ExtractField$Value`.
@@ -297,24 +254,14 @@ impl Transform for ExtractField {
             let extracted = match part.value(&record) {
                 Value::Null => Value::Null,
                 Value::Map(entries) => self.path.value_from_map(entries)?,
-                other => {
-                    return Err(TransformError::new(format!(
-                    "Only Map objects supported in absence of schema for [{PURPOSE}], found: {}",
-                    type_of(other)
-                )))
-                }
+                other => return Err(only_maps(PURPOSE, type_of(other))),
             };
             return Ok(Some(part.set(record, None, extracted)));
         };
         let value = match part.value(&record) {
             Value::Null => None,
             Value::Struct(s) => Some(s),
-            other => {
-                return Err(TransformError::new(format!(
-                    "Only Struct objects supported for [{PURPOSE}], found: {}",
-                    type_of(other)
-                )))
-            }
+            other => return Err(only_structs(PURPOSE, type_of(other))),
         };
         let field_schema = self
             .path
@@ -335,20 +282,12 @@ mod tests {
     use super::*;
     use crate::connect::config::props_of;
     use crate::connect::SchemaBuilder;
+    use crate::transforms::testing::{assert_config_key, map};
 
     fn configured(part: Part, pairs: &[(&str, &str)]) -> ExtractField {
         let mut xform = ExtractField::new(part);
         xform.configure(&props_of(pairs)).unwrap();
         xform
-    }
-
-    fn map(entries: Vec<(&str, Value)>) -> Value {
-        Value::Map(
-            entries
-                .into_iter()
-                .map(|(k, v)| (Value::from(k), v))
-                .collect(),
-        )
     }
 
     fn key_record(schema: Option<SchemaRef>, key: Value) -> ConnectRecord {
@@ -619,10 +558,7 @@ mod tests {
                 ("field.syntax.version", "V2"),
             ]))
             .unwrap_err();
-        assert!(
-            matches!(err, ConnectError::Config { ref key, .. } if key == "field"),
-            "{err}"
-        );
+        assert_config_key(&err, "field");
     }
 
     // FieldPathNotationTest.shouldBuildV1WithDotsAndBacktickPair
@@ -636,27 +572,18 @@ mod tests {
     fn config_errors_name_the_key() {
         let mut xform = ExtractField::new(Part::Value);
         let err = xform.configure(&props_of(&[])).unwrap_err();
-        assert!(
-            matches!(err, ConnectError::Config { ref key, .. } if key == "field"),
-            "{err}"
-        );
+        assert_config_key(&err, "field");
         let err = xform
             .configure(&props_of(&[("field", "a"), ("field.syntax.version", "V3")]))
             .unwrap_err();
-        assert!(
-            matches!(err, ConnectError::Config { ref key, .. } if key == "field.syntax.version"),
-            "{err}"
-        );
+        assert_config_key(&err, "field.syntax.version");
         let err = xform
             .configure(&props_of(&[
                 ("field", "a"),
                 ("replace.null.with.default", "maybe"),
             ]))
             .unwrap_err();
-        assert!(
-            matches!(err, ConnectError::Config { ref key, .. } if key == "replace.null.with.default"),
-            "{err}"
-        );
+        assert_config_key(&err, "replace.null.with.default");
     }
 
     #[test]

@@ -8,29 +8,19 @@
 //! ancestors' default Struct; the top-level schema keeps its name, version,
 //! doc and parameters. Null keys/values pass through unchanged.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::connect::config::{ConfigDef, ConfigType, Importance, Props};
 use crate::connect::transform::{Transform, TransformError};
-use crate::connect::{
-    ConnectError, ConnectRecord, Field, Schema, SchemaRef, SchemaType, Struct, Value,
-};
+use crate::connect::{ConnectError, ConnectRecord, Schema, SchemaRef, SchemaType, Struct, Value};
 
-use super::util::Part;
+use super::util::{
+    add_field, copy_schema_basics, key_value_plugins, map_put, require_map, require_struct,
+    type_of, Part, SchemaCache,
+};
 use super::TransformPlugin;
 
-pub const PLUGINS: &[TransformPlugin] = &[
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.Flatten$Key",
-        aliases: &["Flatten$Key"],
-        create: || Box::new(Flatten::new(Part::Key)),
-    },
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.Flatten$Value",
-        aliases: &["Flatten$Value"],
-        create: || Box::new(Flatten::new(Part::Value)),
-    },
-];
+pub const PLUGINS: &[TransformPlugin] = key_value_plugins!(Flatten);
 
 pub const DELIMITER_CONFIG: &str = "delimiter";
 pub const DELIMITER_DEFAULT: &str = ".";
@@ -53,8 +43,8 @@ pub fn config_def() -> ConfigDef {
 pub struct Flatten {
     part: Part,
     delimiter: String,
-    /// Flattened schemas by original schema (Java's LRU cache of 16).
-    cache: Mutex<Vec<(SchemaRef, SchemaRef)>>,
+    /// Flattened schemas by original schema.
+    cache: SchemaCache,
 }
 
 impl Flatten {
@@ -62,7 +52,7 @@ impl Flatten {
         Flatten {
             part,
             delimiter: DELIMITER_DEFAULT.to_owned(),
-            cache: Mutex::new(Vec::new()),
+            cache: SchemaCache::new(),
         }
     }
 
@@ -100,33 +90,22 @@ impl Flatten {
                 }
                 // Primitives, arrays and nulls are leaves. Logical values
                 // (Decimal, Date, Time, Timestamp) are leaves too.
-                leaf => put(out, name, leaf.clone()),
+                leaf => map_put(out, &name, leaf.clone()),
             }
         }
         Ok(())
     }
 
     fn flattened_schema(&self, schema: &SchemaRef) -> Result<SchemaRef, TransformError> {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = cache
-            .iter()
-            .position(|(k, _)| Arc::ptr_eq(k, schema) || k == schema)
-        {
-            let hit = cache.remove(i);
-            let updated = hit.1.clone();
-            cache.insert(0, hit);
-            return Ok(updated);
-        }
-        let mut flat = copy_basics(schema, SchemaType::Struct);
-        let parent_default = match &schema.default {
-            Some(Value::Struct(s)) => Some(s),
-            _ => None,
-        };
-        self.build_schema(schema, "", &mut flat, schema.optional, parent_default)?;
-        let updated = Arc::new(flat);
-        cache.insert(0, (schema.clone(), updated.clone()));
-        cache.truncate(16);
-        Ok(updated)
+        self.cache.get_or_try_insert(schema, || {
+            let mut flat = copy_schema_basics(schema, SchemaType::Struct);
+            let parent_default = match &schema.default {
+                Some(Value::Struct(s)) => Some(s),
+                _ => None,
+            };
+            self.build_schema(schema, "", &mut flat, schema.optional, parent_default)?;
+            Ok(Arc::new(flat))
+        })
     }
 
     /// Java's `buildUpdatedSchema`: `optional` is true when an ancestor is
@@ -163,12 +142,12 @@ impl Flatten {
                     )))
                 }
                 _ => {
-                    let mut leaf = copy_basics(&field.schema, field.schema.schema_type);
+                    let mut leaf = copy_schema_basics(&field.schema, field.schema.schema_type);
                     leaf.key_schema = field.schema.key_schema.clone();
                     leaf.value_schema = field.schema.value_schema.clone();
                     leaf.optional = field_optional;
                     leaf.default = default;
-                    push_field(flat, name, Arc::new(leaf))?;
+                    add_field(flat, name, Arc::new(leaf))?;
                 }
             }
         }
@@ -203,50 +182,6 @@ impl Flatten {
     }
 }
 
-/// A schema of `schema_type` with `source`'s name, version, doc and
-/// parameters (Java's `SchemaUtil.copySchemaBasics`).
-fn copy_basics(source: &Schema, schema_type: SchemaType) -> Schema {
-    let mut schema = Schema::new(schema_type);
-    schema.name = source.name.clone();
-    schema.version = source.version;
-    schema.doc = source.doc.clone();
-    schema.parameters = source.parameters.clone();
-    schema
-}
-
-fn push_field(
-    schema: &mut Schema,
-    name: String,
-    field_schema: SchemaRef,
-) -> Result<(), TransformError> {
-    if schema.field(&name).is_some() {
-        return Err(TransformError::new(format!(
-            "Cannot create field because of field name duplication {name}"
-        )));
-    }
-    let index = schema.fields.len();
-    schema.fields.push(Field {
-        name,
-        index,
-        schema: field_schema,
-    });
-    Ok(())
-}
-
-/// `LinkedHashMap.put`: replaces in place, or appends.
-fn put(entries: &mut Vec<(Value, Value)>, key: String, value: Value) {
-    match entries.iter_mut().find(|(k, _)| k.as_str() == Some(&key)) {
-        Some(entry) => entry.1 = value,
-        None => entries.push((Value::String(key), value)),
-    }
-}
-
-fn type_of(value: &Value) -> String {
-    value
-        .schema_type()
-        .map_or_else(|| "null".to_owned(), |t| t.to_string())
-}
-
 impl Transform for Flatten {
     fn config_def(&self) -> ConfigDef {
         config_def()
@@ -260,7 +195,7 @@ impl Transform for Flatten {
             .unwrap_or_default()
             .trim()
             .to_owned();
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.cache.clear();
         Ok(())
     }
 
@@ -272,23 +207,13 @@ impl Transform for Flatten {
         }
         match part.schema(&record).cloned() {
             None => {
-                let Value::Map(entries) = value else {
-                    return Err(TransformError::new(format!(
-                        "Only Map objects supported in absence of schema for [{PURPOSE}], found: {}",
-                        type_of(value)
-                    )));
-                };
+                let entries = require_map(value, PURPOSE)?;
                 let mut out = Vec::new();
                 self.flatten_map(entries, "", &mut out)?;
                 Ok(Some(part.set(record, None, Value::Map(out))))
             }
             Some(_) => {
-                let Value::Struct(value) = value else {
-                    return Err(TransformError::new(format!(
-                        "Only Struct objects supported for [{PURPOSE}], found: {}",
-                        type_of(value)
-                    )));
-                };
+                let value = require_struct(value, PURPOSE)?;
                 let updated = self.flattened_schema(value.schema())?;
                 let mut out = Struct::new(updated.clone());
                 self.flatten_struct(Some(value), "", &mut out)?;
@@ -303,31 +228,13 @@ mod tests {
     use super::*;
     use crate::connect::config::props_of;
     use crate::connect::SchemaBuilder;
+    use crate::transforms::testing::{get, map};
     use proptest::prelude::*;
 
     fn configured(part: Part, pairs: &[(&str, &str)]) -> Flatten {
         let mut xform = Flatten::new(part);
         xform.configure(&props_of(pairs)).unwrap();
         xform
-    }
-
-    fn map(entries: Vec<(&str, Value)>) -> Value {
-        Value::Map(
-            entries
-                .into_iter()
-                .map(|(k, v)| (Value::from(k), v))
-                .collect(),
-        )
-    }
-
-    fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
-        let Value::Map(entries) = value else {
-            panic!("not a map: {value:?}")
-        };
-        entries
-            .iter()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(_, v)| v)
     }
 
     fn supported_types_schema() -> SchemaRef {

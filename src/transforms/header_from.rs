@@ -8,7 +8,10 @@
 
 use std::sync::Arc;
 
-use super::util::Part;
+use super::util::{
+    copy_schema_basics, field_value, java_class_name, key_value_plugins, non_empty_list, only_maps,
+    only_structs, ConfigDefExt, Part, REPLACE_NULL_WITH_DEFAULT_CONFIG,
+};
 use super::TransformPlugin;
 use crate::connect::config::{ConfigDef, ConfigType, Importance, Props, Validator};
 use crate::connect::transform::{Transform, TransformError};
@@ -19,22 +22,10 @@ use crate::connect::{
 const FIELDS_FIELD: &str = "fields";
 const HEADERS_FIELD: &str = "headers";
 const OPERATION_FIELD: &str = "operation";
-const REPLACE_NULL_WITH_DEFAULT: &str = "replace.null.with.default";
 const MOVE_OPERATION: &str = "move";
 const COPY_OPERATION: &str = "copy";
 
-pub const PLUGINS: &[TransformPlugin] = &[
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.HeaderFrom$Key",
-        aliases: &["HeaderFrom$Key"],
-        create: || Box::new(HeaderFrom::new(Part::Key)),
-    },
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.HeaderFrom$Value",
-        aliases: &["HeaderFrom$Value"],
-        create: || Box::new(HeaderFrom::new(Part::Value)),
-    },
-];
+pub const PLUGINS: &[TransformPlugin] = key_value_plugins!(HeaderFrom);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Operation {
@@ -79,11 +70,7 @@ impl HeaderFrom {
 
     /// A field's value, with or without the schema default for null.
     fn field_value(&self, value: &Struct, field: &Field) -> Value {
-        if self.replace_null_with_default {
-            value.get_by_index(field.index).clone()
-        } else {
-            value.raw_values()[field.index].clone()
-        }
+        field_value(value, field.index, self.replace_null_with_default).clone()
     }
 
     fn apply_with_schema(
@@ -93,13 +80,7 @@ impl HeaderFrom {
     ) -> Result<ConnectRecord, TransformError> {
         let value = match self.part.value(&record) {
             Value::Struct(s) => s.clone(),
-            other => {
-                return Err(TransformError::new(format!(
-                    "Only Struct objects supported for [{}], found: {}",
-                    self.purpose(),
-                    java_class_name(other)
-                )))
-            }
+            other => return Err(only_structs(&self.purpose(), java_class_name(other))),
         };
         let mut headers = record.headers.clone();
         let (updated_schema, updated_value) = match self.operation {
@@ -147,11 +128,7 @@ impl HeaderFrom {
     /// The schema without the moved fields; name, version, doc and
     /// parameters kept as Java's `SchemaUtil.copySchemaBasics` does.
     fn move_schema(&self, schema: &Schema) -> SchemaRef {
-        let mut moved = Schema::new(SchemaType::Struct);
-        moved.name = schema.name.clone();
-        moved.version = schema.version;
-        moved.doc = schema.doc.clone();
-        moved.parameters = schema.parameters.clone();
+        let mut moved = copy_schema_basics(schema, SchemaType::Struct);
         for field in schema
             .fields
             .iter()
@@ -169,13 +146,7 @@ impl HeaderFrom {
     fn apply_schemaless(&self, record: ConnectRecord) -> Result<ConnectRecord, TransformError> {
         let entries = match self.part.value(&record) {
             Value::Map(entries) => entries.clone(),
-            other => {
-                return Err(TransformError::new(format!(
-                    "Only Map objects supported in absence of schema for [{}], found: {}",
-                    self.purpose(),
-                    java_class_name(other)
-                )))
-            }
+            other => return Err(only_maps(&self.purpose(), java_class_name(other))),
         };
         let mut headers = record.headers.clone();
         let mut updated = entries.clone();
@@ -198,27 +169,6 @@ impl HeaderFrom {
         let mut out = self.part.set(record, None, Value::Map(updated));
         out.headers = headers;
         Ok(out)
-    }
-}
-
-/// The Java class Connect would report for a value in an error message.
-fn java_class_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Int8(_) => "java.lang.Byte",
-        Value::Int16(_) => "java.lang.Short",
-        Value::Int32(_) => "java.lang.Integer",
-        Value::Int64(_) => "java.lang.Long",
-        Value::Float32(_) => "java.lang.Float",
-        Value::Float64(_) => "java.lang.Double",
-        Value::Boolean(_) => "java.lang.Boolean",
-        Value::String(_) => "java.lang.String",
-        Value::Bytes(_) => "[B",
-        Value::Array(_) => "java.util.ArrayList",
-        Value::Map(_) => "java.util.HashMap",
-        Value::Struct(_) => "org.apache.kafka.connect.data.Struct",
-        Value::Decimal(_) => "java.math.BigDecimal",
-        Value::Date(_) | Value::Time(_) | Value::Timestamp(_) => "java.util.Date",
     }
 }
 
@@ -248,23 +198,7 @@ fn config_def() -> ConfigDef {
             "Either <code>move</code> if the fields are to be moved to the headers (removed from the key/value), or <code>copy</code> if the fields are to be copied to the headers (retained in the key/value).",
         )
         .validate_with(Validator::OneOf(&[MOVE_OPERATION, COPY_OPERATION]))
-        .define(
-            REPLACE_NULL_WITH_DEFAULT,
-            ConfigType::Boolean,
-            Some("true"),
-            Importance::Medium,
-            "Whether to replace fields that have a default value and that are null to the default value. When set to true, the default value is used, otherwise null is used.",
-        )
-}
-
-fn non_empty_list(key: &str, list: &[String]) -> Result<(), ConnectError> {
-    if list.is_empty() {
-        return Err(ConnectError::config(
-            key,
-            format!("Invalid value [] for configuration {key}: Empty list"),
-        ));
-    }
-    Ok(())
+        .define_replace_null_with_default()
 }
 
 impl Transform for HeaderFrom {
@@ -302,7 +236,7 @@ impl Transform for HeaderFrom {
         };
         self.fields = fields;
         self.headers = headers;
-        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT);
+        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG);
         Ok(())
     }
 

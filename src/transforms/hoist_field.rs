@@ -6,27 +6,14 @@
 //! original schema. A null with a required original schema fails, as Java's
 //! `Struct.put` does; schemaless nulls are wrapped as `{field: null}`.
 
-use std::sync::{Arc, Mutex};
-
 use crate::connect::config::{ConfigDef, ConfigType, Importance, Props};
 use crate::connect::transform::{Transform, TransformError};
 use crate::connect::{ConnectError, ConnectRecord, SchemaBuilder, SchemaRef, Struct, Value};
 
-use super::util::Part;
+use super::util::{key_value_plugins, Part, SchemaCache};
 use super::TransformPlugin;
 
-pub const PLUGINS: &[TransformPlugin] = &[
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.HoistField$Key",
-        aliases: &["HoistField$Key"],
-        create: || Box::new(HoistField::new(Part::Key)),
-    },
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.HoistField$Value",
-        aliases: &["HoistField$Value"],
-        create: || Box::new(HoistField::new(Part::Value)),
-    },
-];
+pub const PLUGINS: &[TransformPlugin] = key_value_plugins!(HoistField);
 
 pub const FIELD_CONFIG: &str = "field";
 
@@ -45,8 +32,8 @@ pub fn config_def() -> ConfigDef {
 pub struct HoistField {
     part: Part,
     field: String,
-    /// Wrapped schemas by original schema (Java's LRU cache of 16).
-    cache: Mutex<Vec<(SchemaRef, SchemaRef)>>,
+    /// Wrapped schemas by original schema.
+    cache: SchemaCache,
 }
 
 impl HoistField {
@@ -54,27 +41,16 @@ impl HoistField {
         HoistField {
             part,
             field: String::new(),
-            cache: Mutex::new(Vec::new()),
+            cache: SchemaCache::new(),
         }
     }
 
     fn wrapped_schema(&self, schema: &SchemaRef) -> SchemaRef {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = cache
-            .iter()
-            .position(|(k, _)| Arc::ptr_eq(k, schema) || k == schema)
-        {
-            let hit = cache.remove(i);
-            let updated = hit.1.clone();
-            cache.insert(0, hit);
-            return updated;
-        }
-        let updated = SchemaBuilder::struct_()
-            .field(self.field.clone(), schema.clone())
-            .build();
-        cache.insert(0, (schema.clone(), updated.clone()));
-        cache.truncate(16);
-        updated
+        self.cache.get_or_insert(schema, || {
+            SchemaBuilder::struct_()
+                .field(self.field.clone(), schema.clone())
+                .build()
+        })
     }
 }
 
@@ -90,7 +66,7 @@ impl Transform for HoistField {
             .unwrap_or_default()
             .trim()
             .to_owned();
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.cache.clear();
         Ok(())
     }
 
@@ -114,9 +90,12 @@ impl Transform for HoistField {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::connect::config::props_of;
     use crate::connect::SchemaType;
+    use crate::transforms::testing::assert_config_key;
 
     fn configured(part: Part, field: &str) -> HoistField {
         let mut xform = HoistField::new(part);
@@ -197,10 +176,7 @@ mod tests {
     fn missing_field_names_the_key() {
         let mut xform = HoistField::new(Part::Value);
         let err = xform.configure(&props_of(&[])).unwrap_err();
-        assert!(
-            matches!(err, ConnectError::Config { ref key, .. } if key == "field"),
-            "{err}"
-        );
+        assert_config_key(&err, "field");
     }
 
     #[test]

@@ -14,29 +14,19 @@
 //! "Only SinkRecord supported for [field insertion]" — the field is never
 //! silently left out or filled with a made-up value.
 
-use std::sync::{Arc, Mutex};
-
 use crate::connect::config::{ConfigDef, ConfigType, Importance, Props};
 use crate::connect::transform::{Transform, TransformError};
 use crate::connect::{
-    ConnectError, ConnectRecord, Field, Schema, SchemaBuilder, SchemaRef, SchemaType, Struct, Value,
+    ConnectError, ConnectRecord, SchemaBuilder, SchemaRef, SchemaType, Struct, Value,
 };
 
-use super::util::Part;
+use super::util::{
+    add_field, copy_fields, copy_schema_basics, key_value_plugins, map_put, require_map,
+    require_struct, ConfigDefExt, Part, SchemaCache,
+};
 use super::TransformPlugin;
 
-pub const PLUGINS: &[TransformPlugin] = &[
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.InsertField$Key",
-        aliases: &["InsertField$Key"],
-        create: || Box::new(InsertField::new(Part::Key)),
-    },
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.InsertField$Value",
-        aliases: &["InsertField$Value"],
-        create: || Box::new(InsertField::new(Part::Value)),
-    },
-];
+pub const PLUGINS: &[TransformPlugin] = key_value_plugins!(InsertField);
 
 pub const TOPIC_FIELD: &str = "topic.field";
 pub const PARTITION_FIELD: &str = "partition.field";
@@ -44,7 +34,7 @@ pub const OFFSET_FIELD: &str = "offset.field";
 pub const TIMESTAMP_FIELD: &str = "timestamp.field";
 pub const STATIC_FIELD: &str = "static.field";
 pub const STATIC_VALUE: &str = "static.value";
-pub const REPLACE_NULL_WITH_DEFAULT_CONFIG: &str = "replace.null.with.default";
+pub use super::util::REPLACE_NULL_WITH_DEFAULT_CONFIG;
 
 const PURPOSE: &str = "field insertion";
 
@@ -100,14 +90,7 @@ pub fn config_def() -> ConfigDef {
             Importance::Medium,
             "Static field value, if field name configured.",
         )
-        .define(
-            REPLACE_NULL_WITH_DEFAULT_CONFIG,
-            ConfigType::Boolean,
-            Some("true"),
-            Importance::Medium,
-            "Whether to replace fields that have a default value and that are null to the default \
-             value. When set to true, the default value is used, otherwise null is used.",
-        )
+        .define_replace_null_with_default()
 }
 
 /// A field to insert: its name and whether its schema is optional (Java's
@@ -160,8 +143,8 @@ pub struct InsertField {
     static_field: Option<Spec>,
     static_value: String,
     replace_null_with_default: bool,
-    /// Updated schemas by original schema (Java's LRU cache of 16).
-    cache: Mutex<Vec<(SchemaRef, SchemaRef)>>,
+    /// Updated schemas by original schema.
+    cache: SchemaCache,
 }
 
 impl InsertField {
@@ -175,7 +158,7 @@ impl InsertField {
             static_field: None,
             static_value: String::new(),
             replace_null_with_default: true,
-            cache: Mutex::new(Vec::new()),
+            cache: SchemaCache::new(),
         }
     }
 
@@ -193,19 +176,19 @@ impl InsertField {
     ) -> Result<Value, TransformError> {
         let mut updated = entries.to_vec();
         if let Some(spec) = &self.topic {
-            put(&mut updated, &spec.name, Value::from(record.topic.as_str()));
+            map_put(&mut updated, &spec.name, Value::from(record.topic.as_str()));
         }
         if let (Some(spec), Some(partition)) = (&self.partition, record.kafka_partition) {
-            put(&mut updated, &spec.name, Value::Int32(partition));
+            map_put(&mut updated, &spec.name, Value::Int32(partition));
         }
         if self.offset.is_some() {
             return Err(Self::offset_unavailable());
         }
         if let (Some(spec), Some(ts)) = (&self.timestamp, record.timestamp) {
-            put(&mut updated, &spec.name, Value::Int64(ts));
+            map_put(&mut updated, &spec.name, Value::Int64(ts));
         }
         if let Some(spec) = &self.static_field {
-            put(
+            map_put(
                 &mut updated,
                 &spec.name,
                 Value::from(self.static_value.as_str()),
@@ -215,50 +198,24 @@ impl InsertField {
     }
 
     fn updated_schema(&self, schema: &SchemaRef) -> Result<SchemaRef, TransformError> {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = cache
-            .iter()
-            .position(|(k, _)| Arc::ptr_eq(k, schema) || k == schema)
-        {
-            let hit = cache.remove(i);
-            let updated = hit.1.clone();
-            cache.insert(0, hit);
-            return Ok(updated);
-        }
-        // Java: SchemaUtil.copySchemaBasics(schema, SchemaBuilder.struct()),
-        // then the original fields, then the inserted ones.
-        let mut updated = Schema::new(SchemaType::Struct);
-        updated.name = schema.name.clone();
-        updated.version = schema.version;
-        updated.doc = schema.doc.clone();
-        updated.parameters = schema.parameters.clone();
-        updated.fields = schema.fields.clone();
-        let inserted = [
-            (&self.topic, SchemaBuilder::string()),
-            (&self.partition, SchemaBuilder::int32()),
-            (&self.offset, SchemaBuilder::int64()),
-            (&self.timestamp, SchemaBuilder::timestamp()),
-            (&self.static_field, SchemaBuilder::string()),
-        ];
-        for (spec, builder) in inserted {
-            let Some(spec) = spec else { continue };
-            if updated.field(&spec.name).is_some() {
-                return Err(TransformError::new(format!(
-                    "Cannot create field because of field name duplication {}",
-                    spec.name
-                )));
+        self.cache.get_or_try_insert(schema, || {
+            // Java: SchemaUtil.copySchemaBasics(schema, SchemaBuilder.struct()),
+            // then the original fields, then the inserted ones.
+            let mut updated = copy_schema_basics(schema, SchemaType::Struct);
+            updated.fields = schema.fields.clone();
+            let inserted = [
+                (&self.topic, SchemaBuilder::string()),
+                (&self.partition, SchemaBuilder::int32()),
+                (&self.offset, SchemaBuilder::int64()),
+                (&self.timestamp, SchemaBuilder::timestamp()),
+                (&self.static_field, SchemaBuilder::string()),
+            ];
+            for (spec, builder) in inserted {
+                let Some(spec) = spec else { continue };
+                add_field(&mut updated, spec.name.clone(), spec.schema(builder))?;
             }
-            let index = updated.fields.len();
-            updated.fields.push(Field {
-                name: spec.name.clone(),
-                index,
-                schema: spec.schema(builder),
-            });
-        }
-        let updated = Arc::new(updated);
-        cache.insert(0, (schema.clone(), updated.clone()));
-        cache.truncate(16);
-        Ok(updated)
+            Ok(updated.into())
+        })
     }
 
     fn apply_with_schema(
@@ -269,16 +226,12 @@ impl InsertField {
     ) -> Result<(SchemaRef, Value), TransformError> {
         let updated_schema = self.updated_schema(schema)?;
         let mut updated = Struct::new(updated_schema.clone());
-        for field in &value.schema().fields {
-            let v = if self.replace_null_with_default {
-                value.get_by_index(field.index)
-            } else {
-                &value.raw_values()[field.index]
-            };
-            if !v.is_null() {
-                updated.set(&field.name, v.clone())?;
-            }
-        }
+        copy_fields(
+            value,
+            &mut updated,
+            self.replace_null_with_default,
+            |_, v| Ok(v.clone()),
+        )?;
         if let Some(spec) = &self.topic {
             updated.set(&spec.name, Value::from(record.topic.as_str()))?;
         }
@@ -296,20 +249,6 @@ impl InsertField {
         }
         Ok((updated_schema, updated.into()))
     }
-}
-
-/// `HashMap.put` on an ordered map: replaces in place, or appends.
-fn put(entries: &mut Vec<(Value, Value)>, key: &str, value: Value) {
-    match entries.iter_mut().find(|(k, _)| k.as_str() == Some(key)) {
-        Some(entry) => entry.1 = value,
-        None => entries.push((Value::from(key), value)),
-    }
-}
-
-fn type_of(value: &Value) -> String {
-    value
-        .schema_type()
-        .map_or_else(|| "null".to_owned(), |t| t.to_string())
 }
 
 impl Transform for InsertField {
@@ -351,7 +290,7 @@ impl Transform for InsertField {
                 ),
             ));
         }
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.cache.clear();
         Ok(())
     }
 
@@ -363,22 +302,12 @@ impl Transform for InsertField {
         }
         match part.schema(&record) {
             None => {
-                let Value::Map(entries) = value else {
-                    return Err(TransformError::new(format!(
-                        "Only Map objects supported in absence of schema for [{PURPOSE}], found: {}",
-                        type_of(value)
-                    )));
-                };
+                let entries = require_map(value, PURPOSE)?;
                 let updated = self.apply_schemaless(&record, entries)?;
                 Ok(Some(part.set(record, None, updated)))
             }
             Some(schema) => {
-                let Value::Struct(s) = value else {
-                    return Err(TransformError::new(format!(
-                        "Only Struct objects supported for [{PURPOSE}], found: {}",
-                        type_of(value)
-                    )));
-                };
+                let s = require_struct(value, PURPOSE)?;
                 let (schema, updated) = self.apply_with_schema(&record, schema, s)?;
                 Ok(Some(part.set(record, Some(schema), updated)))
             }
@@ -388,8 +317,11 @@ impl Transform for InsertField {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::connect::config::props_of;
+    use crate::transforms::testing::{assert_config_key, defaulted_int32, get, map};
 
     fn configured(part: Part, pairs: &[(&str, &str)]) -> InsertField {
         let mut xform = InsertField::new(part);
@@ -404,25 +336,6 @@ mod tests {
         ("static.field", "instance_id"),
         ("static.value", "my-instance-id"),
     ];
-
-    fn map(entries: Vec<(&str, Value)>) -> Value {
-        Value::Map(
-            entries
-                .into_iter()
-                .map(|(k, v)| (Value::from(k), v))
-                .collect(),
-        )
-    }
-
-    fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
-        let Value::Map(entries) = value else {
-            panic!("not a map: {value:?}")
-        };
-        entries
-            .iter()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(_, v)| v)
-    }
 
     fn record(
         partition: Option<i32>,
@@ -607,13 +520,7 @@ mod tests {
     #[test]
     fn replace_null_with_default() {
         let schema = SchemaBuilder::struct_()
-            .field(
-                "n",
-                SchemaBuilder::int32()
-                    .optional()
-                    .default_value(Value::Int32(5))
-                    .build(),
-            )
+            .field("n", defaulted_int32(5))
             .build();
         let r = record(None, Some(schema.clone()), Struct::new(schema).into(), None);
         let with = configured(Part::Value, &[("topic.field", "t")]);
@@ -684,27 +591,18 @@ mod tests {
     fn config_errors_name_the_key() {
         let mut xform = InsertField::new(Part::Value);
         let err = xform.configure(&props_of(&[])).unwrap_err();
-        assert!(
-            matches!(err, ConnectError::Config { ref key, .. } if key == "topic.field"),
-            "{err}"
-        );
+        assert_config_key(&err, "topic.field");
         let err = xform
             .configure(&props_of(&[("static.field", "s")]))
             .unwrap_err();
-        assert!(
-            matches!(err, ConnectError::Config { ref key, .. } if key == "static.value"),
-            "{err}"
-        );
+        assert_config_key(&err, "static.value");
         let err = xform
             .configure(&props_of(&[
                 ("topic.field", "t"),
                 ("replace.null.with.default", "x"),
             ]))
             .unwrap_err();
-        assert!(
-            matches!(err, ConnectError::Config { ref key, .. } if key == "replace.null.with.default"),
-            "{err}"
-        );
+        assert_config_key(&err, "replace.null.with.default");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use num_bigint::BigInt;
 
-use super::timestamp_converter::JavaDateFormat;
+use super::timestamp_converter::{JavaDateFormat, MILLIS_PER_DAY};
 use super::TransformPlugin;
 use crate::connect::config::{ConfigDef, ConfigType, Importance, Props};
 use crate::connect::data::logical;
@@ -104,7 +104,6 @@ struct Unparsable;
 const ISO_8601_DATE_FORMAT_PATTERN: &str = "yyyy-MM-dd";
 const ISO_8601_TIME_FORMAT_PATTERN: &str = "HH:mm:ss.SSS'Z'";
 const ISO_8601_TIMESTAMP_FORMAT_PATTERN: &str = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'";
-const MILLIS_PER_DAY: i64 = 24 * 60 * 60 * 1000;
 
 /// `Values.parseString`: the schema (none for null) and value of a literal.
 fn parse_string(value: &str) -> (Option<SchemaRef>, Value) {
@@ -638,36 +637,15 @@ fn parse_number(token: &str) -> Option<SchemaAndValue> {
 mod tests {
     use super::*;
     use crate::connect::config::props_of;
+    use crate::transforms::testing::{
+        assert_config_key, assert_non_headers, record_with_headers as source_record, string_header,
+    };
 
     fn xform(header: &str, literal: &str) -> InsertHeader {
         let mut x = InsertHeader::default();
         x.configure(&props_of(&[("header", header), ("value.literal", literal)]))
             .unwrap();
         x
-    }
-
-    fn string_header(key: &str, value: &str) -> Header {
-        Header {
-            key: key.into(),
-            schema: Some(SchemaBuilder::string().build()),
-            value: Value::from(value),
-        }
-    }
-
-    fn source_record(headers: Vec<Header>) -> ConnectRecord {
-        let mut r = ConnectRecord::new("topic", None, Value::from("value"))
-            .with_key(None, Value::from("key"));
-        r.kafka_partition = Some(0);
-        r.timestamp = Some(0);
-        r.headers = headers;
-        r
-    }
-
-    fn assert_non_headers(original: &ConnectRecord, xformed: &ConnectRecord) {
-        let (mut a, mut b) = (original.clone(), xformed.clone());
-        a.headers.clear();
-        b.headers.clear();
-        assert_eq!(a, b);
     }
 
     // InsertHeaderTest.insertionWithExistingOtherHeader
@@ -729,10 +707,7 @@ mod tests {
             (props_of(&[("header", "inserted")]), "value.literal"),
         ] {
             let err = InsertHeader::default().configure(&props).unwrap_err();
-            assert!(
-                matches!(&err, ConnectError::Config { key, .. } if key == missing),
-                "{err}"
-            );
+            assert_config_key(&err, missing);
         }
     }
 

@@ -14,25 +14,17 @@ use crate::connect::config::{ConfigDef, ConfigType, Importance, Props};
 use crate::connect::transform::{Transform, TransformError};
 use crate::connect::{ConnectError, ConnectRecord, Decimal, Struct, Value};
 
-use super::util::Part;
+use super::util::{
+    copy_fields, key_value_plugins, map_update, only_maps, only_structs, type_of, ConfigDefExt,
+    Part,
+};
 use super::TransformPlugin;
 
-pub const PLUGINS: &[TransformPlugin] = &[
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.MaskField$Key",
-        aliases: &["MaskField$Key"],
-        create: || Box::new(MaskField::new(Part::Key)),
-    },
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.MaskField$Value",
-        aliases: &["MaskField$Value"],
-        create: || Box::new(MaskField::new(Part::Value)),
-    },
-];
+pub const PLUGINS: &[TransformPlugin] = key_value_plugins!(MaskField);
 
 pub const FIELDS_CONFIG: &str = "fields";
 pub const REPLACEMENT_CONFIG: &str = "replacement";
-pub const REPLACE_NULL_WITH_DEFAULT_CONFIG: &str = "replace.null.with.default";
+pub use super::util::REPLACE_NULL_WITH_DEFAULT_CONFIG;
 
 const PURPOSE: &str = "mask fields";
 
@@ -55,14 +47,7 @@ pub fn config_def() -> ConfigDef {
             "Custom value replacement, that will be applied to all 'fields' values (numeric or \
              non-empty string values only).",
         )
-        .define(
-            REPLACE_NULL_WITH_DEFAULT_CONFIG,
-            ConfigType::Boolean,
-            Some("true"),
-            Importance::Medium,
-            "Whether to replace fields that have a default value and that are null to the default \
-             value. When set to true, the default value is used, otherwise null is used.",
-        )
+        .define_replace_null_with_default()
 }
 
 /// `MaskField$Key` or `MaskField$Value`.
@@ -195,12 +180,6 @@ fn rescale(d: &Decimal, scale: i32) -> Option<Decimal> {
     })
 }
 
-fn type_of(value: &Value) -> String {
-    value
-        .schema_type()
-        .map_or_else(|| "null".to_owned(), |t| t.to_string())
-}
-
 impl Transform for MaskField {
     fn config_def(&self) -> ConfigDef {
         config_def()
@@ -250,45 +229,29 @@ impl Transform for MaskField {
             (None, Value::Map(entries)) => {
                 let mut updated = entries.clone();
                 for field in &self.fields {
-                    match updated.iter_mut().find(|(k, _)| k.as_str() == Some(field)) {
-                        Some(entry) => entry.1 = self.masked(&entry.1, None)?,
-                        // Java puts masked(null) = null for absent fields.
-                        None => updated.push((Value::from(field.as_str()), Value::Null)),
-                    }
+                    // Java puts masked(null) = null for absent fields.
+                    map_update(&mut updated, field, |v| self.masked(v, None))?;
                 }
                 Value::Map(updated)
             }
-            (None, other) => {
-                return Err(TransformError::new(format!(
-                    "Only Map objects supported in absence of schema for [{PURPOSE}], found: {}",
-                    type_of(other)
-                )))
-            }
+            (None, other) => return Err(only_maps(PURPOSE, type_of(other))),
             (Some(_), Value::Struct(s)) => {
                 let mut updated = Struct::new(s.schema().clone());
-                for field in &s.schema().fields {
-                    let original = if self.replace_null_with_default {
-                        s.get_by_index(field.index)
-                    } else {
-                        &s.raw_values()[field.index]
-                    };
-                    let new = if self.fields.contains(&field.name) {
-                        self.masked(original, field.schema.decimal_scale())?
-                    } else {
-                        original.clone()
-                    };
-                    if !new.is_null() {
-                        updated.set(&field.name, new)?;
-                    }
-                }
+                copy_fields(
+                    s,
+                    &mut updated,
+                    self.replace_null_with_default,
+                    |field, original| {
+                        if self.fields.contains(&field.name) {
+                            self.masked(original, field.schema.decimal_scale())
+                        } else {
+                            Ok(original.clone())
+                        }
+                    },
+                )?;
                 Value::Struct(updated)
             }
-            (Some(_), other) => {
-                return Err(TransformError::new(format!(
-                    "Only Struct objects supported for [{PURPOSE}], found: {}",
-                    type_of(other)
-                )))
-            }
+            (Some(_), other) => return Err(only_structs(PURPOSE, type_of(other))),
         };
         Ok(Some(part.set(record, schema, updated)))
     }
@@ -299,6 +262,7 @@ mod tests {
     use super::*;
     use crate::connect::config::props_of;
     use crate::connect::{SchemaBuilder, SchemaRef};
+    use crate::transforms::testing::{self, assert_config_key, defaulted_int32};
 
     fn schema() -> SchemaRef {
         SchemaBuilder::struct_()
@@ -396,14 +360,7 @@ mod tests {
     }
 
     fn get<'a>(value: &'a Value, key: &str) -> &'a Value {
-        let Value::Map(entries) = value else {
-            panic!("not a map: {value:?}")
-        };
-        entries
-            .iter()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(_, v)| v)
-            .unwrap()
+        testing::get(value, key).unwrap()
     }
 
     fn schemaless_with(fields: &[&str], replacement: &str) -> Result<Value, TransformError> {
@@ -611,10 +568,7 @@ mod tests {
         );
         let mut xform = MaskField::new(Part::Value);
         let err = xform.configure(&props_of(&[])).unwrap_err();
-        assert!(
-            matches!(err, ConnectError::Config { ref key, .. } if key == "fields"),
-            "{err}"
-        );
+        assert_config_key(&err, "fields");
     }
 
     // MaskField.Key, plus bytes (not in Java's mask mapping) and null keys.
@@ -648,20 +602,8 @@ mod tests {
     #[test]
     fn replace_null_with_default() {
         let schema = SchemaBuilder::struct_()
-            .field(
-                "n",
-                SchemaBuilder::int32()
-                    .optional()
-                    .default_value(Value::Int32(5))
-                    .build(),
-            )
-            .field(
-                "keep",
-                SchemaBuilder::int32()
-                    .optional()
-                    .default_value(Value::Int32(6))
-                    .build(),
-            )
+            .field("n", defaulted_int32(5))
+            .field("keep", defaulted_int32(6))
             .build();
         let r = ConnectRecord::new("t", Some(schema.clone()), Struct::new(schema).into());
         let with = transform(Part::Value, &["n"], None).unwrap();

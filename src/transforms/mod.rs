@@ -21,6 +21,8 @@ pub mod predicates;
 pub mod regex_router;
 pub mod replace_field;
 pub mod set_schema_metadata;
+#[cfg(test)]
+mod testing;
 pub mod timestamp_converter;
 pub mod timestamp_router;
 pub mod util;

@@ -9,34 +9,23 @@
 //! field's schema. Null keys/values pass through unchanged.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 
 use crate::connect::config::{split_list, ConfigDef, ConfigType, Importance, Props};
 use crate::connect::transform::{Transform, TransformError};
-use crate::connect::{
-    ConnectError, ConnectRecord, Field, Schema, SchemaRef, SchemaType, Struct, Value,
-};
+use crate::connect::{ConnectError, ConnectRecord, SchemaRef, SchemaType, Struct, Value};
 
-use super::util::Part;
+use super::util::{
+    add_field, copy_schema_basics, field_value, key_value_plugins, map_put, only_maps,
+    only_structs, type_of, ConfigDefExt, Part, SchemaCache,
+};
 use super::TransformPlugin;
 
-pub const PLUGINS: &[TransformPlugin] = &[
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.ReplaceField$Key",
-        aliases: &["ReplaceField$Key"],
-        create: || Box::new(ReplaceField::new(Part::Key)),
-    },
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.ReplaceField$Value",
-        aliases: &["ReplaceField$Value"],
-        create: || Box::new(ReplaceField::new(Part::Value)),
-    },
-];
+pub const PLUGINS: &[TransformPlugin] = key_value_plugins!(ReplaceField);
 
 pub const EXCLUDE: &str = "exclude";
 pub const INCLUDE: &str = "include";
 pub const RENAMES: &str = "renames";
-pub const REPLACE_NULL_WITH_DEFAULT_CONFIG: &str = "replace.null.with.default";
+pub use super::util::REPLACE_NULL_WITH_DEFAULT_CONFIG;
 /// Deprecated name of `exclude`.
 pub const BLACKLIST: &str = "blacklist";
 /// Deprecated name of `include`.
@@ -68,14 +57,7 @@ pub fn config_def() -> ConfigDef {
             Importance::Medium,
             "Field rename mappings.",
         )
-        .define(
-            REPLACE_NULL_WITH_DEFAULT_CONFIG,
-            ConfigType::Boolean,
-            Some("true"),
-            Importance::Medium,
-            "Whether to replace fields that have a default value and that are null to the default \
-             value. When set to true, the default value is used, otherwise null is used.",
-        )
+        .define_replace_null_with_default()
 }
 
 /// Java's `parseRenameMappings`: each item must be `old:new` (`String.split`
@@ -106,8 +88,8 @@ pub struct ReplaceField {
     renames: BTreeMap<String, String>,
     reverse_renames: BTreeMap<String, String>,
     replace_null_with_default: bool,
-    /// Updated schemas by original schema (Java's LRU cache of 16).
-    cache: Mutex<Vec<(SchemaRef, SchemaRef)>>,
+    /// Updated schemas by original schema.
+    cache: SchemaCache,
 }
 
 impl ReplaceField {
@@ -119,7 +101,7 @@ impl ReplaceField {
             renames: BTreeMap::new(),
             reverse_renames: BTreeMap::new(),
             replace_null_with_default: true,
-            cache: Mutex::new(Vec::new()),
+            cache: SchemaCache::new(),
         }
     }
 
@@ -136,47 +118,15 @@ impl ReplaceField {
     }
 
     fn updated_schema(&self, schema: &SchemaRef) -> Result<SchemaRef, TransformError> {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = cache
-            .iter()
-            .position(|(k, _)| Arc::ptr_eq(k, schema) || k == schema)
-        {
-            let hit = cache.remove(i);
-            let updated = hit.1.clone();
-            cache.insert(0, hit);
-            return Ok(updated);
-        }
-        // Java: SchemaUtil.copySchemaBasics(schema, SchemaBuilder.struct()).
-        let mut updated = Schema::new(SchemaType::Struct);
-        updated.name = schema.name.clone();
-        updated.version = schema.version;
-        updated.doc = schema.doc.clone();
-        updated.parameters = schema.parameters.clone();
-        for field in schema.fields.iter().filter(|f| self.keeps(&f.name)) {
-            let name = self.renamed(&field.name);
-            if updated.field(name).is_some() {
-                return Err(TransformError::new(format!(
-                    "Cannot create field because of field name duplication {name}"
-                )));
+        self.cache.get_or_try_insert(schema, || {
+            let mut updated = copy_schema_basics(schema, SchemaType::Struct);
+            for field in schema.fields.iter().filter(|f| self.keeps(&f.name)) {
+                let name = self.renamed(&field.name).to_owned();
+                add_field(&mut updated, name, field.schema.clone())?;
             }
-            let index = updated.fields.len();
-            updated.fields.push(Field {
-                name: name.to_owned(),
-                index,
-                schema: field.schema.clone(),
-            });
-        }
-        let updated = Arc::new(updated);
-        cache.insert(0, (schema.clone(), updated.clone()));
-        cache.truncate(16);
-        Ok(updated)
+            Ok(updated.into())
+        })
     }
-}
-
-fn type_of(value: &Value) -> String {
-    value
-        .schema_type()
-        .map_or_else(|| "null".to_owned(), |t| t.to_string())
 }
 
 impl Transform for ReplaceField {
@@ -204,7 +154,7 @@ impl Transform for ReplaceField {
             .map(|(from, to)| (to.clone(), from.clone()))
             .collect();
         self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG);
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.cache.clear();
         Ok(())
     }
 
@@ -228,18 +178,11 @@ impl Transform for ReplaceField {
                     if !self.keeps(name) {
                         continue;
                     }
-                    let name = self.renamed(name);
-                    match updated.iter_mut().find(|(k, _)| k.as_str() == Some(name)) {
-                        Some(entry) => entry.1 = v.clone(),
-                        None => updated.push((Value::from(name), v.clone())),
-                    }
+                    map_put(&mut updated, self.renamed(name), v.clone());
                 }
                 Ok(Some(part.set(record, None, Value::Map(updated))))
             }
-            (None, other) => Err(TransformError::new(format!(
-                "Only Map objects supported in absence of schema for [{PURPOSE}], found: {}",
-                type_of(other)
-            ))),
+            (None, other) => Err(only_maps(PURPOSE, type_of(other))),
             (Some(_), Value::Struct(s)) => {
                 let updated_schema = self.updated_schema(s.schema())?;
                 let mut updated = Struct::new(updated_schema.clone());
@@ -253,21 +196,14 @@ impl Transform for ReplaceField {
                                 self.reverse_renamed(&field.name)
                             ))
                         })?;
-                    let v = if self.replace_null_with_default {
-                        s.get_by_index(original.index)
-                    } else {
-                        &s.raw_values()[original.index]
-                    };
+                    let v = field_value(s, original.index, self.replace_null_with_default);
                     if !v.is_null() {
                         updated.set(&field.name, v.clone())?;
                     }
                 }
                 Ok(Some(part.set(record, Some(updated_schema), updated.into())))
             }
-            (Some(_), other) => Err(TransformError::new(format!(
-                "Only Struct objects supported for [{PURPOSE}], found: {}",
-                type_of(other)
-            ))),
+            (Some(_), other) => Err(only_structs(PURPOSE, type_of(other))),
         }
     }
 }
@@ -277,21 +213,13 @@ mod tests {
     use super::*;
     use crate::connect::config::props_of;
     use crate::connect::SchemaBuilder;
+    use crate::transforms::testing::{assert_config_key, defaulted_int32, map};
     use proptest::prelude::*;
 
     fn configured(part: Part, pairs: &[(&str, &str)]) -> ReplaceField {
         let mut xform = ReplaceField::new(part);
         xform.configure(&props_of(pairs)).unwrap();
         xform
-    }
-
-    fn map(entries: Vec<(&str, Value)>) -> Value {
-        Value::Map(
-            entries
-                .into_iter()
-                .map(|(k, v)| (Value::from(k), v))
-                .collect(),
-        )
     }
 
     fn schema() -> SchemaRef {
@@ -457,23 +385,14 @@ mod tests {
         let err = xform
             .configure(&props_of(&[("replace.null.with.default", "nope")]))
             .unwrap_err();
-        assert!(
-            matches!(err, ConnectError::Config { ref key, .. } if key == "replace.null.with.default"),
-            "{err}"
-        );
+        assert_config_key(&err, "replace.null.with.default");
     }
 
     // KIP-1040: replace.null.with.default=false copies nulls as nulls.
     #[test]
     fn replace_null_with_default() {
         let schema = SchemaBuilder::struct_()
-            .field(
-                "n",
-                SchemaBuilder::int32()
-                    .optional()
-                    .default_value(Value::Int32(5))
-                    .build(),
-            )
+            .field("n", defaulted_int32(5))
             .build();
         let r = ConnectRecord::new("t", Some(schema.clone()), Struct::new(schema).into());
         let with = configured(Part::Value, &[("renames", "n:m")]);

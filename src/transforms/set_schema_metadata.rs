@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use super::util::Part;
+use super::util::{
+    field_value, key_value_plugins, ConfigDefExt, Part, REPLACE_NULL_WITH_DEFAULT_CONFIG,
+};
 use super::TransformPlugin;
 use crate::connect::config::{ConfigDef, ConfigType, Importance, Props};
 use crate::connect::transform::{Transform, TransformError};
@@ -13,20 +15,8 @@ use crate::connect::{ConnectError, ConnectRecord, SchemaRef, SchemaType, Struct,
 
 const SCHEMA_NAME: &str = "schema.name";
 const SCHEMA_VERSION: &str = "schema.version";
-const REPLACE_NULL_WITH_DEFAULT: &str = "replace.null.with.default";
 
-pub const PLUGINS: &[TransformPlugin] = &[
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.SetSchemaMetadata$Key",
-        aliases: &["SetSchemaMetadata$Key"],
-        create: || Box::new(SetSchemaMetadata::new(Part::Key)),
-    },
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.SetSchemaMetadata$Value",
-        aliases: &["SetSchemaMetadata$Value"],
-        create: || Box::new(SetSchemaMetadata::new(Part::Value)),
-    },
-];
+pub const PLUGINS: &[TransformPlugin] = key_value_plugins!(SetSchemaMetadata);
 
 /// Set the schema name, version or both on the record's key or value schema.
 #[derive(Debug)]
@@ -66,13 +56,7 @@ fn config_def() -> ConfigDef {
             Importance::High,
             "Schema version to set.",
         )
-        .define(
-            REPLACE_NULL_WITH_DEFAULT,
-            ConfigType::Boolean,
-            Some("true"),
-            Importance::Medium,
-            "Whether to replace fields that have a default value and that are null to the default value. When set to true, the default value is used, otherwise null is used.",
-        )
+        .define_replace_null_with_default()
 }
 
 /// The schema with the configured name and version, everything else kept.
@@ -99,13 +83,10 @@ fn update_schema_in(
     };
     let mut copy = Struct::new(updated.clone());
     for field in &updated.fields {
-        let v = if replace_null_with_default {
-            orig.get(&field.name).cloned()
-        } else {
-            orig.schema()
-                .field(&field.name)
-                .map(|f| orig.raw_values()[f.index].clone())
-        };
+        let v = orig
+            .schema()
+            .field(&field.name)
+            .map(|f| field_value(&orig, f.index, replace_null_with_default).clone());
         copy.set(&field.name, v.unwrap_or(Value::Null))?;
     }
     Ok(Value::Struct(copy))
@@ -129,7 +110,7 @@ impl Transform for SetSchemaMetadata {
                 )
             })?),
         };
-        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT);
+        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG);
         if self.schema_name.is_none() && self.schema_version.is_none() {
             return Err(ConnectError::config(
                 SCHEMA_NAME,
@@ -168,6 +149,7 @@ mod tests {
     use super::*;
     use crate::connect::config::props_of;
     use crate::connect::SchemaBuilder;
+    use crate::transforms::testing::assert_config_key;
 
     fn xform(part: Part, props: &[(&str, &str)]) -> SetSchemaMetadata {
         let mut x = SetSchemaMetadata::new(part);
@@ -374,16 +356,14 @@ mod tests {
         let err = SetSchemaMetadata::new(Part::Value)
             .configure(&props_of(&[("schema.version", "x")]))
             .unwrap_err();
-        assert!(matches!(&err, ConnectError::Config { key, .. } if key == "schema.version"));
+        assert_config_key(&err, "schema.version");
         let err = SetSchemaMetadata::new(Part::Value)
             .configure(&props_of(&[
                 ("schema.name", "a"),
                 ("replace.null.with.default", "maybe"),
             ]))
             .unwrap_err();
-        assert!(
-            matches!(&err, ConnectError::Config { key, .. } if key == "replace.null.with.default")
-        );
+        assert_config_key(&err, "replace.null.with.default");
     }
 
     #[test]

@@ -10,7 +10,10 @@
 
 use std::sync::Arc;
 
-use super::util::Part;
+use super::util::{
+    copy_schema_basics, field_value, java_class_name, key_value_plugins, map_get, map_put,
+    map_update, only_maps, only_structs, ConfigDefExt, Part, REPLACE_NULL_WITH_DEFAULT_CONFIG,
+};
 use super::TransformPlugin;
 use crate::connect::config::{ConfigDef, ConfigType, Importance, Props, Validator};
 use crate::connect::data::logical;
@@ -19,24 +22,12 @@ use crate::connect::{
     ConnectError, ConnectRecord, Field, Schema, SchemaBuilder, SchemaRef, SchemaType, Struct, Value,
 };
 
-pub const PLUGINS: &[TransformPlugin] = &[
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.TimestampConverter$Key",
-        aliases: &["TimestampConverter$Key"],
-        create: || Box::new(TimestampConverter::new(Part::Key)),
-    },
-    TransformPlugin {
-        class: "org.apache.kafka.connect.transforms.TimestampConverter$Value",
-        aliases: &["TimestampConverter$Value"],
-        create: || Box::new(TimestampConverter::new(Part::Value)),
-    },
-];
+pub const PLUGINS: &[TransformPlugin] = key_value_plugins!(TimestampConverter);
 
 const FIELD_CONFIG: &str = "field";
 const TARGET_TYPE_CONFIG: &str = "target.type";
 const FORMAT_CONFIG: &str = "format";
 const UNIX_PRECISION_CONFIG: &str = "unix.precision";
-const REPLACE_NULL_WITH_DEFAULT_CONFIG: &str = "replace.null.with.default";
 const FIELD_SYNTAX_VERSION_CONFIG: &str = "field.syntax.version";
 
 const PURPOSE: &str = "converting timestamp formats";
@@ -44,7 +35,7 @@ const PURPOSE: &str = "converting timestamp formats";
 const TARGET_TYPES: &[&str] = &["string", "unix", "Date", "Time", "Timestamp"];
 const UNIX_PRECISIONS: &[&str] = &["nanoseconds", "microseconds", "milliseconds", "seconds"];
 
-const MILLIS_PER_DAY: i64 = 24 * 60 * 60 * 1000;
+pub(super) const MILLIS_PER_DAY: i64 = 24 * 60 * 60 * 1000;
 
 fn config_def() -> ConfigDef {
     ConfigDef::new()
@@ -78,13 +69,7 @@ fn config_def() -> ConfigDef {
             "The desired Unix precision for the timestamp: seconds, milliseconds, microseconds, or nanoseconds. Used to generate the output when type=unix or used to parse the input if the input is a Long.Note: This SMT will cause precision loss during conversions from, and to, values with sub-millisecond components.",
         )
         .validate_with(Validator::OneOf(UNIX_PRECISIONS))
-        .define(
-            REPLACE_NULL_WITH_DEFAULT_CONFIG,
-            ConfigType::Boolean,
-            Some("true"),
-            Importance::Medium,
-            "Whether to replace fields that have a default value and that are null to the default value. When set to true, the default value is used, otherwise null is used.",
-        )
+        .define_replace_null_with_default()
         .define(
             FIELD_SYNTAX_VERSION_CONFIG,
             ConfigType::String,
@@ -268,12 +253,7 @@ impl Transform for TimestampConverter {
                 let value = match value {
                     Value::Null => None,
                     Value::Struct(s) => Some(s),
-                    other => {
-                        return Err(TransformError::new(format!(
-                            "Only Struct objects supported for [{PURPOSE}], found: {}",
-                            java_class_name(&other)
-                        )))
-                    }
+                    other => return Err(only_structs(PURPOSE, java_class_name(&other))),
                 };
                 let updated_schema = settings.update_schema(&schema, &settings.path)?;
                 let updated = match value {
@@ -316,27 +296,6 @@ fn java_schema_string(schema: &Schema) -> String {
     match &schema.name {
         Some(n) => format!("Schema{{{n}:{}}}", schema.schema_type),
         None => format!("Schema{{{}}}", schema.schema_type),
-    }
-}
-
-/// The Java class Connect would report for a value in an error message.
-fn java_class_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Int8(_) => "java.lang.Byte",
-        Value::Int16(_) => "java.lang.Short",
-        Value::Int32(_) => "java.lang.Integer",
-        Value::Int64(_) => "java.lang.Long",
-        Value::Float32(_) => "java.lang.Float",
-        Value::Float64(_) => "java.lang.Double",
-        Value::Boolean(_) => "java.lang.Boolean",
-        Value::String(_) => "java.lang.String",
-        Value::Bytes(_) => "[B",
-        Value::Array(_) => "java.util.ArrayList",
-        Value::Map(_) => "java.util.HashMap",
-        Value::Struct(_) => "org.apache.kafka.connect.data.Struct",
-        Value::Decimal(_) => "java.math.BigDecimal",
-        Value::Date(_) | Value::Time(_) | Value::Timestamp(_) => "java.util.Date",
     }
 }
 
@@ -438,15 +397,6 @@ impl Settings {
         })
     }
 
-    /// A field's value, with or without the schema default for null.
-    fn field_value(&self, value: &Struct, field: &Field) -> Value {
-        if self.replace_null_with_default {
-            value.get_by_index(field.index).clone()
-        } else {
-            value.raw_values()[field.index].clone()
-        }
-    }
-
     /// The struct schema with the field at `path` given the target type's
     /// schema; name, version, doc and parameters, optionality and default
     /// kept (the default converted too).
@@ -455,11 +405,7 @@ impl Settings {
             // ConnectSchema.fields() on a non-struct schema.
             return Err(TransformError::new("Cannot list fields on non-struct type"));
         }
-        let mut updated = Schema::new(SchemaType::Struct);
-        updated.name = schema.name.clone();
-        updated.version = schema.version;
-        updated.doc = schema.doc.clone();
-        updated.parameters = schema.parameters.clone();
+        let mut updated = copy_schema_basics(schema, SchemaType::Struct);
         for field in &schema.fields {
             let field_schema = if field.name == path[0] {
                 if path.len() == 1 {
@@ -499,7 +445,7 @@ impl Settings {
     ) -> Result<Struct, TransformError> {
         let mut updated = Struct::new(updated_schema.clone());
         for field in &value.schema().fields {
-            let v = self.field_value(value, field);
+            let v = field_value(value, field.index, self.replace_null_with_default).clone();
             let new_value = if field.name == path[0] {
                 if path.len() == 1 {
                     self.convert(&v, Some(timestamp_type_from_schema(&field.schema)?))?
@@ -533,10 +479,7 @@ impl Settings {
         }
         match value {
             Value::Map(entries) => Ok(Value::Map(self.update_map(entries, &self.path)?)),
-            other => Err(TransformError::new(format!(
-                "Only Map objects supported in absence of schema for [{PURPOSE}], found: {}",
-                java_class_name(&other)
-            ))),
+            other => Err(only_maps(PURPOSE, java_class_name(&other))),
         }
     }
 
@@ -548,18 +491,11 @@ impl Settings {
         mut entries: Vec<(Value, Value)>,
         path: &[String],
     ) -> Result<Vec<(Value, Value)>, TransformError> {
-        let key = Value::String(path[0].clone());
-        let position = entries.iter().position(|(k, _)| *k == key);
         if path.len() == 1 {
-            match position {
-                Some(i) => entries[i].1 = self.convert(&entries[i].1, None)?,
-                None => entries.push((key, Value::Null)),
-            }
-        } else if let Some(i) = position {
-            if let Value::Map(nested) = &entries[i].1 {
-                let nested = nested.clone();
-                entries[i].1 = Value::Map(self.update_map(nested, &path[1..])?);
-            }
+            map_update(&mut entries, &path[0], |v| self.convert(v, None))?;
+        } else if let Some(Value::Map(nested)) = map_get(&entries, &path[0]) {
+            let nested = self.update_map(nested.clone(), &path[1..])?;
+            map_put(&mut entries, &path[0], Value::Map(nested));
         }
         Ok(entries)
     }
@@ -706,7 +642,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// (year, month 1-12, day 1-31) of a day since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
+pub(super) fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719468;
     let era = z.div_euclid(146097);
     let doe = z - era * 146097;

@@ -10,12 +10,14 @@
 //! `RecordIsTombstone` predicate where tombstones occur.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 
 use crate::connect::config::{ConfigDef, ConfigType, Importance, Props};
 use crate::connect::transform::{Transform, TransformError};
 use crate::connect::{ConnectError, ConnectRecord, SchemaBuilder, SchemaRef, Struct, Value};
 
+use super::util::{
+    field_value, map_get, only_maps, only_structs, type_of, ConfigDefExt, SchemaCache,
+};
 use super::TransformPlugin;
 
 pub const PLUGINS: &[TransformPlugin] = &[TransformPlugin {
@@ -25,7 +27,7 @@ pub const PLUGINS: &[TransformPlugin] = &[TransformPlugin {
 }];
 
 pub const FIELDS_CONFIG: &str = "fields";
-pub const REPLACE_NULL_WITH_DEFAULT_CONFIG: &str = "replace.null.with.default";
+pub use super::util::REPLACE_NULL_WITH_DEFAULT_CONFIG;
 
 const PURPOSE: &str = "copying fields from value to key";
 
@@ -39,22 +41,15 @@ pub fn config_def() -> ConfigDef {
             Importance::High,
             "Field names on the record value to extract as the record key.",
         )
-        .define(
-            REPLACE_NULL_WITH_DEFAULT_CONFIG,
-            ConfigType::Boolean,
-            Some("true"),
-            Importance::Medium,
-            "Whether to replace fields that have a default value and that are null to the default \
-             value. When set to true, the default value is used, otherwise null is used.",
-        )
+        .define_replace_null_with_default()
 }
 
 /// `ValueToKey`.
 pub struct ValueToKey {
     fields: Vec<String>,
     replace_null_with_default: bool,
-    /// Key schemas by value schema (Java's LRU cache of 16).
-    cache: Mutex<Vec<(SchemaRef, SchemaRef)>>,
+    /// Key schemas by value schema.
+    cache: SchemaCache,
 }
 
 impl Default for ValueToKey {
@@ -68,39 +63,22 @@ impl ValueToKey {
         ValueToKey {
             fields: Vec::new(),
             replace_null_with_default: true,
-            cache: Mutex::new(Vec::new()),
+            cache: SchemaCache::new(),
         }
     }
 
     fn key_schema(&self, value_schema: &SchemaRef) -> Result<SchemaRef, TransformError> {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = cache
-            .iter()
-            .position(|(k, _)| Arc::ptr_eq(k, value_schema) || k == value_schema)
-        {
-            let hit = cache.remove(i);
-            let key_schema = hit.1.clone();
-            cache.insert(0, hit);
-            return Ok(key_schema);
-        }
-        let mut builder = SchemaBuilder::struct_();
-        for name in &self.fields {
-            let field = value_schema
-                .field(name)
-                .ok_or_else(|| TransformError::new(format!("Field does not exist: {name}")))?;
-            builder = builder.field(name.clone(), field.schema.clone());
-        }
-        let key_schema = builder.build();
-        cache.insert(0, (value_schema.clone(), key_schema.clone()));
-        cache.truncate(16);
-        Ok(key_schema)
+        self.cache.get_or_try_insert(value_schema, || {
+            let mut builder = SchemaBuilder::struct_();
+            for name in &self.fields {
+                let field = value_schema
+                    .field(name)
+                    .ok_or_else(|| TransformError::new(format!("Field does not exist: {name}")))?;
+                builder = builder.field(name.clone(), field.schema.clone());
+            }
+            Ok(builder.build())
+        })
     }
-}
-
-fn type_of(value: &Value) -> String {
-    value
-        .schema_type()
-        .map_or_else(|| "null".to_owned(), |t| t.to_string())
 }
 
 impl Transform for ValueToKey {
@@ -131,7 +109,7 @@ impl Transform for ValueToKey {
         }
         self.fields = fields;
         self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG);
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.cache.clear();
         Ok(())
     }
 
@@ -142,19 +120,13 @@ impl Transform for ValueToKey {
                     .fields
                     .iter()
                     .map(|name| {
-                        let v = entries
-                            .iter()
-                            .find(|(k, _)| k.as_str() == Some(name))
-                            .map_or(Value::Null, |(_, v)| v.clone());
+                        let v = map_get(entries, name).cloned().unwrap_or(Value::Null);
                         (Value::from(name.as_str()), v)
                     })
                     .collect();
                 Ok(Some(record.with_key(None, Value::Map(key))))
             }
-            (None, other) => Err(TransformError::new(format!(
-                "Only Map objects supported in absence of schema for [{PURPOSE}], found: {}",
-                type_of(other)
-            ))),
+            (None, other) => Err(only_maps(PURPOSE, type_of(other))),
             (Some(_), Value::Struct(value)) => {
                 let key_schema = self.key_schema(value.schema())?;
                 let mut key = Struct::new(key_schema.clone());
@@ -162,21 +134,14 @@ impl Transform for ValueToKey {
                     let index = value.schema().field(name).map(|f| f.index).ok_or_else(|| {
                         TransformError::new(format!("Field does not exist: {name}"))
                     })?;
-                    let v = if self.replace_null_with_default {
-                        value.get_by_index(index)
-                    } else {
-                        &value.raw_values()[index]
-                    };
+                    let v = field_value(value, index, self.replace_null_with_default);
                     if !v.is_null() {
                         key.set(name, v.clone())?;
                     }
                 }
                 Ok(Some(record.with_key(Some(key_schema), key.into())))
             }
-            (Some(_), other) => Err(TransformError::new(format!(
-                "Only Struct objects supported for [{PURPOSE}], found: {}",
-                type_of(other)
-            ))),
+            (Some(_), other) => Err(only_structs(PURPOSE, type_of(other))),
         }
     }
 }
@@ -185,6 +150,7 @@ impl Transform for ValueToKey {
 mod tests {
     use super::*;
     use crate::connect::config::props_of;
+    use crate::transforms::testing::{assert_config_key, defaulted_int32};
 
     fn configured(pairs: &[(&str, &str)]) -> ValueToKey {
         let mut xform = ValueToKey::new();
@@ -289,13 +255,7 @@ mod tests {
     #[test]
     fn replace_null_with_default() {
         let schema = SchemaBuilder::struct_()
-            .field(
-                "n",
-                SchemaBuilder::int32()
-                    .optional()
-                    .default_value(Value::Int32(5))
-                    .build(),
-            )
+            .field("n", defaulted_int32(5))
             .build();
         let r = ConnectRecord::new("t", Some(schema.clone()), Struct::new(schema).into());
         let out = configured(&[("fields", "n")])
@@ -315,10 +275,7 @@ mod tests {
         for props in [&[][..], &[("fields", "")], &[("fields", "a,a")]] {
             let mut xform = ValueToKey::new();
             let err = xform.configure(&props_of(props)).unwrap_err();
-            assert!(
-                matches!(err, ConnectError::Config { ref key, .. } if key == "fields"),
-                "{err}"
-            );
+            assert_config_key(&err, "fields");
         }
     }
 
