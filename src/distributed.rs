@@ -19,14 +19,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use async_trait::async_trait;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::connect::config::validating_resolved;
 use crate::connect::config_provider::{self, has_variable, reverse_transform};
+use crate::connect::OffsetMap;
 use crate::connect::{
     Config, ConfigDef, ConfigError, ConfigProviders, ConfigType, Importance, Props, Redactor,
     ResolveError, Resolved, Validator,
@@ -34,6 +36,12 @@ use crate::connect::{
 use crate::connectors::AnyConnector;
 use crate::engine::connector_config::{self, ValidatedConnector};
 use crate::engine::{TaskId, TaskState, Worker, WorkerConfig};
+use crate::rest::entities::{
+    ConnectorInfo as RestConnectorInfo, ConnectorOffset, ConnectorOffsets,
+    ConnectorState as RestConnectorState, ConnectorStateInfo, ConnectorTaskId, ConnectorType,
+    InitialState, Message, TaskInfo, TaskState as RestTaskState,
+};
+use crate::rest::{self, sink_offsets, Backend, Created, Health, RestError};
 use crate::storage::config_topic::{ConfigRecord, ConfigState, TargetState};
 use crate::storage::offset_topic::KafkaOffsetStore;
 use crate::storage::status_topic::{Heartbeat, State, Status, StatusRecord, StatusState};
@@ -126,6 +134,20 @@ pub fn config_def() -> ConfigDef {
             max: None,
         })
         .define(
+            rest::LISTENERS,
+            ConfigType::List,
+            Some(""),
+            Importance::Low,
+            "Where the REST API listens: a comma-separated list of http://host:port. Empty: http://$POD_IP:8083 when POD_IP is set, else http://:8083",
+        )
+        .define(
+            rest::REST_WRITES,
+            ConfigType::Boolean,
+            Some("false"),
+            Importance::Low,
+            "Whether the REST API accepts changes to connectors (the operator sets it from spec.restApi.writes). When false, changes are refused with 409 and Connector resources are the way to change connectors",
+        )
+        .define(
             "worker.heartbeat.interval.ms",
             ConfigType::Long,
             Some("1000"),
@@ -150,6 +172,14 @@ pub enum DistributedError {
     Topic(#[from] TopicLogError),
     #[error("health endpoint on {addr}: {source}")]
     Health {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("worker config: {0}")]
+    Listeners(String),
+    #[error("REST API listener {addr}: {source}")]
+    Rest {
         addr: SocketAddr,
         #[source]
         source: std::io::Error,
@@ -234,6 +264,12 @@ pub struct DistributedWorker {
     failed: BTreeMap<TaskId, (u32, Option<Props>)>,
     /// Milliseconds since the epoch of the last completed sync.
     last_sync: Arc<AtomicI64>,
+    /// The topics as folded here, for the REST API.
+    view: Arc<RwLock<RestView>>,
+    /// Whether `view` was filled once.
+    view_published: bool,
+    /// The worker config with its variables resolved.
+    worker_props: Props,
 }
 
 impl DistributedWorker {
@@ -320,6 +356,9 @@ impl DistributedWorker {
             restarts: BTreeMap::new(),
             failed: BTreeMap::new(),
             last_sync: Arc::new(AtomicI64::new(0)),
+            view: Arc::new(RwLock::new(RestView::default())),
+            view_published: false,
+            worker_props: resolved.props.clone(),
         };
         Ok((me, engine))
     }
@@ -364,6 +403,65 @@ impl DistributedWorker {
                 });
             }
         });
+        Ok(())
+    }
+
+    /// Serves the Connect REST API on `listeners` (see [`config_def`]):
+    /// reads from the topics as this worker folds them; changes refused
+    /// with 409 unless `kconnect.rest.writes=true`. A default listener
+    /// whose port is taken is skipped with an error in the log; one the
+    /// config names must bind.
+    pub async fn serve_rest(&self, stop: CancellationToken) -> Result<(), DistributedError> {
+        let configured = self
+            .worker_props
+            .get(rest::LISTENERS)
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty());
+        let raw = configured.clone().unwrap_or_else(|| {
+            match std::env::var("POD_IP").ok().filter(|ip| !ip.is_empty()) {
+                Some(ip) if ip.contains(':') => format!("http://[{ip}]:8083"),
+                Some(ip) => format!("http://{ip}:8083"),
+                None => rest::DEFAULT_LISTENERS.to_owned(),
+            }
+        });
+        let addrs = rest::parse_listeners(&raw).map_err(DistributedError::Listeners)?;
+        let writes = self.config.boolean(rest::REST_WRITES);
+        let backend = Arc::new(WorkerBackend {
+            view: self.view.clone(),
+            last_sync: self.last_sync.clone(),
+            stale_after: (self.config.long("worker.sync.interval.ms") * 10).max(5_000),
+            worker_props: self.worker_props.clone(),
+            bootstrap: self.bootstrap.clone(),
+            offset_topic: self.config.string(OFFSET_TOPIC).unwrap_or_default(),
+            providers: self.providers.clone(),
+            cluster_id: rest::spawn_cluster_id_lookup(
+                self.bootstrap.clone(),
+                self.worker_props.clone(),
+            ),
+            writes: if writes {
+                Some(TopicLog::open(
+                    &self.bootstrap,
+                    &self.config.string(CONFIG_TOPIC).unwrap_or_default(),
+                    &Props::new(),
+                )?)
+            } else {
+                None
+            },
+            owner: Owner::from_env(&self.id),
+            source_offsets: tokio::sync::Mutex::new(None),
+        });
+        for addr in addrs {
+            match rest::bind(&[addr]).await {
+                Ok(bound) => rest::serve(bound, backend.clone(), stop.clone()),
+                Err((addr, source)) if configured.is_none() => tracing::error!(
+                    %addr,
+                    error = %source,
+                    worker = %self.id,
+                    "the REST API is not served: the default listener's port is taken; set listeners=http://host:port in the worker config"
+                ),
+                Err((addr, source)) => return Err(DistributedError::Rest { addr, source }),
+            }
+        }
         Ok(())
     }
 
@@ -494,14 +592,36 @@ impl DistributedWorker {
     /// Reads the config topic and brings running connectors and tasks in
     /// line with the newest assignment.
     async fn sync(&mut self, engine: &mut Worker) -> Result<(), DistributedError> {
-        for (k, v) in self.config_log.read_to_end(Duration::from_secs(30)).await? {
+        let config_records = self.config_log.read_to_end(Duration::from_secs(30)).await?;
+        let config_changed = !config_records.is_empty();
+        for (k, v) in config_records {
             match ConfigRecord::decode(&k, v.as_deref()) {
                 Ok(r) => self.state.apply(r),
                 Err(e) => tracing::warn!(worker = %self.id, error = %e, "skipping a config record"),
             }
         }
-        for (k, v) in self.status_log.read_to_end(Duration::from_secs(30)).await? {
+        let status_records = self.status_log.read_to_end(Duration::from_secs(30)).await?;
+        let status_changed = !status_records.is_empty();
+        let mut topic_records = Vec::new();
+        for (k, v) in status_records {
+            if k.starts_with(ACTIVE_TOPIC_PREFIX) {
+                topic_records.push((k, v));
+                continue;
+            }
             self.statuses.apply(StatusRecord::decode(&k, v.as_deref()));
+        }
+        if config_changed || status_changed || !self.view_published {
+            let mut view = self.view.write().unwrap_or_else(PoisonError::into_inner);
+            if config_changed || !self.view_published {
+                view.config = self.state.clone();
+            }
+            if status_changed || !self.view_published {
+                view.statuses = self.statuses.clone();
+            }
+            for (k, v) in topic_records {
+                view.apply_active_topic(&k, v.as_deref());
+            }
+            self.view_published = true;
         }
         let assignment: AssignmentRecord = match self.state.assignments.get(&self.group) {
             Some(v) => serde_json::from_value(v.clone()).unwrap_or_else(|e| {
@@ -883,6 +1003,528 @@ fn resolved_values_in(configs: &[Props], redactor: &Redactor) -> Vec<(usize, Str
         .collect()
 }
 
+/// Key prefix of KIP-558 active-topic records in the status topic:
+/// `status-topic-<topic>:connector-<connector>`.
+const ACTIVE_TOPIC_PREFIX: &str = "status-topic-";
+
+/// The config and status topics as this worker folded them: what the REST
+/// API answers from.
+#[derive(Debug, Default)]
+struct RestView {
+    config: ConfigState,
+    statuses: StatusState,
+    /// KIP-558 active topics per connector, from Java workers' records.
+    topics: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl RestView {
+    fn apply_active_topic(&mut self, key: &str, value: Option<&[u8]>) {
+        let Some((topic, connector)) = key
+            .strip_prefix(ACTIVE_TOPIC_PREFIX)
+            .and_then(|rest| rest.split_once(":connector-"))
+        else {
+            return;
+        };
+        let topics = self.topics.entry(connector.to_owned()).or_default();
+        if value.is_some() {
+            topics.insert(topic.to_owned());
+        } else {
+            topics.remove(topic);
+        }
+    }
+
+    fn status(&self, name: &str) -> Option<ConnectorStateInfo> {
+        let props = self.config.connectors.get(name)?;
+        let connector = self.statuses.connectors.get(name)?;
+        let task_count = self.config.tasks.get(name).map(Vec::len);
+        let tasks = self
+            .statuses
+            .tasks
+            .range((name.to_owned(), 0)..=(name.to_owned(), u32::MAX))
+            .filter(|((_, n), _)| task_count.is_none_or(|c| (*n as usize) < c))
+            .map(|((_, n), st)| RestTaskState {
+                id: *n,
+                state: st.state,
+                worker_id: st.worker_id.clone(),
+                trace: st.trace.clone(),
+            })
+            .collect();
+        Some(ConnectorStateInfo {
+            name: name.to_owned(),
+            connector: RestConnectorState {
+                state: connector.state,
+                worker_id: connector.worker_id.clone(),
+                trace: connector.trace.clone(),
+            },
+            tasks,
+            kind: ConnectorType::of_config(props),
+        })
+    }
+}
+
+/// Who manages this worker's connectors, for the messages refusing writes.
+struct Owner {
+    namespace: String,
+    cluster: Option<String>,
+}
+
+impl Owner {
+    /// From the Pod's environment: `POD_NAMESPACE`, and the cluster from
+    /// the Pod name `<cluster>-worker-<n>`.
+    fn from_env(worker_id: &str) -> Owner {
+        let cluster = worker_id
+            .rsplit_once("-worker-")
+            .filter(|(_, n)| n.parse::<u32>().is_ok())
+            .map(|(c, _)| c.to_owned());
+        Owner {
+            namespace: std::env::var("POD_NAMESPACE")
+                .ok()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| "default".to_owned()),
+            cluster,
+        }
+    }
+
+    const DISABLED: &'static str =
+        "REST writes are disabled for this ConnectCluster (spec.restApi.writes=false)";
+
+    /// 409 for a change to connector `name`, saying how to make it instead.
+    fn refuse(&self, name: &str, how: &str) -> RestError {
+        RestError::conflict(format!(
+            "Connector {name} is managed by the Connector resource {}/{name}; change it with kubectl ({how}) — {}",
+            self.namespace,
+            Self::DISABLED
+        ))
+    }
+
+    /// 409 for creating a connector.
+    fn refuse_create(&self, name: &str) -> RestError {
+        let cluster = self.cluster.as_deref().unwrap_or("<cluster>");
+        RestError::conflict(format!(
+            "Connectors of this ConnectCluster are managed by Connector resources; create connector {name} with kubectl (a Connector named {name} in namespace {}, labelled {}={cluster}) — {}",
+            self.namespace,
+            crate::api::CLUSTER_LABEL,
+            Self::DISABLED
+        ))
+    }
+}
+
+/// The REST API of a distributed worker.
+struct WorkerBackend {
+    view: Arc<RwLock<RestView>>,
+    last_sync: Arc<AtomicI64>,
+    stale_after: i64,
+    worker_props: Props,
+    bootstrap: String,
+    offset_topic: String,
+    providers: Arc<ConfigProviders>,
+    cluster_id: Arc<std::sync::Mutex<Option<String>>>,
+    /// The config topic, when REST writes are enabled.
+    writes: Option<TopicLog>,
+    owner: Owner,
+    /// The offset topic, read on demand, folded by key.
+    source_offsets: tokio::sync::Mutex<Option<(TopicLog, BTreeMap<String, OffsetMap>)>>,
+}
+
+impl WorkerBackend {
+    fn read<R>(&self, f: impl FnOnce(&RestView) -> R) -> R {
+        f(&self.view.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn exists(&self, name: &str) -> bool {
+        self.read(|v| v.config.connectors.contains_key(name))
+    }
+
+    fn must_exist(&self, name: &str, message: impl FnOnce() -> String) -> Result<(), RestError> {
+        if self.exists(name) {
+            Ok(())
+        } else {
+            Err(RestError::not_found(message()))
+        }
+    }
+
+    /// The config topic when writes are enabled, else the refusal.
+    fn writer(&self, refusal: impl FnOnce(&Owner) -> RestError) -> Result<&TopicLog, RestError> {
+        self.writes.as_ref().ok_or_else(|| refusal(&self.owner))
+    }
+
+    async fn send(&self, log: &TopicLog, record: ConfigRecord) -> Result<(), RestError> {
+        let (k, v) = record.encode();
+        log.send(&k, v.as_deref())
+            .await
+            .map_err(|e| RestError::internal(format!("writing to the config topic failed: {e}")))
+    }
+
+    /// Writes the operator does not take from the REST API even when
+    /// writes are enabled.
+    fn operator_only(&self, name: &str, what: &str, how: &str) -> RestError {
+        if self.writes.is_none() {
+            self.owner.refuse(name, how)
+        } else {
+            RestError::conflict(format!(
+                "{what} of connector {name} is not available through a distributed kconnect worker's REST API: {how}"
+            ))
+        }
+    }
+
+    async fn sink_client(&self, name: &str) -> Result<(rdkafka::ClientConfig, Props), RestError> {
+        let raw = self
+            .read(|v| v.config.connectors.get(name).cloned())
+            .ok_or_else(|| RestError::connector_not_found(name))?;
+        let providers = self.providers.clone();
+        let resolved = tokio::task::spawn_blocking(move || providers.transform(&raw))
+            .await
+            .map_err(|e| RestError::internal(e.to_string()))?
+            .map_err(|e| RestError::internal(e.to_string()))?;
+        let cfg =
+            sink_offsets::client_config(&self.bootstrap, &self.worker_props, &resolved.props, name);
+        Ok((cfg, resolved.props))
+    }
+
+    async fn source_offsets(&self, name: &str) -> Result<Vec<ConnectorOffset>, RestError> {
+        let mut guard = self.source_offsets.lock().await;
+        if guard.is_none() {
+            let log = TopicLog::open(&self.bootstrap, &self.offset_topic, &Props::new())
+                .map_err(|e| RestError::internal(e.to_string()))?;
+            *guard = Some((log, BTreeMap::new()));
+        }
+        let (log, offsets) = guard.as_mut().expect("opened above");
+        let records = log
+            .read_to_end(Duration::from_secs(30))
+            .await
+            .map_err(|e| RestError::internal(e.to_string()))?;
+        for (key, value) in records {
+            let key = serde_json::from_str::<serde_json::Value>(&key)
+                .map(|k| k.to_string())
+                .unwrap_or(key);
+            match value.and_then(|v| serde_json::from_slice::<OffsetMap>(&v).ok()) {
+                Some(o) => offsets.insert(key, o),
+                None => offsets.remove(&key),
+            };
+        }
+        Ok(offsets
+            .iter()
+            .filter_map(
+                |(key, offset)| match serde_json::from_str::<serde_json::Value>(key) {
+                    Ok(serde_json::Value::Array(parts)) if parts.len() == 2 && parts[0] == name => {
+                        parts[1].as_object().map(|p| ConnectorOffset {
+                            partition: p.clone(),
+                            offset: Some(offset.clone()),
+                        })
+                    }
+                    _ => None,
+                },
+            )
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Backend for WorkerBackend {
+    async fn kafka_cluster_id(&self) -> Option<String> {
+        self.cluster_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    async fn health(&self) -> Health {
+        let last = self.last_sync.load(Ordering::Relaxed);
+        if last == 0 {
+            return Health::Starting(Some("The worker has not read the config topic yet.".into()));
+        }
+        let age = now_ms() - last;
+        if age >= self.stale_after {
+            Health::Unhealthy(format!(
+                "The worker has not completed a sync with the config topic for {age} ms."
+            ))
+        } else {
+            Health::Healthy
+        }
+    }
+
+    fn worker_props(&self) -> &Props {
+        &self.worker_props
+    }
+
+    async fn connectors(&self) -> Vec<String> {
+        self.read(|v| v.config.connectors.keys().cloned().collect())
+    }
+
+    async fn connector_info(&self, name: &str) -> Result<RestConnectorInfo, RestError> {
+        self.read(|v| {
+            let config = v
+                .config
+                .connectors
+                .get(name)
+                .ok_or_else(|| RestError::connector_not_found(name))?;
+            let tasks = v.config.tasks.get(name).map_or(0, Vec::len);
+            Ok(RestConnectorInfo::new(name, config.clone(), tasks))
+        })
+    }
+
+    async fn connector_config(&self, name: &str) -> Result<Props, RestError> {
+        self.read(|v| v.config.connectors.get(name).cloned())
+            .ok_or_else(|| RestError::connector_not_found(name))
+    }
+
+    async fn connector_status(&self, name: &str) -> Result<ConnectorStateInfo, RestError> {
+        self.read(|v| v.status(name))
+            .ok_or_else(|| RestError::not_found(format!("No status found for connector {name}")))
+    }
+
+    async fn task_configs(&self, name: &str) -> Result<Vec<TaskInfo>, RestError> {
+        self.read(|v| {
+            if !v.config.connectors.contains_key(name) {
+                return Err(RestError::connector_not_found(name));
+            }
+            Ok(v.config
+                .tasks
+                .get(name)
+                .map(|tasks| {
+                    tasks
+                        .iter()
+                        .enumerate()
+                        .map(|(n, config)| TaskInfo {
+                            id: ConnectorTaskId {
+                                connector: name.to_owned(),
+                                task: n as u32,
+                            },
+                            config: config.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default())
+        })
+    }
+
+    async fn task_status(&self, name: &str, task: u32) -> Result<RestTaskState, RestError> {
+        self.read(|v| v.status(name))
+            .and_then(|s| s.tasks.into_iter().find(|t| t.id == task))
+            .ok_or_else(|| RestError::not_found(format!("No status found for task {name}-{task}")))
+    }
+
+    async fn active_topics(&self, name: &str) -> Result<Vec<String>, RestError> {
+        // Java workers record the topics they use; kconnect workers do not
+        // (yet), so a connector's configured topics stand in while it runs.
+        Ok(self.read(|v| {
+            if let Some(topics) = v.topics.get(name).filter(|t| !t.is_empty()) {
+                return topics.iter().cloned().collect();
+            }
+            let running = v
+                .statuses
+                .tasks
+                .range((name.to_owned(), 0)..=(name.to_owned(), u32::MAX))
+                .any(|(_, st)| st.state == State::Running);
+            match v.config.connectors.get(name) {
+                Some(props) if running => {
+                    let mut topics = connector_config::common_topics(props);
+                    if let Some(t) = props
+                        .get("topic")
+                        .map(|t| t.trim())
+                        .filter(|t| !t.is_empty())
+                    {
+                        topics.push(t.to_owned());
+                    }
+                    topics.sort();
+                    topics.dedup();
+                    topics
+                }
+                _ => Vec::new(),
+            }
+        }))
+    }
+
+    async fn offsets(&self, name: &str) -> Result<ConnectorOffsets, RestError> {
+        let kind = self
+            .read(|v| v.config.connectors.get(name).map(ConnectorType::of_config))
+            .ok_or_else(|| RestError::connector_not_found(name))?;
+        let offsets = if kind == ConnectorType::Sink {
+            let (cfg, props) = self.sink_client(name).await?;
+            tokio::task::spawn_blocking(move || sink_offsets::read(&cfg, &props))
+                .await
+                .map_err(|e| RestError::internal(e.to_string()))??
+        } else {
+            self.source_offsets(name).await?
+        };
+        Ok(ConnectorOffsets { offsets })
+    }
+
+    async fn put_connector_config(
+        &self,
+        name: &str,
+        config: Props,
+        allow_replace: bool,
+        initial_state: Option<InitialState>,
+    ) -> Result<Created<RestConnectorInfo>, RestError> {
+        let exists = self.exists(name);
+        let log = self.writer(|o| {
+            if exists {
+                o.refuse(name, "spec.config, spec.class, spec.tasksMax")
+            } else {
+                o.refuse_create(name)
+            }
+        })?;
+        let raw = config.clone();
+        let infos = tokio::task::spawn_blocking(move || rest::plugins::validate(&raw))
+            .await
+            .map_err(|e| RestError::internal(e.to_string()))??;
+        if let Some(e) = rest::plugins::invalid_config(&infos) {
+            return Err(e);
+        }
+        if exists && !allow_replace {
+            return Err(RestError::conflict(format!(
+                "Connector {name} already exists"
+            )));
+        }
+        self.send(
+            log,
+            ConfigRecord::Connector {
+                name: name.to_owned(),
+                props: Some(config.clone()),
+            },
+        )
+        .await?;
+        if !exists {
+            let state = match initial_state {
+                Some(InitialState::Paused) => TargetState::Paused,
+                Some(InitialState::Stopped) => TargetState::Stopped,
+                _ => TargetState::Started,
+            };
+            self.send(
+                log,
+                ConfigRecord::TargetState {
+                    connector: name.to_owned(),
+                    state,
+                },
+            )
+            .await?;
+        }
+        let tasks = self.read(|v| v.config.tasks.get(name).map_or(0, Vec::len));
+        Ok(Created {
+            created: !exists,
+            result: RestConnectorInfo::new(name, config, tasks),
+        })
+    }
+
+    async fn delete_connector(&self, name: &str) -> Result<(), RestError> {
+        self.must_exist(name, || format!("Connector {name} not found"))?;
+        let log = self.writer(|o| {
+            o.refuse(
+                name,
+                &format!("kubectl delete connector {name} -n {}", o.namespace),
+            )
+        })?;
+        for key in [format!("connector-{name}"), format!("target-state-{name}")] {
+            log.send(&key, None).await.map_err(|e| {
+                RestError::internal(format!("writing to the config topic failed: {e}"))
+            })?;
+        }
+        Ok(())
+    }
+
+    async fn pause_connector(&self, name: &str) -> Result<(), RestError> {
+        self.must_exist(name, || format!("Unknown connector {name}"))?;
+        let log = self.writer(|o| o.refuse(name, "spec.state: paused"))?;
+        self.send(
+            log,
+            ConfigRecord::TargetState {
+                connector: name.to_owned(),
+                state: TargetState::Paused,
+            },
+        )
+        .await
+    }
+
+    async fn resume_connector(&self, name: &str) -> Result<(), RestError> {
+        self.must_exist(name, || format!("Unknown connector {name}"))?;
+        let log = self.writer(|o| o.refuse(name, "spec.state: running"))?;
+        self.send(
+            log,
+            ConfigRecord::TargetState {
+                connector: name.to_owned(),
+                state: TargetState::Started,
+            },
+        )
+        .await
+    }
+
+    async fn stop_connector(&self, name: &str) -> Result<(), RestError> {
+        self.must_exist(name, || format!("Unknown connector {name}"))?;
+        let log = self.writer(|o| o.refuse(name, "spec.state: stopped"))?;
+        self.send(
+            log,
+            ConfigRecord::TargetState {
+                connector: name.to_owned(),
+                state: TargetState::Stopped,
+            },
+        )
+        .await
+    }
+
+    async fn restart_connector(
+        &self,
+        name: &str,
+        include_tasks: bool,
+        only_failed: bool,
+    ) -> Result<Option<ConnectorStateInfo>, RestError> {
+        let plain = !include_tasks && !only_failed;
+        self.must_exist(name, || {
+            if plain {
+                format!("Connector {name} not found")
+            } else {
+                format!("Unknown connector: {name}")
+            }
+        })?;
+        Err(self.operator_only(
+            name,
+            "Restarting",
+            "the operator restarts FAILED tasks as spec.autoRestart says",
+        ))
+    }
+
+    async fn restart_task(&self, name: &str, task: u32) -> Result<(), RestError> {
+        self.must_exist(name, || format!("Connector {name} not found"))?;
+        let _ = task;
+        Err(self.operator_only(
+            name,
+            "Restarting a task",
+            "the operator restarts FAILED tasks as spec.autoRestart says",
+        ))
+    }
+
+    async fn reset_active_topics(&self, name: &str) -> Result<(), RestError> {
+        Err(self.operator_only(
+            name,
+            "Resetting the active topics",
+            "the topics follow the connector's config",
+        ))
+    }
+
+    async fn alter_offsets(
+        &self,
+        name: &str,
+        offsets: Vec<ConnectorOffset>,
+    ) -> Result<Message, RestError> {
+        self.must_exist(name, || format!("Connector {name} not found"))?;
+        let _ = offsets;
+        Err(self.operator_only(
+            name,
+            "Altering the offsets",
+            "stop the connector (spec.state: stopped) and alter them with a standalone worker or Kafka's tools",
+        ))
+    }
+
+    async fn reset_offsets(&self, name: &str) -> Result<Message, RestError> {
+        self.must_exist(name, || format!("Connector {name} not found"))?;
+        Err(self.operator_only(
+            name,
+            "Resetting the offsets",
+            "stop the connector (spec.state: stopped) and reset them with a standalone worker or Kafka's tools",
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -916,6 +1558,92 @@ mod tests {
             resolved_values_in(&configs, &redactor),
             [(1, "copy".to_string())]
         );
+    }
+
+    #[test]
+    fn rest_view_answers_java_shapes_from_the_folded_topics() {
+        let mut view = RestView::default();
+        let props: Props = [
+            ("name".to_string(), "gen".to_string()),
+            ("connector.class".into(), "datagen".into()),
+            ("topic".into(), "orders".into()),
+        ]
+        .into();
+        view.config.apply(ConfigRecord::Connector {
+            name: "gen".into(),
+            props: Some(props.clone()),
+        });
+        assert!(view.status("gen").is_none(), "no status written yet");
+        let status = |state, worker: &str| Status {
+            state,
+            trace: None,
+            worker_id: worker.into(),
+            generation: 1,
+        };
+        view.statuses.apply(StatusRecord::Connector {
+            name: "gen".into(),
+            status: Some(status(State::Running, "w-0")),
+        });
+        for (task, state) in [
+            (0, State::Running),
+            (1, State::Failed),
+            (5, State::Unassigned),
+        ] {
+            view.statuses.apply(StatusRecord::Task {
+                connector: "gen".into(),
+                task,
+                status: Some(status(state, "w-1")),
+            });
+        }
+        for n in 0..2 {
+            view.config.apply(ConfigRecord::Task {
+                connector: "gen".into(),
+                task: n,
+                props: props.clone(),
+            });
+        }
+        view.config.apply(ConfigRecord::Commit {
+            connector: "gen".into(),
+            tasks: 2,
+        });
+        let s = serde_json::to_value(view.status("gen").unwrap()).unwrap();
+        assert_eq!(
+            s,
+            serde_json::json!({
+                "name": "gen",
+                "connector": {"state": "RUNNING", "worker_id": "w-0"},
+                "tasks": [
+                    {"id": 0, "state": "RUNNING", "worker_id": "w-1"},
+                    {"id": 1, "state": "FAILED", "worker_id": "w-1"}
+                ],
+                "type": "source"
+            })
+        );
+        view.apply_active_topic("status-topic-orders:connector-gen", Some(b"{}"));
+        view.apply_active_topic("status-topic-x:connector-gen", Some(b"{}"));
+        view.apply_active_topic("status-topic-x:connector-gen", None);
+        assert_eq!(view.topics["gen"].iter().collect::<Vec<_>>(), ["orders"]);
+    }
+
+    #[test]
+    fn refusals_name_the_resource_and_the_kubectl_change() {
+        let owner = Owner {
+            namespace: "prod".into(),
+            cluster: Owner::from_env("main-worker-3").cluster,
+        };
+        assert_eq!(owner.cluster.as_deref(), Some("main"));
+        assert_eq!(Owner::from_env("w-0").cluster, None);
+        let e = owner.refuse("orders", "spec.state: paused");
+        assert_eq!(e.status.as_u16(), 409);
+        assert_eq!(
+            e.message,
+            "Connector orders is managed by the Connector resource prod/orders; change it with kubectl (spec.state: paused) — REST writes are disabled for this ConnectCluster (spec.restApi.writes=false)"
+        );
+        let e = owner.refuse_create("new");
+        assert!(e
+            .message
+            .contains("a Connector named new in namespace prod"));
+        assert!(e.message.contains("kconnect.dev/cluster=main"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod metrics;
 pub mod operator;
 pub mod placement;
+pub mod rest;
 pub mod standalone;
 pub mod storage;
 pub mod transforms;

@@ -21,18 +21,21 @@ enum Command {
     /// Run connectors in one process, like Kafka's connect-standalone.sh.
     ///
     /// Files may be Java .properties, YAML or JSON. Without bootstrap.servers
-    /// in the worker config, an embedded in-memory Kafka is used.
+    /// in the worker config, an embedded in-memory Kafka is used. Connect's
+    /// REST API serves on `listeners` (default http://:8083).
     Standalone {
         /// Worker configuration (bootstrap.servers, converters, offset.storage.file.filename …).
         worker_config: PathBuf,
-        /// One file per connector.
-        #[arg(required = true)]
+        /// One file per connector (none: create them through the REST API).
         connector_configs: Vec<PathBuf>,
     },
     /// Run a distributed-mode worker (what the operator's worker Pods run).
     ///
     /// Connector configs, assignments and statuses travel through the
     /// config and status topics; the worker needs no Kubernetes access.
+    /// Connect's REST API serves reads on `listeners` (default
+    /// http://$POD_IP:8083); changes are refused with 409 unless the
+    /// worker config sets kconnect.rest.writes=true.
     Worker {
         /// Worker configuration: bootstrap.servers, group.id and the three
         /// storage topics, converters, producer.*/consumer.* settings.
@@ -91,17 +94,32 @@ enum Command {
 const WORKER_CONFIG_ENV: &str = "KCONNECT_WORKER_CONFIG";
 
 fn init_logging(json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colours only on a terminal: Pod logs and files stay plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{fmt, reload, Registry};
+
+    let directives = std::env::var(EnvFilter::DEFAULT_ENV)
+        .ok()
+        .filter(|d| EnvFilter::try_new(d).is_ok())
+        .unwrap_or_else(|| "info".to_owned());
+    let (filter, handle) = reload::Layer::<EnvFilter, Registry>::new(EnvFilter::new(&directives));
+    // Colours only on a terminal: Pod logs and files stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let registry = tracing_subscriber::registry().with(filter);
     if json {
-        builder.json().init();
+        registry
+            .with(fmt::layer().json().with_writer(std::io::stderr))
+            .init();
     } else {
-        builder.init();
+        registry
+            .with(fmt::layer().with_writer(std::io::stderr).with_ansi(ansi))
+            .init();
     }
+    // GET/PUT /admin/loggers change the filter at runtime.
+    kconnect::rest::logging::install(&directives, move |new| {
+        let filter = EnvFilter::try_new(new).map_err(|e| e.to_string())?;
+        handle.reload(filter).map_err(|e| e.to_string())
+    });
 }
 
 fn main() -> ExitCode {
@@ -242,6 +260,8 @@ async fn run_worker(
         kconnect::distributed::DistributedWorker::connect(&props, worker_id).await?;
     let stop = tokio_util::sync::CancellationToken::new();
     worker.serve_health(health, stop.clone()).await?;
+    // Connect's REST API on `listeners` (reads; writes per kconnect.rest.writes).
+    worker.serve_rest(stop.clone()).await?;
     let on_signal = stop.clone();
     tokio::spawn(async move {
         if let Err(e) = kconnect::standalone::wait_for_signal().await {
