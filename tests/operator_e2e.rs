@@ -457,11 +457,14 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
     // Untouched tasks: the survivors stopped nothing between the deletion
     // and the moment the recreated Pod joined (from then on, moving tasks
     // to it is the rebalance that scale-up asks for).
-    let joined = log_lines(&operator.log)
+    // The recreated Pod's process starting is the earliest moment it can
+    // join (its first heartbeat comes after), so nothing a survivor stops
+    // before that is due to the rejoin. (The operator's "assignment
+    // written" line can trail the record by the send's acknowledgement,
+    // after a fast worker already acted on it.)
+    let joined = log_lines(&kubelet.log_dir.join(format!("{victim}.log")))
         .into_iter()
-        .filter(|(ts, l)| {
-            *ts > deleted_ts && l.contains("assignment written") && l.contains("workers=3")
-        })
+        .filter(|(ts, l)| *ts > deleted_ts && l.contains("distributed worker started"))
         .map(|(ts, _)| ts)
         .next()
         .unwrap_or_else(k8s_openapi::jiff::Timestamp::now);
