@@ -502,9 +502,19 @@ impl DistributedWorker {
         {
             self.on_task_exit(&id, state).await;
         }
-        // A last heartbeat saying nothing runs here any more: the operator
-        // hands this worker's tasks on without waiting for the timeout.
+        // A last heartbeat saying nothing runs here any more (the operator
+        // hands this worker's tasks on without waiting for the timeout),
+        // then its removal: a Pod recreated under the same name counts as
+        // live only once its new process heartbeats.
         self.heartbeat(&engine).await;
+        let (k, _) = StatusRecord::Worker {
+            id: self.id.clone(),
+            heartbeat: None,
+        }
+        .encode();
+        if let Err(e) = self.status_log.send(&k, None).await {
+            tracing::warn!(worker = %self.id, error = %e, "removing the heartbeat failed");
+        }
         Ok(())
     }
 

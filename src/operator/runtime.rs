@@ -609,6 +609,9 @@ impl Loop {
             self.statuses.apply(StatusRecord::decode(&k, v.as_deref()));
         }
         let now = Instant::now();
+        // A removed heartbeat (clean shutdown) is a worker gone at once.
+        let workers = &self.statuses.workers;
+        self.seen.retain(|id, _| workers.contains_key(id));
         for (id, h) in &self.statuses.workers {
             let fresh = self.seen.get(id).is_none_or(|(ts, _)| *ts != h.timestamp);
             if fresh {
