@@ -546,18 +546,7 @@ impl DistributedWorker {
             worker_id: self.id.clone(),
             generation: self.generation,
         };
-        let record = match &key {
-            StatusKey::Connector(name) => StatusRecord::Connector {
-                name: name.clone(),
-                status: Some(status),
-            },
-            StatusKey::Task(id) => StatusRecord::Task {
-                connector: id.connector.clone(),
-                task: id.task as u32,
-                status: Some(status),
-            },
-        };
-        let (k, v) = record.encode();
+        let (k, v) = key.record(Some(status)).encode();
         if self
             .written
             .get(&k)
@@ -990,9 +979,21 @@ enum StatusKey {
 impl StatusKey {
     /// The status topic key, e.g. `status-task-<connector>-<n>`.
     fn record_key(&self) -> String {
+        self.record(None).key()
+    }
+
+    /// The status topic record for this connector or task.
+    fn record(&self, status: Option<Status>) -> StatusRecord {
         match self {
-            StatusKey::Connector(name) => format!("status-connector-{name}"),
-            StatusKey::Task(id) => format!("status-task-{}-{}", id.connector, id.task),
+            StatusKey::Connector(name) => StatusRecord::Connector {
+                name: name.clone(),
+                status,
+            },
+            StatusKey::Task(id) => StatusRecord::Task {
+                connector: id.connector.clone(),
+                task: id.task as u32,
+                status,
+            },
         }
     }
 }
