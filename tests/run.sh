@@ -66,6 +66,8 @@ bootstrap_line=$(bash tests/env/kafka.sh start)
 export KAFKA_BOOTSTRAP="${bootstrap_line#KAFKA_BOOTSTRAP=}"
 echo "Kafka at $KAFKA_BOOTSTRAP" >&2
 bash tests/env/k8s.sh install
+# helm for the chart tests (tests/helm_chart.rs, tests/examples_e2e.rs), built from the Go module proxy
+bash tests/env/helm.sh install
 kubeconfig_line=$(bash tests/env/k8s.sh start)
 export KCONNECT_TEST_KUBECONFIG="${kubeconfig_line#KUBECONFIG=}"
 echo "kube-apiserver kubeconfig at $KCONNECT_TEST_KUBECONFIG" >&2

@@ -19,10 +19,11 @@ use rdkafka::ClientContext;
 use tokio_util::sync::CancellationToken;
 
 use super::errors::{DlqConfig, Stage, StageError};
-use super::kafka::{admin_config, producer_config};
+use super::kafka::{admin_config, producer_config, with_statistics};
+use super::metrics::{task_metrics, ClientStatsHandle, TaskMetrics};
 use super::task::{TaskFailure, TaskId};
 use super::topic_creation::{create_topic, NewTopicSpec};
-use crate::connect::Props;
+use crate::connect::{ConnectorKind, Props};
 
 /// Java's `DeadLetterQueueReporter` header names.
 pub const ERROR_HEADER_PREFIX: &str = "__connect.errors.";
@@ -49,15 +50,24 @@ struct DlqState {
 /// Producer context counting the queue's outstanding deliveries.
 pub struct DlqContext {
     state: Arc<DlqState>,
+    /// Failed deliveries count as `deadletterqueue-produce-failures`.
+    metrics: Arc<TaskMetrics>,
+    stats: ClientStatsHandle,
 }
 
-impl ClientContext for DlqContext {}
+impl ClientContext for DlqContext {
+    /// librdkafka's statistics: the queue producer's `kafka_producer_*`.
+    fn stats_raw(&self, statistics: &[u8]) {
+        self.stats.record(statistics);
+    }
+}
 
 impl ProducerContext for DlqContext {
     type DeliveryOpaque = ();
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         if let Err((e, _)) = result {
+            self.metrics.errors.dlq_failure();
             let mut slot = self
                 .state
                 .error
@@ -108,12 +118,19 @@ impl DeadLetterQueue {
                 ))
             })?;
         }
-        let mut cfg = producer_config(bootstrap, worker_props, connector_props, &id.connector);
+        let mut cfg = with_statistics(producer_config(
+            bootstrap,
+            worker_props,
+            connector_props,
+            &id.connector,
+        ));
         cfg.set("client.id", format!("connector-dlq-producer-{id}"));
         let state = Arc::new(DlqState::default());
         let producer: ThreadedProducer<DlqContext> = cfg
             .create_with_context(DlqContext {
                 state: state.clone(),
+                metrics: task_metrics(id, ConnectorKind::Sink),
+                stats: ClientStatsHandle::default(),
             })
             .map_err(|e| {
                 TaskFailure::new(format!(

@@ -12,8 +12,14 @@
 //!
 //! The happy path pays nothing: runners call the converter or transform
 //! directly and only enter this module once an operation has failed.
+//!
+//! Java's `task-error-metrics` are counted here ([`super::metrics`]): every
+//! failed attempt (`total-record-failures`), every retry, failures tolerated
+//! (`total-records-skipped`) or not (`total-record-errors`), failures logged
+//! and records sent to the dead letter queue.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::message::{BorrowedMessage, Message, Timestamp};
@@ -21,6 +27,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::dlq::DeadLetterQueue;
+use super::metrics::{task_metrics, TaskMetrics};
 use super::task::{TaskFailure, TaskId};
 use crate::connect::config::split_list;
 use crate::connect::{
@@ -354,6 +361,8 @@ pub struct RetryWithToleranceOperator {
     retry_timeout: Option<Duration>,
     max_delay: Duration,
     total_failures: u64,
+    /// The task's metrics, where failed attempts and retries are counted.
+    metrics: Option<Arc<TaskMetrics>>,
 }
 
 impl RetryWithToleranceOperator {
@@ -363,7 +372,14 @@ impl RetryWithToleranceOperator {
             retry_timeout: config.retry_timeout,
             max_delay: config.retry_max_delay,
             total_failures: 0,
+            metrics: None,
         }
+    }
+
+    /// Counts failed attempts and retries in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<TaskMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     pub fn tolerance(&self) -> Tolerance {
@@ -432,6 +448,12 @@ impl RetryWithToleranceOperator {
                 _ = tokio::time::sleep(delay) => {}
             }
             attempt += 1;
+            if let Some(m) = &self.metrics {
+                m.errors.retry();
+                // Each retry counts the failed attempt before it; when
+                // the retries run out, the report counts the last one.
+                m.errors.failure();
+            }
             match op() {
                 Ok(v) => return Ok(v),
                 Err(e) => error = e,
@@ -479,6 +501,7 @@ pub enum ErrantRecord<'a> {
 /// goes on. One per task.
 pub struct ErrorHandler {
     task: TaskId,
+    metrics: Arc<TaskMetrics>,
     operator: RetryWithToleranceOperator,
     log_enable: bool,
     log_include_messages: bool,
@@ -497,9 +520,11 @@ impl ErrorHandler {
         key_converter_class: String,
         value_converter_class: String,
     ) -> ErrorHandler {
+        let metrics = task_metrics(&task, ConnectorKind::Source);
         ErrorHandler {
             task,
-            operator: RetryWithToleranceOperator::new(config),
+            operator: RetryWithToleranceOperator::new(config).with_metrics(metrics.clone()),
+            metrics,
             log_enable: config.log_enable,
             log_include_messages: config.log_include_messages,
             dlq: None,
@@ -559,6 +584,13 @@ impl ErrorHandler {
         what: impl FnOnce() -> String,
     ) -> Result<(), TaskFailure> {
         let tolerated = self.operator.tolerate(stage, error);
+        let counts = &self.metrics.errors;
+        counts.failure();
+        if tolerated {
+            counts.skipped();
+        } else {
+            counts.error();
+        }
         if self.log_enable {
             log_failure(
                 &self.task,
@@ -568,9 +600,14 @@ impl ErrorHandler {
                 &record,
                 self.log_include_messages,
             );
+            counts.logged();
         }
         if let (Some(dlq), ErrantRecord::Consumed(msg)) = (&self.dlq, &record) {
-            dlq.report(msg, stage, class, error, shutdown).await?;
+            counts.dlq_request();
+            if let Err(e) = dlq.report(msg, stage, class, error, shutdown).await {
+                counts.dlq_failure();
+                return Err(e);
+            }
         }
         if tolerated {
             return Ok(());

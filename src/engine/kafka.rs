@@ -2,6 +2,11 @@
 //! admin clients: throughput-minded defaults, then worker
 //! `producer.*`/`consumer.*`/`admin.*`, then connector
 //! `producer.override.*`/`consumer.override.*`/`admin.override.*`.
+//!
+//! The worker has its task clients emit librdkafka's statistics every
+//! [`STATISTICS_INTERVAL_MS`] ([`with_statistics`]) for the
+//! `kafka_producer_*` / `kafka_consumer_*` metrics; `statistics.interval.ms`
+//! in `producer.*` / `consumer.*` (0: off) wins.
 
 use rdkafka::ClientConfig;
 
@@ -24,6 +29,19 @@ const JAVA_ONLY: &[&str] = &[
     "partitioner.class",
     "exclude.internal.topics",
 ];
+
+/// How often task clients report statistics for the client metrics.
+pub const STATISTICS_INTERVAL_MS: &str = "15000";
+
+/// Turns on librdkafka's statistics unless the configuration set them: only
+/// for clients whose context records them (the default context would log
+/// them).
+pub fn with_statistics(mut cfg: ClientConfig) -> ClientConfig {
+    if cfg.get("statistics.interval.ms").is_none() {
+        cfg.set("statistics.interval.ms", STATISTICS_INTERVAL_MS);
+    }
+    cfg
+}
 
 fn apply(cfg: &mut ClientConfig, props: &Props, connector: &str) {
     for (k, v) in props {

@@ -5,6 +5,7 @@ pub mod connector_config;
 pub mod dlq;
 pub mod errors;
 pub mod kafka;
+pub mod metrics;
 pub mod sink;
 pub mod source;
 pub mod task;

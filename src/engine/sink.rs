@@ -16,6 +16,10 @@
 //! `WorkerSinkTask`: the task's partitions are paused, rewound to the
 //! batch's first offsets and resumed after a backoff, so the same records
 //! come again while the consumer keeps polling (and stays in its group).
+//!
+//! Metrics ([`super::metrics`]) are recorded per consumed chunk (records
+//! read), per `put` (records sent, batch size, duration), per commit
+//! (duration, outcome, sequence number) and per rebalance (partitions).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -34,10 +38,11 @@ use tokio::time::Instant;
 use super::errors::{
     transform_message, ErrantRecord, ErrorConfig, ErrorHandler, Retriable, Stage, StageError,
 };
+use super::metrics::{task_metrics, ClientStatsHandle, TaskMetrics};
 use super::task::{header_from_bytes, TaskContext, TaskFailure};
 use crate::connect::{
-    ConnectError, ConnectRecord, ConverterError, SchemaAndValue, SinkOffsets, SinkRecord, SinkTask,
-    TopicPartition,
+    ConnectError, ConnectRecord, ConnectorKind, ConverterError, SchemaAndValue, SinkOffsets,
+    SinkRecord, SinkTask, TopicPartition,
 };
 use crate::transforms::TransformChain;
 
@@ -56,12 +61,20 @@ pub enum RebalanceEvent {
 pub struct SinkContext {
     task: String,
     events: mpsc::UnboundedSender<RebalanceEvent>,
+    stats: ClientStatsHandle,
 }
 
 impl SinkContext {
     pub fn new(task: String) -> (SinkContext, mpsc::UnboundedReceiver<RebalanceEvent>) {
         let (events, rx) = mpsc::unbounded_channel();
-        (SinkContext { task, events }, rx)
+        (
+            SinkContext {
+                task,
+                events,
+                stats: ClientStatsHandle::default(),
+            },
+            rx,
+        )
     }
 }
 
@@ -72,7 +85,12 @@ fn partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
         .collect()
 }
 
-impl ClientContext for SinkContext {}
+impl ClientContext for SinkContext {
+    /// librdkafka's statistics: the consumer's `kafka_consumer_*` metrics.
+    fn stats_raw(&self, statistics: &[u8]) {
+        self.stats.record(statistics);
+    }
+}
 
 impl ConsumerContext for SinkContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -116,6 +134,7 @@ pub struct SinkTaskRunner {
     /// Per partition, the last offset of a batch that is being redelivered:
     /// failures up to it were already sent to the dead letter queue.
     reported: HashMap<TopicPartition, i64>,
+    metrics: Arc<TaskMetrics>,
 }
 
 impl SinkTaskRunner {
@@ -132,6 +151,7 @@ impl SinkTaskRunner {
             String::new(),
             String::new(),
         );
+        let metrics = task_metrics(&ctx.id, ConnectorKind::Sink);
         SinkTaskRunner {
             ctx,
             task,
@@ -145,6 +165,7 @@ impl SinkTaskRunner {
             redelivery: None,
             put_failures: 0,
             reported: HashMap::new(),
+            metrics,
         }
     }
 
@@ -219,6 +240,7 @@ impl SinkTaskRunner {
             RebalanceEvent::Assigned(tps) => {
                 tracing::info!(task = %self.ctx.id, partitions = ?tps, "partitions assigned");
                 self.assigned.extend(tps.iter().cloned());
+                self.metrics.set_partitions(self.assigned.len());
                 self.task.open(&tps).await?;
             }
             RebalanceEvent::Revoked(tps) => {
@@ -228,6 +250,7 @@ impl SinkTaskRunner {
                     self.consumed.remove(tp);
                     self.committed.remove(tp);
                 }
+                self.metrics.set_partitions(self.assigned.len());
                 self.task.close(&tps).await?;
             }
         }
@@ -238,6 +261,8 @@ impl SinkTaskRunner {
         &mut self,
         chunk: Vec<Result<BorrowedMessage<'_>, KafkaError>>,
     ) -> Result<(), TaskFailure> {
+        self.metrics
+            .record_read(chunk.len(), crate::metrics::ticks_us());
         let mut records = Vec::with_capacity(chunk.len());
         // The next offset to read per partition, by the consumed records;
         // batches hold few partitions, so a scan beats hashing per record.
@@ -262,7 +287,14 @@ impl SinkTaskRunner {
             }
         }
         if !records.is_empty() {
-            if let Err(e) = self.task.put(records).await {
+            let n = records.len();
+            let started = crate::metrics::ticks_us();
+            let put = self.task.put(records).await;
+            let now = crate::metrics::ticks_us();
+            if put.is_ok() {
+                self.metrics.record_put(n, now.saturating_sub(started), now);
+            }
+            if let Err(e) = put {
                 if e.is_retriable() {
                     self.redeliver(&chunk, &e);
                     return Ok(());
@@ -482,10 +514,22 @@ impl SinkTaskRunner {
     }
 
     /// Asks the task what is safe (flushing it), stores those offsets and
-    /// commits them.
+    /// commits them; counts the commit (when there was one) in the metrics.
     async fn commit(&mut self, mode: CommitMode) -> Result<(), TaskFailure> {
+        let started = crate::metrics::ticks_us();
+        let committed = self.try_commit(mode).await;
+        if let Ok(Some(ok)) = committed {
+            self.metrics
+                .record_commit(ok, crate::metrics::ticks_us().saturating_sub(started));
+        }
+        committed.map(|_| ())
+    }
+
+    /// [`Self::commit`]: `Some(ok)` when offsets were handed to the
+    /// consumer to commit, `None` when there was nothing to commit.
+    async fn try_commit(&mut self, mode: CommitMode) -> Result<Option<bool>, TaskFailure> {
         if self.consumed.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         // Nothing sent to the dead letter queue may be committed before the
         // queue has it.
@@ -493,7 +537,7 @@ impl SinkTaskRunner {
             if !dlq.acknowledged(self.ctx.offset_flush_timeout).await? {
                 tracing::warn!(task = %self.ctx.id, pending = dlq.pending(),
                     "dead letter queue records not acknowledged within offset.flush.timeout.ms; offsets not committed this time");
-                return Ok(());
+                return Ok(None);
             }
         }
         let safe = self
@@ -511,7 +555,7 @@ impl SinkTaskRunner {
             }
         }
         if tpl.count() == 0 {
-            return Ok(());
+            return Ok(None);
         }
         if let Err(e) = self.consumer.store_offsets(&tpl) {
             // A partition revoked meanwhile cannot be stored; its new owner
@@ -529,13 +573,14 @@ impl SinkTaskRunner {
         };
         if let Err(e) = result {
             tracing::warn!(task = %self.ctx.id, error = %e, "offset commit failed; will retry on the next interval");
+            Ok(Some(false))
         } else {
             tracing::debug!(task = %self.ctx.id, "committed consumer offsets");
             // An async commit may still fail later; the synchronous commit at
             // shutdown and on revoke commits everything regardless.
             self.committed.extend(safe);
+            Ok(Some(true))
         }
-        Ok(())
     }
 }
 

@@ -11,6 +11,11 @@
 //! Without transforms, topic creation or error settings, the loop does what
 //! it did before them: the chain is skipped, and error handling only runs
 //! once an operation has failed.
+//!
+//! Metrics ([`super::metrics`]) are recorded per batch: records polled and
+//! the poll's duration when a poll returns, records written when Kafka
+//! acknowledged a batch's last record (the delivery callback that brings the
+//! batch's count to zero), commit duration and outcome per commit.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,9 +33,10 @@ use super::errors::{
     transform_message, ErrantRecord, ErrorConfig, ErrorHandler, Retriable, Stage, StageError,
     Tolerance, CONNECT_EXCEPTION,
 };
+use super::metrics::{task_metrics, ClientStatsHandle, TaskMetrics};
 use super::task::{header_bytes, TaskContext, TaskFailure};
 use super::topic_creation::TopicCreator;
-use crate::connect::{ConnectRecord, OffsetMap, SourceRecord, SourceTask};
+use crate::connect::{ConnectRecord, ConnectorKind, OffsetMap, SourceRecord, SourceTask};
 use crate::storage::offsets::{offset_key, OffsetStore};
 use crate::transforms::TransformChain;
 
@@ -38,15 +44,36 @@ use crate::transforms::TransformChain;
 const PRODUCER_CLASS: &str = "org.apache.kafka.clients.producer.KafkaProducer";
 
 /// Delivery bookkeeping for one poll batch.
+///
+/// `remaining` counts the batch's records plus one for the task's loop,
+/// which lets go of it once every record was handed over (or skipped): the
+/// batch is done when it reaches zero, and whoever brings it there (the
+/// loop or a delivery callback) records the batch as written.
 #[derive(Default)]
 pub struct BatchAck {
     remaining: AtomicUsize,
     error: Mutex<Option<String>>,
+    /// Records handed to the producer; set before the loop lets go.
+    produced: AtomicUsize,
+    /// Deliveries that failed under `errors.tolerance=all`.
+    failed: AtomicUsize,
 }
 
 impl BatchAck {
     fn done(&self) -> bool {
         self.remaining.load(Ordering::Acquire) == 0
+    }
+
+    /// Counts `n` records (or the loop's hold) down; the one that completes
+    /// the batch records it as written.
+    fn release(&self, n: usize, metrics: Option<&TaskMetrics>) {
+        if self.remaining.fetch_sub(n, Ordering::AcqRel) == n {
+            if let Some(m) = metrics {
+                let produced = self.produced.load(Ordering::Acquire);
+                let failed = self.failed.load(Ordering::Acquire);
+                m.record_written(produced, produced.saturating_sub(failed));
+            }
+        }
     }
 
     fn error(&self) -> Option<String> {
@@ -64,6 +91,8 @@ pub struct AckContext {
     /// counts as done (Java commits its offset too).
     tolerate: bool,
     log: bool,
+    metrics: Option<Arc<TaskMetrics>>,
+    stats: ClientStatsHandle,
 }
 
 impl AckContext {
@@ -72,18 +101,41 @@ impl AckContext {
             task,
             tolerate: errors.tolerance == Tolerance::All,
             log: errors.log_enable,
+            metrics: None,
+            stats: ClientStatsHandle::default(),
         }
+    }
+
+    /// Where acknowledged batches and failed deliveries are counted.
+    pub fn with_metrics(mut self, metrics: Arc<TaskMetrics>) -> AckContext {
+        self.metrics = Some(metrics);
+        self
     }
 }
 
-impl ClientContext for AckContext {}
+impl ClientContext for AckContext {
+    /// librdkafka's statistics: the producer's `kafka_producer_*` metrics.
+    fn stats_raw(&self, statistics: &[u8]) {
+        self.stats.record(statistics);
+    }
+}
 
 impl ProducerContext for AckContext {
     type DeliveryOpaque = Arc<BatchAck>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, ack: Arc<BatchAck>) {
         if let Err((e, msg)) = result {
+            if let Some(m) = &self.metrics {
+                m.errors.failure();
+            }
             if self.tolerate {
+                ack.failed.fetch_add(1, Ordering::AcqRel);
+                if let Some(m) = &self.metrics {
+                    m.errors.skipped();
+                    if self.log {
+                        m.errors.logged();
+                    }
+                }
                 if self.log {
                     tracing::error!(
                         task = %self.task,
@@ -96,11 +148,14 @@ impl ProducerContext for AckContext {
                     );
                 }
             } else {
+                if let Some(m) = &self.metrics {
+                    m.errors.error();
+                }
                 let mut slot = ack.error.lock().unwrap_or_else(PoisonError::into_inner);
                 slot.get_or_insert_with(|| e.to_string());
             }
         }
-        ack.remaining.fetch_sub(1, Ordering::AcqRel);
+        ack.release(1, self.metrics.as_deref());
     }
 }
 
@@ -135,6 +190,7 @@ pub struct SourceTaskRunner {
     pending: VecDeque<PendingBatch>,
     committable: IndexMap<String, (OffsetMap, OffsetMap)>,
     polled: u64,
+    metrics: Arc<TaskMetrics>,
 }
 
 impl SourceTaskRunner {
@@ -151,6 +207,7 @@ impl SourceTaskRunner {
             String::new(),
             String::new(),
         );
+        let metrics = task_metrics(&ctx.id, ConnectorKind::Source);
         SourceTaskRunner {
             ctx,
             task,
@@ -162,6 +219,7 @@ impl SourceTaskRunner {
             pending: VecDeque::new(),
             committable: IndexMap::new(),
             polled: 0,
+            metrics,
         }
     }
 
@@ -198,6 +256,7 @@ impl SourceTaskRunner {
         let mut last_commit = Instant::now();
         let mut poll_failures = 0u32;
         loop {
+            let poll_started = crate::metrics::ticks_us();
             let polled = tokio::select! {
                 biased;
                 _ = self.ctx.shutdown.cancelled() => return Ok(()),
@@ -206,6 +265,14 @@ impl SourceTaskRunner {
             let batch = match polled {
                 Ok(batch) => {
                     poll_failures = 0;
+                    if !batch.is_empty() {
+                        let now = crate::metrics::ticks_us();
+                        self.metrics.record_poll(
+                            batch.len(),
+                            now.saturating_sub(poll_started),
+                            now,
+                        );
+                    }
                     batch
                 }
                 // Java retries a poll that threw a RetriableException; here
@@ -238,7 +305,8 @@ impl SourceTaskRunner {
 
     async fn send_batch(&mut self, batch: Vec<SourceRecord>) -> Result<(), TaskFailure> {
         let ack = Arc::new(BatchAck::default());
-        ack.remaining.store(batch.len(), Ordering::Release);
+        // The batch's records, plus the loop's own hold until all are sent.
+        ack.remaining.store(batch.len() + 1, Ordering::Release);
         let mut offsets: Vec<(OffsetMap, OffsetMap)> = Vec::new();
         let count = batch.len();
         let mut skipped = 0;
@@ -255,9 +323,12 @@ impl SourceTaskRunner {
                 Ok(Sent::Produced) => {}
                 Ok(Sent::Skipped) => skipped += 1,
                 Err(e) => {
-                    // This record and those after it never reached the producer.
-                    ack.remaining
-                        .fetch_sub(count - i + skipped, Ordering::AcqRel);
+                    // This record and those after it never reached the
+                    // producer; the loop lets go of the batch too.
+                    ack.produced.store(i - skipped, Ordering::Release);
+                    self.metrics
+                        .record_sent(i - skipped, crate::metrics::ticks_us());
+                    ack.release(count - i + skipped + 1, Some(&self.metrics));
                     return Err(e);
                 }
             }
@@ -272,9 +343,11 @@ impl SourceTaskRunner {
                 }
             }
         }
-        if skipped > 0 {
-            ack.remaining.fetch_sub(skipped, Ordering::AcqRel);
-        }
+        let produced = count - skipped;
+        ack.produced.store(produced, Ordering::Release);
+        self.metrics
+            .record_sent(produced, crate::metrics::ticks_us());
+        ack.release(skipped + 1, Some(&self.metrics));
         self.polled += count as u64;
         self.pending.push_back(PendingBatch { ack, offsets });
         Ok(())
@@ -511,6 +584,20 @@ impl SourceTaskRunner {
         }
         let entries: Vec<(OffsetMap, OffsetMap)> =
             self.committable.drain(..).map(|(_, v)| v).collect();
+        let started = crate::metrics::ticks_us();
+        let result = self.write_offsets(entries).await;
+        self.metrics.record_commit(
+            result.is_ok(),
+            crate::metrics::ticks_us().saturating_sub(started),
+        );
+        result
+    }
+
+    /// Writes committable offsets to the store, then tells the task.
+    async fn write_offsets(
+        &mut self,
+        entries: Vec<(OffsetMap, OffsetMap)>,
+    ) -> Result<(), TaskFailure> {
         let store = self.store.clone();
         let connector = self.ctx.id.connector.clone();
         let n = entries.len();

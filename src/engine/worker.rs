@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 use super::connector_config::{common_topics, ValidatedConnector, TOPICS_REGEX};
 use super::dlq::DeadLetterQueue;
 use super::errors::{chain_of, converter_class_name, ErrorConfig, ErrorHandler};
-use super::kafka::{admin_config, consumer_config, producer_config};
+use super::kafka::{admin_config, consumer_config, producer_config, with_statistics};
+use super::metrics::{self, Status};
 use super::sink::{SinkConsumer, SinkContext, SinkTaskRunner};
 use super::source::{AckContext, SourceProducer, SourceTaskRunner};
 use super::task::{TaskContext, TaskFailure, TaskId};
@@ -24,6 +25,18 @@ use crate::connectors::AnyConnector;
 use crate::converters;
 use crate::storage::OffsetStore;
 use crate::transforms::TransformChain;
+
+/// A task's loop ended: a stopped task's metrics go (Java's `destroyed`),
+/// a failed one keeps them with status `failed`, and one stopped for a
+/// pause (status set to `paused` before it was stopped) keeps them with
+/// status `paused`, as a paused task stays on a Java worker.
+fn task_ended(task_metrics: &Arc<metrics::TaskMetrics>, result: &Result<(), TaskFailure>) {
+    match result {
+        Ok(()) if task_metrics.status() == Status::Paused => {}
+        Ok(()) => metrics::unregister_task(task_metrics),
+        Err(_) => task_metrics.set_status(Status::Failed),
+    }
+}
 
 /// What a finished task future yields through the join set.
 type Joined = Result<(tokio::task::Id, (TaskId, Result<(), TaskFailure>)), tokio::task::JoinError>;
@@ -78,6 +91,7 @@ impl Worker {
     }
 
     pub fn new(config: WorkerConfig, bootstrap: String, offsets: Arc<dyn OffsetStore>) -> Worker {
+        metrics::activate();
         Worker {
             config,
             bootstrap,
@@ -173,7 +187,15 @@ impl Worker {
             .map_err(|e| WorkerError::Connector {
                 connector: validated.name.clone(),
                 message: e.to_string(),
-            })?;
+            });
+        metrics::connector_started(
+            &validated.name,
+            validated.plugin.class,
+            connector.kind(),
+            connector.as_connector().version(),
+            task_configs.is_ok(),
+        );
+        let task_configs = task_configs?;
         tracing::info!(connector = %validated.name, tasks = task_configs.len(), class = validated.plugin.class, "starting connector");
         for (n, task_props) in task_configs.into_iter().enumerate() {
             self.start_task(n, validated, connector, task_props)?;
@@ -189,6 +211,27 @@ impl Worker {
         connector: &AnyConnector,
         task_props: Props,
     ) -> Result<(), WorkerError> {
+        let id = TaskId {
+            connector: validated.name.clone(),
+            task: n,
+        };
+        // Fresh metrics for this run; a task that cannot start has none.
+        let task_metrics = metrics::register_task(&id, connector.kind());
+        let started = self.try_start_task(id, validated, connector, task_props);
+        metrics::task_startup(started.is_ok());
+        if started.is_err() {
+            metrics::unregister_task(&task_metrics);
+        }
+        started
+    }
+
+    fn try_start_task(
+        &mut self,
+        id: TaskId,
+        validated: &ValidatedConnector,
+        connector: &AnyConnector,
+        task_props: Props,
+    ) -> Result<(), WorkerError> {
         let conn_err = |message: String| WorkerError::Connector {
             connector: validated.name.clone(),
             message,
@@ -199,10 +242,6 @@ impl Worker {
         let value_converter = self
             .converter(&validated.props, VALUE_CONVERTER, false)
             .map_err(conn_err)?;
-        let id = TaskId {
-            connector: validated.name.clone(),
-            task: n,
-        };
         let stop = self.shutdown.child_token();
         let ctx = TaskContext {
             id: id.clone(),
@@ -264,14 +303,18 @@ impl Worker {
         validated: &ValidatedConnector,
         pipeline: Pipeline,
     ) -> Result<(), WorkerError> {
-        let cfg: ClientConfig = producer_config(
+        let cfg: ClientConfig = with_statistics(producer_config(
             &self.bootstrap,
             self.config.props(),
             &validated.props,
             &validated.name,
-        );
+        ));
+        let task_metrics = metrics::task_metrics(&ctx.id, ConnectorKind::Source);
         let producer: SourceProducer = cfg
-            .create_with_context(AckContext::new(ctx.id.to_string(), &pipeline.error_config))
+            .create_with_context(
+                AckContext::new(ctx.id.to_string(), &pipeline.error_config)
+                    .with_metrics(task_metrics.clone()),
+            )
             .map_err(|source| WorkerError::Client {
                 task: ctx.id.clone(),
                 source,
@@ -307,6 +350,7 @@ impl Worker {
             let result = async {
                 task.start(&task_props, reader).await?;
                 tracing::info!(task = %span_id, "source task RUNNING");
+                task_metrics.set_status(Status::Running);
                 SourceTaskRunner::new(ctx, task, producer, store)
                     .with_transforms(pipeline.transforms)
                     .with_errors(pipeline.errors)
@@ -315,6 +359,7 @@ impl Worker {
                     .await
             }
             .await;
+            task_ended(&task_metrics, &result);
             (id, result)
         });
         self.task_ids.insert(handle.id(), tracked);
@@ -329,13 +374,13 @@ impl Worker {
         validated: &ValidatedConnector,
         pipeline: Pipeline,
     ) -> Result<(), WorkerError> {
-        let cfg = consumer_config(
+        let cfg = with_statistics(consumer_config(
             &self.bootstrap,
             self.config.props(),
             &validated.props,
             &validated.name,
             ctx.id.task,
-        );
+        ));
         let (context, events) = SinkContext::new(ctx.id.to_string());
         let consumer: SinkConsumer =
             cfg.create_with_context(context)
@@ -371,6 +416,7 @@ impl Worker {
         let embedded = self.embedded();
         let worker_props = self.config.props().clone();
         let connector_props = validated.props.clone();
+        let task_metrics = metrics::task_metrics(&ctx.id, ConnectorKind::Sink);
         let handle = self.tasks.spawn(async move {
             let span_id = id.clone();
             let result = async {
@@ -392,6 +438,7 @@ impl Worker {
                 };
                 task.start(&task_props).await?;
                 tracing::info!(task = %span_id, "sink task RUNNING");
+                task_metrics.set_status(Status::Running);
                 SinkTaskRunner::new(ctx, task, consumer, events)
                     .with_transforms(pipeline.transforms)
                     .with_errors(pipeline.errors.with_dlq(dlq))
@@ -399,6 +446,7 @@ impl Worker {
                     .await
             }
             .await;
+            task_ended(&task_metrics, &result);
             (id, result)
         });
         self.task_ids.insert(handle.id(), tracked);
@@ -455,6 +503,7 @@ impl Worker {
                     task: 0,
                 });
                 tracing::error!(task = %id, error = %e, "task panicked");
+                metrics::set_task_status(&id, Status::Failed);
                 (e.id(), id, TaskState::Failed(format!("task panicked: {e}")))
             }
         };

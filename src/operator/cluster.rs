@@ -28,6 +28,17 @@ use crate::api::{ConnectCluster, ConnectClusterStatus, WorkerStatus, CLUSTER_LAB
 pub const FINALIZER: &str = "kconnect.dev/cluster";
 
 pub async fn reconcile(cc: Arc<ConnectCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let result = reconcile_cluster(cc, ctx).await;
+    super::metrics::reconciled(
+        "connectcluster",
+        started.elapsed(),
+        result.as_ref().err().map(Error::kind),
+    );
+    result
+}
+
+async fn reconcile_cluster(cc: Arc<ConnectCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = cc.namespace().unwrap_or_default();
     let api: Api<ConnectCluster> = Api::namespaced(ctx.client.clone(), &ns);
     let object = format!("ConnectCluster/{ns}/{}", cc.name_any());

@@ -31,6 +31,17 @@ pub const FINALIZER: &str = "kconnect.dev/connector";
 const MAX_TRACE: usize = 4096;
 
 pub async fn reconcile(conn: Arc<Connector>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let result = reconcile_connector(conn, ctx).await;
+    super::metrics::reconciled(
+        "connector",
+        started.elapsed(),
+        result.as_ref().err().map(Error::kind),
+    );
+    result
+}
+
+async fn reconcile_connector(conn: Arc<Connector>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = conn.namespace().unwrap_or_default();
     let api: Api<Connector> = Api::namespaced(ctx.client.clone(), &ns);
     let object = format!("Connector/{ns}/{}", conn.name_any());

@@ -10,10 +10,13 @@
 //! - [`pods`]: the worker Pod and Service as the operator builds them.
 //! - [`leader`]: leader election through a Lease, so that two operator
 //!   replicas can run and only one reconciles.
+//! - [`metrics`]: the operator's Prometheus metrics, served at `/metrics`
+//!   on `KCONNECT_OPERATOR_METRICS_LISTEN` (default `0.0.0.0:8080`).
 
 pub mod cluster;
 pub mod connector;
 pub mod leader;
+pub mod metrics;
 pub mod pods;
 pub mod runtime;
 
@@ -82,6 +85,18 @@ pub struct Context {
     failures: Mutex<BTreeMap<String, u32>>,
 }
 
+impl Error {
+    /// The kind of error, as the `error` label of the reconcile metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "kube",
+            Error::Runtime(_) => "runtime",
+            Error::Finalizer(_) => "finalizer",
+            Error::Kafka(_) => "kafka",
+        }
+    }
+}
+
 impl Context {
     /// Records a failed reconcile of `object` and returns how long to wait
     /// before the next attempt: 1 s, doubling up to 5 minutes.
@@ -109,8 +124,27 @@ impl Context {
 }
 
 /// Runs the operator until `stop` is cancelled: waits to lead, reconciles
-/// while leading, and goes back to waiting if the lease is lost.
+/// while leading, and goes back to waiting if the lease is lost. Serves its
+/// metrics meanwhile (standbys too) on `KCONNECT_OPERATOR_METRICS_LISTEN`
+/// (default `0.0.0.0:8080`, `off` disables it); see [`metrics`].
 pub async fn run(client: Client, config: OperatorConfig, stop: CancellationToken) {
+    let listen = metrics::listen_address().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "operator metrics listener not started");
+        None
+    });
+    run_with_metrics(client, config, listen, stop).await
+}
+
+/// [`run`], serving `/metrics` on `metrics_listen` (`None`: not served),
+/// e.g. from a `--metrics-listen` flag.
+pub async fn run_with_metrics(
+    client: Client,
+    config: OperatorConfig,
+    metrics_listen: Option<std::net::SocketAddr>,
+    stop: CancellationToken,
+) {
+    metrics::start_listener(metrics_listen, stop.clone()).await;
+    metrics::set_leader(false);
     let mut settings =
         leader::LeaseSettings::new(config.lease_namespace.clone(), config.identity.clone());
     settings.name = config.lease_name.clone();
@@ -125,6 +159,7 @@ pub async fn run(client: Client, config: OperatorConfig, stop: CancellationToken
             r = leading.wait_for(|l| *l) => if r.is_err() { break },
         }
         tracing::info!(identity = %config.identity, "leading: reconciling");
+        metrics::set_leader(true);
         let term = stop.child_token();
         let scopes: Vec<Option<String>> = if config.namespaces.is_empty() {
             vec![None]
@@ -146,6 +181,7 @@ pub async fn run(client: Client, config: OperatorConfig, stop: CancellationToken
             }
         }
         term.cancel();
+        metrics::set_leader(false);
         if stop.is_cancelled() {
             break;
         }

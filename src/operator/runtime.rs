@@ -576,7 +576,9 @@ impl Loop {
             r = self.pods.wait_until_ready() => if r.is_err() { return },
         }
         loop {
-            if let Err(e) = self.pass().await {
+            let passed = self.pass().await;
+            super::metrics::cluster_pass(&self.key, passed.is_ok());
+            if let Err(e) = passed {
                 tracing::warn!(cluster = %self.key, error = %e, "cluster pass failed; retrying");
                 let mut view = (**self.view.borrow()).clone();
                 view.error = Some(e.to_string());
@@ -592,6 +594,7 @@ impl Loop {
                 _ = tokio::time::sleep(self.timings.sync_interval) => {}
             }
         }
+        super::metrics::cluster_gone(&self.key);
         tracing::info!(cluster = %self.key, "cluster loop stopped");
     }
 
@@ -698,6 +701,13 @@ impl Loop {
                 "assignment written"
             );
         }
+        super::metrics::cluster_state(
+            &self.key,
+            next.assignment.generation,
+            live.len(),
+            changed,
+            self.statuses.tasks.values().map(|s| s.state),
+        );
         self.publish(ClusterView {
             synced: true,
             config: self.config.clone(),
@@ -826,6 +836,7 @@ impl Loop {
                         info.next_at = None;
                         info.requested_in = generation + 1;
                         info.last_restart = Some(Time(k8s_openapi::jiff::Timestamp::now()));
+                        super::metrics::task_restart(&self.key);
                         tracing::info!(cluster = %self.key, connector = %connector, task = %task, restarts = info.count, "restarting failed task");
                     }
                 }

@@ -4,6 +4,7 @@
 
 pub mod k8s;
 pub mod kubelet;
+pub mod operator;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

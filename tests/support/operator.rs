@@ -1,0 +1,198 @@
+//! The operator as the Helm chart deploys it: `helm template` with the real
+//! helm from `tests/env/helm.sh`, server-side apply of what it renders,
+//! `kubectl auth can-i` as its ServiceAccount, a kubeconfig holding that
+//! ServiceAccount's token, and the chart Deployment's Pod for the kubelet
+//! stand-in to run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::json;
+
+use super::k8s;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The chart's folder.
+pub fn chart_dir() -> PathBuf {
+    repo().join("charts/kconnect")
+}
+
+/// The built helm (`tests/env/helm.sh helm ARGS`), built on first use.
+pub fn helm(args: &[&str]) -> Output {
+    Command::new("bash")
+        .arg(repo().join("tests/env/helm.sh"))
+        .arg("helm")
+        .args(args)
+        .output()
+        .expect("running tests/env/helm.sh")
+}
+
+/// `helm template <release> charts/kconnect --namespace <ns>` with `values`
+/// (a values file) and extra flags; Err with helm's stderr when it fails.
+pub fn try_render(
+    release: &str,
+    namespace: &str,
+    values: &serde_json::Value,
+    extra: &[&str],
+) -> Result<String, String> {
+    let file = tempfile::Builder::new()
+        .suffix(".yaml")
+        .tempfile()
+        .expect("values file");
+    // JSON is YAML: helm reads it as a values file.
+    std::fs::write(file.path(), values.to_string()).expect("writing values");
+    let chart = chart_dir();
+    let values_path = file.path().to_string_lossy().into_owned();
+    let mut args = vec![
+        "template",
+        release,
+        chart.to_str().expect("UTF-8 path"),
+        "--namespace",
+        namespace,
+        "--values",
+        &values_path,
+    ];
+    args.extend_from_slice(extra);
+    let out = helm(&args);
+    if out.status.success() {
+        Ok(String::from_utf8(out.stdout).expect("UTF-8 manifests"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// [`try_render`] that must succeed.
+pub fn render(
+    release: &str,
+    namespace: &str,
+    values: &serde_json::Value,
+    extra: &[&str],
+) -> String {
+    try_render(release, namespace, values, extra)
+        .unwrap_or_else(|e| panic!("helm template {release} with {values}: {e}"))
+}
+
+/// The objects of a multi-document YAML stream (empty documents dropped).
+pub fn documents(yaml: &str) -> Vec<serde_yaml::Value> {
+    use serde::Deserialize;
+    serde_yaml::Deserializer::from_str(yaml)
+        .map(|d| serde_yaml::Value::deserialize(d).expect("a YAML document"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// The rendered object of `kind` named `name`.
+pub fn find<'a>(docs: &'a [serde_yaml::Value], kind: &str, name: &str) -> &'a serde_yaml::Value {
+    docs.iter()
+        .find(|d| d["kind"].as_str() == Some(kind) && d["metadata"]["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no {kind} {name} rendered"))
+}
+
+/// `kubectl apply --server-side` of a YAML stream (or a folder); Ok with
+/// kubectl's stdout, Err with its stderr.
+pub fn apply_server_side(yaml: &str, extra: &[&str]) -> Result<String, String> {
+    let file = tempfile::Builder::new()
+        .suffix(".yaml")
+        .tempfile()
+        .expect("manifest file");
+    std::fs::write(file.path(), yaml).expect("writing manifests");
+    let path = file.path().to_string_lossy().into_owned();
+    let mut args = vec![
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=kconnect-chart-test",
+        "-f",
+        &path,
+    ];
+    args.extend_from_slice(extra);
+    let out = k8s::kubectl(&args);
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// `kubectl auth can-i VERB RESOURCE [flags]` as a ServiceAccount.
+pub fn can_i(
+    namespace: &str,
+    service_account: &str,
+    verb: &str,
+    resource: &str,
+    flags: &[&str],
+) -> bool {
+    let user = format!("--as=system:serviceaccount:{namespace}:{service_account}");
+    let mut args = vec!["auth", "can-i", verb, resource, &user];
+    args.extend_from_slice(flags);
+    let out = k8s::kubectl(&args);
+    let answer = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    match answer.as_str() {
+        "yes" => true,
+        "no" => false,
+        _ => panic!(
+            "kubectl auth can-i {verb} {resource} {flags:?}: {answer} {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+/// Writes a kubeconfig for the test control plane that authenticates with
+/// a token of the ServiceAccount (`kubectl create token`), so a process
+/// using it has exactly the rights the chart's RBAC grants.
+pub fn service_account_kubeconfig(namespace: &str, service_account: &str, path: &Path) {
+    let out = k8s::kubectl(&[
+        "create",
+        "token",
+        service_account,
+        "-n",
+        namespace,
+        "--duration=2h",
+    ]);
+    assert!(
+        out.status.success(),
+        "kubectl create token {service_account}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).expect("UTF-8 token");
+    let admin: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(k8s::kubeconfig()).expect("reading the test kubeconfig"),
+    )
+    .expect("the test kubeconfig");
+    let cluster = &admin["clusters"][0]["cluster"];
+    let config = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "test", "cluster": {
+            "server": cluster["server"].as_str().expect("server"),
+            "certificate-authority-data": cluster["certificate-authority-data"].as_str().expect("CA"),
+        }}],
+        "users": [{"name": service_account, "user": {"token": token.trim()}}],
+        "contexts": [{"name": "test", "context": {"cluster": "test", "user": service_account, "namespace": namespace}}],
+        "current-context": "test",
+    });
+    std::fs::write(
+        path,
+        serde_yaml::to_string(&config).expect("kubeconfig YAML"),
+    )
+    .expect("writing the ServiceAccount kubeconfig");
+}
+
+/// The Pod a ReplicaSet of the rendered Deployment would create, named
+/// `name`: its template's labels, annotations and spec.
+pub fn pod_of_deployment(deployment: &serde_yaml::Value, name: &str) -> Pod {
+    let template = &deployment["spec"]["template"];
+    let mut metadata = template["metadata"].clone();
+    metadata["name"] = name.into();
+    let pod = json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata,
+        "spec": template["spec"],
+    });
+    serde_json::from_value(pod).expect("the Deployment's template is a Pod")
+}
