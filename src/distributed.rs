@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -35,7 +35,7 @@ use crate::connect::{
 };
 use crate::connectors::AnyConnector;
 use crate::engine::connector_config::{self, ValidatedConnector};
-use crate::engine::{TaskId, TaskState, Worker, WorkerConfig};
+use crate::engine::{metrics, TaskId, TaskState, Worker, WorkerConfig};
 use crate::rest::entities::{
     ConnectorInfo as RestConnectorInfo, ConnectorOffset, ConnectorOffsets,
     ConnectorState as RestConnectorState, ConnectorStateInfo, ConnectorTaskId, ConnectorType,
@@ -540,6 +540,10 @@ impl DistributedWorker {
     }
 
     async fn write_status(&mut self, key: StatusKey, state: State, trace: Option<String>) {
+        match &key {
+            StatusKey::Connector(name) => metrics::set_connector_status(name, state.into()),
+            StatusKey::Task(id) => metrics::set_task_status(id, state.into()),
+        }
         let status = Status {
             state,
             trace: trace.clone(),
@@ -632,6 +636,9 @@ impl DistributedWorker {
         if assignment.generation < self.generation {
             return Ok(());
         }
+        // A new generation is Java's rebalance: timed until this worker
+        // acted on it.
+        let rebalance_started = (assignment.generation > self.generation).then(Instant::now);
         self.generation = assignment.generation;
         self.restarts = assignment.restarts.clone();
         let mine = assignment
@@ -658,7 +665,11 @@ impl DistributedWorker {
             if self.loaded.get(name).is_some_and(|l| l.raw == raw) {
                 continue;
             }
-            match self.load(name, raw).await {
+            let loaded = self.load(name, raw).await;
+            if mine.connectors.contains(name) {
+                metrics::connector_startup(loaded.is_ok());
+            }
+            match loaded {
                 Ok(loaded) => {
                     self.loaded.insert(name.clone(), loaded);
                 }
@@ -687,6 +698,14 @@ impl DistributedWorker {
                 TargetState::Paused => State::Paused,
                 TargetState::Stopped => State::Stopped,
             };
+            // Its connector-metrics; a failure below overrides the status.
+            metrics::set_connector(
+                name,
+                loaded.validated.plugin.class,
+                loaded.connector.kind(),
+                loaded.connector.as_connector().version(),
+                state.into(),
+            );
             if target == TargetState::Started {
                 // Computed from the resolved config; written with the
                 // variables of the raw one back in place.
@@ -757,6 +776,8 @@ impl DistributedWorker {
                     None
                 };
             if let Some(state) = reason {
+                // Before it ends, so a paused task keeps its metrics.
+                metrics::set_task_status(&id, state.into());
                 engine.stop_task(&id);
                 self.started_with.remove(&id);
                 self.failed.remove(&id);
@@ -850,6 +871,19 @@ impl DistributedWorker {
                 && tasks.get(&id.connector).and_then(|t| t.get(id.task)) == config.as_ref()
         });
         self.redactors.retain(|id, _| my_tasks.contains(id));
+        metrics::retain(
+            |name| mine.connectors.contains(name),
+            |id| my_tasks.contains(id),
+        );
+        if let Some(started) = rebalance_started {
+            metrics::rebalance_completed(
+                &self.id,
+                self.generation,
+                mine.connectors.len(),
+                my_tasks.len(),
+                started.elapsed(),
+            );
+        }
         Ok(())
     }
 

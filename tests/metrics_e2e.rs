@@ -639,14 +639,66 @@ fn kconnect_standalone_serves_them_at_metrics_on_its_rest_listener() {
         1.0
     );
     assert_eq!(value(&text, "kafka_connect_worker_task_count", &[]), 2.0);
-    assert!(process.terminate().success());
-}
+    for l in [&src_l, &snk_l] {
+        assert_eq!(
+            value(
+                &text,
+                "kafka_connect_connector_status",
+                &[l, r#"status="running""#]
+            ),
+            1.0
+        );
+    }
+    // As Strimzi's rule renders the string attribute: one sample, value 1.
+    assert_eq!(
+        sample(
+            &text,
+            "kafka_connect_connector_status",
+            &[&src_l, r#"status="paused""#]
+        ),
+        None
+    );
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    // Statuses follow REST calls: a paused sink keeps its task metrics with
+    // status paused; a deleted source's metrics go.
+    let api = support::rest::Api::new(port);
+    assert_eq!(
+        api.call("PUT", &format!("/connectors/{sink}/pause"), None)
+            .status,
+        202
+    );
+    assert_eq!(
+        api.call("DELETE", &format!("/connectors/{source}"), None)
+            .status,
+        204
+    );
+    let paused_and_gone = |text: &str| {
+        sample(
+            text,
+            "kafka_connect_connector_status",
+            &[&snk_l, r#"status="paused""#],
+        ) == Some(1.0)
+            && sample(
+                text,
+                "kafka_connect_connector_task_status",
+                &[&snk_l, r#"task="0""#, r#"status="paused""#],
+            ) == Some(1.0)
+            && sample(text, "kafka_connect_connector_status", &[&src_l]).is_none()
+            && sample(text, "kafka_connect_connector_task_status", &[&src_l]).is_none()
+    };
+    let mut last = String::new();
+    let settled = wait_for(Duration::from_secs(30), || {
+        last = http_metrics(addr).map(|s| s.1).unwrap_or_default();
+        paused_and_gone(&last)
+    });
+    let related: Vec<&str> = last.lines().filter(|l| l.contains("status")).collect();
+    assert!(
+        settled,
+        "after pause and delete:\n{}\nlog:\n{}",
+        related.join("\n"),
+        process.log_tail()
+    );
+    assert!(process.terminate().success());
 }
 
 #[test]

@@ -5,119 +5,12 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
-
 use kconnect::connect::Props;
 use kconnect::storage::config_topic::{ConfigRecord, TargetState};
 use kconnect::storage::topic_log::TopicLog;
-use serde_json::{json, Value as Json};
+use serde_json::json;
+use support::rest::{states, Api};
 use support::*;
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    body: Json,
-}
-
-struct Api {
-    base: String,
-    agent: ureq::Agent,
-}
-
-impl Api {
-    fn new(port: u16) -> Api {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
-        Api {
-            base: format!("http://127.0.0.1:{port}"),
-            agent,
-        }
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<Json>) -> Reply {
-        self.try_call(method, path, body)
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
-    }
-
-    fn try_call(&self, method: &str, path: &str, body: Option<Json>) -> Result<Reply, ureq::Error> {
-        let url = format!("{}{path}", self.base);
-        let result = match method {
-            "GET" => self.agent.get(&url).call(),
-            "DELETE" => self.agent.delete(&url).call(),
-            m => {
-                let req = match m {
-                    "POST" => self.agent.post(&url),
-                    "PUT" => self.agent.put(&url),
-                    "PATCH" => self.agent.patch(&url),
-                    other => panic!("method {other}"),
-                };
-                match body {
-                    Some(b) => req
-                        .header("Content-Type", "application/json")
-                        .send(b.to_string()),
-                    None => req.send_empty(),
-                }
-            }
-        };
-        let mut resp = result?;
-        let status = resp.status().as_u16();
-        let text = resp.body_mut().read_to_string().unwrap_or_default();
-        let body = if text.is_empty() {
-            Json::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Json::String(text))
-        };
-        Ok(Reply { status, body })
-    }
-
-    fn get(&self, path: &str) -> Reply {
-        self.call("GET", path, None)
-    }
-
-    fn wait(&self, what: &str, path: &str, check: impl Fn(&Reply) -> bool) -> Reply {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if let Ok(r) = self.try_call("GET", path, None) {
-                if check(&r) {
-                    return r;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "timed out waiting for {what}; last {path}: {r:?}"
-                );
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn states(status: &Json) -> (String, Vec<String>) {
-    (
-        status["connector"]["state"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned(),
-        status["tasks"]
-            .as_array()
-            .map(|t| {
-                t.iter()
-                    .map(|t| t["state"].as_str().unwrap_or("").to_owned())
-                    .collect()
-            })
-            .unwrap_or_default(),
-    )
-}
 
 #[test]
 fn worker_serves_reads_and_refuses_writes() {
@@ -261,7 +154,23 @@ fn worker_serves_reads_and_refuses_writes() {
         json!({"error_code": 404, "message": "No status found for connector nope"})
     );
     assert_eq!(api.get("/connector-plugins").status, 200);
-    assert_eq!(api.get("/metrics").status, 200);
+    // Metrics follow the statuses this worker wrote (Strimzi's names).
+    let metrics = api.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    let text = metrics.body.as_str().expect("Prometheus text");
+    for line in [
+        r#"kafka_connect_connector_status{connector="gen",status="running"} 1"#,
+        r#"kafka_connect_connector_task_status{connector="gen",task="0",status="running"} 1"#,
+        r#"kafka_connect_connector_task_status{connector="gen",task="1",status="running"} 1"#,
+        r#"kafka_connect_worker_connector_count 1"#,
+        r#"kafka_connect_worker_task_count 2"#,
+        r#"kafka_connect_worker_rebalance_completed_rebalances_total 1"#,
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(line)),
+            "no `{line}` in /metrics:\n{text}"
+        );
+    }
 
     // Writes are refused, naming the resource and how to change it.
     let paused = api.call("PUT", "/connectors/gen/pause", None);

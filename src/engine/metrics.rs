@@ -40,6 +40,7 @@ use prometheus_client::metrics::MetricType;
 use super::task::TaskId;
 use crate::connect::ConnectorKind;
 use crate::metrics::{epoch_ms, ticks_us, Meter, Outcomes, Stat};
+use crate::storage::status_topic::State;
 
 /// Connect's connector and task states, as the `status` label spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -51,6 +52,20 @@ pub enum Status {
     Restarting,
     Destroyed,
     Stopped,
+}
+
+impl From<State> for Status {
+    fn from(state: State) -> Status {
+        match state {
+            State::Unassigned => Status::Unassigned,
+            State::Running => Status::Running,
+            State::Paused => Status::Paused,
+            State::Stopped => Status::Stopped,
+            State::Failed => Status::Failed,
+            State::Restarting => Status::Restarting,
+            State::Destroyed => Status::Destroyed,
+        }
+    }
 }
 
 impl Status {
@@ -574,23 +589,56 @@ pub fn task_startup(ok: bool) {
     CONNECT.task_startups.record(ok);
 }
 
+/// Counts a connector start attempt on this worker.
+pub fn connector_startup(ok: bool) {
+    CONNECT.connector_startups.record(ok);
+}
+
 /// A connector was started on this worker (`ok`: it runs; else it failed),
 /// with its class, kind and version: its `connector-metrics` appear.
 pub fn connector_started(name: &str, class: &str, kind: ConnectorKind, version: &str, ok: bool) {
-    CONNECT.connector_startups.record(ok);
+    connector_startup(ok);
+    let status = if ok { Status::Running } else { Status::Failed };
+    set_connector(name, class, kind, version, status);
+}
+
+/// A connector this worker runs, with its class, kind, version and status:
+/// its `connector-metrics` appear or are updated (no startup is counted).
+pub fn set_connector(name: &str, class: &str, kind: ConnectorKind, version: &str, status: Status) {
+    let mut connectors = CONNECT
+        .connectors
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
+    match connectors.get_mut(name) {
+        Some(c) if c.class == class && c.version == version => c.status = status,
+        _ => {
+            connectors.insert(
+                name.to_owned(),
+                ConnectorInfo {
+                    class: class.to_owned(),
+                    kind,
+                    version: version.to_owned(),
+                    status,
+                },
+            );
+        }
+    }
+}
+
+/// Keeps the metrics of the connectors and tasks still on this worker; the
+/// others were deleted or moved away (a FAILED task's metrics otherwise
+/// stay until it restarts).
+pub fn retain(keep_connector: impl Fn(&str) -> bool, keep_task: impl Fn(&TaskId) -> bool) {
     CONNECT
         .connectors
         .write()
         .unwrap_or_else(PoisonError::into_inner)
-        .insert(
-            name.to_owned(),
-            ConnectorInfo {
-                class: class.to_owned(),
-                kind,
-                version: version.to_owned(),
-                status: if ok { Status::Running } else { Status::Failed },
-            },
-        );
+        .retain(|name, _| keep_connector(name));
+    CONNECT
+        .tasks
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .retain(|id, _| keep_task(id));
 }
 
 /// Sets the status of a connector this worker runs.
