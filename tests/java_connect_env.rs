@@ -127,13 +127,6 @@ fn state_dir() -> (Option<tempfile::TempDir>, PathBuf) {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("finding a free loopback port")
-}
-
 /// PIDs of live processes whose command line names `dir`.
 fn processes_naming(dir: &Path) -> Vec<String> {
     let needle = dir.to_string_lossy().into_owned();

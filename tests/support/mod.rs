@@ -5,6 +5,7 @@
 pub mod k8s;
 pub mod kubelet;
 pub mod operator;
+pub mod rest;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,6 +15,14 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
 
 /// Bootstrap servers of the test broker: `KAFKA_BOOTSTRAP` when the test
 /// command started one, else `tests/env/kafka.sh start` (idempotent) is run.
