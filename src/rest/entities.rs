@@ -125,6 +125,49 @@ pub struct ConnectorStateInfo {
     pub kind: ConnectorType,
 }
 
+/// Java 4.1 writes the plugin's version beside the connector's and each
+/// task's state (KIP-891: `"version"` after `worker_id`), and leaves it
+/// out when unknown (`PluginInfo.NoVersionFilter`). The version is the
+/// backend's to give ([`crate::rest::Backend::plugin_version`]), so these
+/// add it to the serialized state.
+impl ConnectorStateInfo {
+    pub fn to_json(&self, version: Option<&str>) -> Json {
+        let mut json = serde_json::to_value(self).unwrap_or(Json::Null);
+        if let Some(version) = version {
+            if let Some(state) = json.get_mut("connector") {
+                add_version(state, version);
+            }
+            for task in json
+                .get_mut("tasks")
+                .and_then(Json::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                add_version(task, version);
+            }
+        }
+        json
+    }
+}
+
+impl TaskState {
+    /// `GET …/tasks/{id}/status`, with the version as in
+    /// [`ConnectorStateInfo::to_json`].
+    pub fn to_json(&self, version: Option<&str>) -> Json {
+        let mut json = serde_json::to_value(self).unwrap_or(Json::Null);
+        if let Some(version) = version {
+            add_version(&mut json, version);
+        }
+        json
+    }
+}
+
+fn add_version(state: &mut Json, version: &str) {
+    if let Some(state) = state.as_object_mut() {
+        state.insert("version".into(), Json::String(version.to_owned()));
+    }
+}
+
 /// `POST /connectors`: Java's `CreateConnectorRequest` (KIP-980's
 /// `initial_state` included).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -385,6 +428,40 @@ mod tests {
                 ],
                 "type": "sink"
             }),
+        );
+    }
+
+    #[test]
+    fn states_carry_the_plugin_version_when_known() {
+        let task = TaskState {
+            id: 0,
+            state: State::Running,
+            worker_id: "w:8083".into(),
+            trace: None,
+        };
+        let info = ConnectorStateInfo {
+            name: "c".into(),
+            connector: ConnectorState {
+                state: State::Running,
+                worker_id: "w:8083".into(),
+                trace: None,
+            },
+            tasks: vec![task.clone()],
+            kind: ConnectorType::Source,
+        };
+        assert_eq!(
+            info.to_json(Some("4.1.2")),
+            json!({
+                "name": "c",
+                "connector": {"state": "RUNNING", "worker_id": "w:8083", "version": "4.1.2"},
+                "tasks": [{"id": 0, "state": "RUNNING", "worker_id": "w:8083", "version": "4.1.2"}],
+                "type": "source"
+            })
+        );
+        assert_eq!(info.to_json(None), serde_json::to_value(&info).unwrap());
+        assert_eq!(
+            task.to_json(Some("4.1.2")),
+            json!({"id": 0, "state": "RUNNING", "worker_id": "w:8083", "version": "4.1.2"})
         );
     }
 

@@ -132,6 +132,12 @@ pub trait Backend: Send + Sync + 'static {
     async fn connector_status(&self, name: &str) -> Result<ConnectorStateInfo, RestError>;
     async fn task_configs(&self, name: &str) -> Result<Vec<TaskInfo>, RestError>;
     async fn task_status(&self, name: &str, task: u32) -> Result<TaskState, RestError>;
+    /// The version of the connector's plugin, which Java 4.1 reports beside
+    /// the connector's and each task's state (KIP-891); `None` (left out)
+    /// when unknown.
+    async fn plugin_version(&self, _name: &str) -> Option<String> {
+        None
+    }
     /// KIP-558's active topics of a connector.
     async fn active_topics(&self, name: &str) -> Result<Vec<String>, RestError>;
     async fn offsets(&self, name: &str) -> Result<ConnectorOffsets, RestError>;

@@ -14,9 +14,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::connect::config::{is_secret_name, split_list, with_prefix, HIDDEN};
-use crate::connect::{ConfigDef, ConfigError, ConfigType, ConnectorKind, Importance, Props};
+use crate::connect::{
+    ConfigDef, ConfigError, ConfigType, ConnectorKind, Importance, Props, Validator,
+};
 use crate::connectors::{self, Plugin};
-use crate::engine::connector_config::{self, CONNECTOR_CLASS, PREDICATES, TRANSFORMS};
+use crate::engine::connector_config::{
+    self, CONNECTOR_CLASS, PREDICATES, TOPICS, TOPICS_REGEX, TRANSFORMS,
+};
+use crate::engine::errors::DLQ_TOPIC_NAME;
 use crate::transforms;
 
 use super::entities::{ConfigInfo, ConfigInfos, ConfigKeyInfo, ConfigValueInfo, PluginInfo};
@@ -311,11 +316,25 @@ pub fn validate(config: &Props) -> Result<ConfigInfos, RestError> {
     // Per-key checks: types, validators, required keys.
     let mut errors: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut add = |e: ConfigError| errors.entry(e.key).or_default().push(e.message);
-    framework
-        .merge(&own)
-        .validate(config)
-        .into_iter()
-        .for_each(&mut add);
+    let merged = framework.merge(&own);
+    for e in merged.validate(config) {
+        // Java's `ConfigDef.parseForValidate` runs a key's validator on
+        // the null that a failed parse leaves, and a range refuses null:
+        // `tasks.max=two` has two errors there.
+        let null_refused = e.message.contains("Expected value to be")
+            && matches!(
+                merged.key(&e.key).and_then(|k| k.validator.as_ref()),
+                Some(Validator::Range { .. })
+            );
+        let key = e.key.clone();
+        add(e);
+        if null_refused {
+            add(ConfigError::new(
+                key.clone(),
+                format!("Invalid value null for configuration {key}: Value must be non-null"),
+            ));
+        }
+    }
     for (list, find_def) in [
         (
             TRANSFORMS,
@@ -368,6 +387,8 @@ pub fn validate(config: &Props) -> Result<ConfigInfos, RestError> {
         }
         placeholder(&mut repaired, &keys, &key);
     }
+
+    sink_topic_errors_as_java(&mut errors);
 
     let value_of = |k: &KeyDef| -> ConfigValueInfo {
         let errs = errors.get(&k.name).cloned().unwrap_or_default();
@@ -422,6 +443,48 @@ pub fn validate(config: &Props) -> Result<ConfigInfos, RestError> {
         groups: keys.groups(),
         configs,
     })
+}
+
+/// Java's `SinkConnectorConfig.validate` reports the topic rules on the
+/// keys a user changes to fix them: a missing or doubly set topic
+/// selection on both `topics` and `topics.regex`, a dead letter queue
+/// among the consumed topics on `topics` (or `topics.regex`), not on the
+/// queue's own key.
+fn sink_topic_errors_as_java(errors: &mut BTreeMap<String, Vec<String>>) {
+    let both: Vec<String> = errors
+        .get(TOPICS)
+        .into_iter()
+        .flatten()
+        .filter(|m| {
+            m.starts_with("Must configure one of") || m.contains("mutually exclusive options")
+        })
+        .cloned()
+        .collect();
+    for message in both {
+        let regex = errors.entry(TOPICS_REGEX.to_owned()).or_default();
+        if !regex.contains(&message) {
+            regex.push(message);
+        }
+    }
+    let Some(dlq) = errors.get_mut(DLQ_TOPIC_NAME) else {
+        return;
+    };
+    let (moved, kept): (Vec<String>, Vec<String>) = std::mem::take(dlq)
+        .into_iter()
+        .partition(|m| m.starts_with("The DLQ topic"));
+    if kept.is_empty() {
+        errors.remove(DLQ_TOPIC_NAME);
+    } else {
+        errors.insert(DLQ_TOPIC_NAME.to_owned(), kept);
+    }
+    for message in moved {
+        let key = if message.contains("list of topics") {
+            TOPICS
+        } else {
+            TOPICS_REGEX
+        };
+        errors.entry(key.to_owned()).or_default().push(message);
+    }
 }
 
 /// Replaces a key that failed validation so the checks after it can run:
@@ -553,16 +616,23 @@ mod tests {
             infos.name,
             "org.apache.kafka.connect.file.FileStreamSinkConnector"
         );
-        for key in [
-            "name",
-            "tasks.max",
-            "errors.tolerance",
-            "topics",
-            "transforms.route.type",
+        // As Java: the unparsable tasks.max also fails its range check
+        // (on null), the missing topics are reported on both keys.
+        for (key, count) in [
+            ("name", 1),
+            ("tasks.max", 2),
+            ("errors.tolerance", 1),
+            ("topics", 1),
+            ("topics.regex", 1),
+            ("transforms.route.type", 1),
         ] {
-            assert_eq!(value(&infos, key).errors.len(), 1, "{key}: {infos:#?}");
+            assert_eq!(value(&infos, key).errors.len(), count, "{key}: {infos:#?}");
         }
-        assert_eq!(infos.error_count, 5, "{infos:#?}");
+        assert_eq!(
+            value(&infos, "tasks.max").errors[1],
+            "Invalid value null for configuration tasks.max: Value must be non-null"
+        );
+        assert_eq!(infos.error_count, 7, "{infos:#?}");
         assert_eq!(value(&infos, "tasks.max").value, None);
         assert_eq!(
             value(&infos, "errors.tolerance").value.as_deref(),
@@ -573,7 +643,7 @@ mod tests {
         assert!(infos.groups.contains(&"Transforms: route".to_owned()));
         let message = invalid_config(&infos).unwrap().message;
         assert!(message.starts_with(
-            "Connector configuration is invalid and contains the following 5 error(s):\n"
+            "Connector configuration is invalid and contains the following 7 error(s):\n"
         ));
 
         let ok = validate(&props_of(&[
@@ -595,6 +665,29 @@ mod tests {
             Some("src")
         );
         assert!(invalid_config(&ok).is_none());
+
+        // A dead letter queue among the consumed topics is an error on
+        // `topics`, as Java reports it.
+        let dlq = validate(&props_of(&[
+            ("name", "d"),
+            ("connector.class", "FileStreamSink"),
+            ("topics", "a"),
+            ("errors.deadletterqueue.topic.name", "a"),
+        ]))
+        .unwrap();
+        assert_eq!(dlq.error_count, 1, "{dlq:#?}");
+        assert!(value(&dlq, "topics").errors[0].starts_with("The DLQ topic 'a'"));
+        assert!(value(&dlq, "errors.deadletterqueue.topic.name")
+            .errors
+            .is_empty());
+        let both = validate(&props_of(&[
+            ("name", "b"),
+            ("connector.class", "FileStreamSink"),
+            ("topics", "a"),
+            ("topics.regex", "b.*"),
+        ]))
+        .unwrap();
+        assert_eq!(both.error_count, 2, "{both:#?}");
     }
 
     #[test]

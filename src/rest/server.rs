@@ -304,7 +304,10 @@ async fn list_connectors(State(b): State<Shared>, Query(q): Params) -> Response 
         let mut entry = Map::new();
         for e in &expansions {
             let value = match *e {
-                "status" => b.connector_status(&name).await.map(serde_json::to_value),
+                "status" => match b.connector_status(&name).await {
+                    Ok(s) => Ok(Ok(s.to_json(b.plugin_version(&name).await.as_deref()))),
+                    Err(e) => Err(e),
+                },
                 "info" => b.connector_info(&name).await.map(serde_json::to_value),
                 other => {
                     tracing::info!(expansion = other, "Ignoring unknown expansion type");
@@ -390,7 +393,7 @@ async fn patch_connector_config(
 
 async fn connector_status(State(b): State<Shared>, Path(name): Path<String>) -> Response {
     match timed(b.connector_status(&name)).await {
-        Ok(s) => Json(s).into_response(),
+        Ok(s) => Json(s.to_json(b.plugin_version(&name).await.as_deref())).into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -407,7 +410,9 @@ async fn task_status(
     Path((name, task)): Path<(String, String)>,
 ) -> Result<Response, RestError> {
     let task = task_id(&task)?;
-    Ok(Json(timed(b.task_status(&name, task)).await?).into_response())
+    let state = timed(b.task_status(&name, task)).await?;
+    let version = b.plugin_version(&name).await;
+    Ok(Json(state.to_json(version.as_deref())).into_response())
 }
 
 async fn restart_task(
@@ -492,7 +497,14 @@ async fn restart_connector(
     let only_failed = java_bool(param(&q, "onlyFailed"));
     Ok(
         match timed(b.restart_connector(&name, include_tasks, only_failed)).await? {
-            Some(state) => (StatusCode::ACCEPTED, Json(state)).into_response(),
+            Some(state) => {
+                let version = b.plugin_version(&name).await;
+                (
+                    StatusCode::ACCEPTED,
+                    Json(state.to_json(version.as_deref())),
+                )
+                    .into_response()
+            }
             None => StatusCode::NO_CONTENT.into_response(),
         },
     )
