@@ -20,16 +20,16 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kconnect::api::{ConnectCluster, ConnectState, Connector};
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 use serde_json::json;
 use serde_yaml::Value;
-use support::kubelet::Kubelet;
 use support::{k8s, operator};
 
 /// The release name: objects are called `kconnect` (the full name of a
 /// release named like the chart).
 const RELEASE: &str = "kconnect";
-/// The operator Pod, named as a ReplicaSet of the Deployment would.
+/// The operator Pod, named as a ReplicaSet of the Deployment would
+/// ([`operator::ChartOperator::deploy`]).
 const OPERATOR_POD: &str = "kconnect-5d8f9c7b6-x2k4q";
 
 fn examples_dir() -> PathBuf {
@@ -195,54 +195,12 @@ async fn examples_run_under_the_operator_the_chart_deploys() {
     let sink_file = dir.path().join("orders.txt");
 
     // --- The operator, as the chart deploys it, watching this namespace.
-    let kubeconfig = dir.path().join("operator-kubeconfig.yaml");
-    // A free port for /metrics: the operator listens on 0.0.0.0, shared
-    // with everything else on this machine.
-    let metrics_port = std::net::TcpListener::bind("0.0.0.0:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let values = json!({
-        "watchNamespaces": [ns],
-        "metrics": {"port": metrics_port},
-        "operator": {
-            "logLevel": "info,kconnect=debug",
-            // The stand-in has no in-cluster config to offer: the token of
-            // the chart's ServiceAccount, in a kubeconfig.
-            "extraEnv": [{"name": "KUBECONFIG", "value": kubeconfig.to_string_lossy()}],
-        },
-    });
-    let yaml = operator::render(RELEASE, &ns, &values, &[]);
-    operator::apply_server_side(&yaml, &[])
-        .unwrap_or_else(|e| panic!("the apiserver rejects the chart's objects: {e}"));
-    let docs = operator::documents(&yaml);
-    let deployment = operator::find(&docs, "Deployment", RELEASE);
-    let service_account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
-        .as_str()
-        .expect("serviceAccountName")
-        .to_owned();
-    operator::service_account_kubeconfig(&ns, &service_account, &kubeconfig);
-
-    let kubelet = Kubelet::start(client.clone(), &ns).await;
-    let operator_log = kubelet.log_dir.join(format!("{OPERATOR_POD}.log"));
+    let chart_operator =
+        operator::ChartOperator::deploy(&client, RELEASE, &ns, dir.path(), json!({})).await;
+    let kubelet = &chart_operator.kubelet;
+    let operator_log = chart_operator.log.clone();
+    let metrics_port = chart_operator.metrics_port;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    pods.create(
-        &PostParams::default(),
-        &operator::pod_of_deployment(deployment, OPERATOR_POD),
-    )
-    .await
-    .expect("creating the operator Pod");
-    wait(
-        "the operator to lead",
-        Duration::from_secs(60),
-        &operator_log,
-        || async {
-            std::fs::read_to_string(&operator_log)
-                .unwrap_or_default()
-                .contains("leading: reconciling")
-        },
-    )
-    .await;
     // POD_NAME and POD_NAMESPACE from the downward API: the Lease in the
     // operator's namespace, held under its Pod name.
     let lease = Api::<Lease>::namespaced(client.clone(), &ns)
@@ -411,5 +369,5 @@ async fn examples_run_under_the_operator_the_chart_deploys() {
         "examples deleted, worker Pods gone {:.1} s after kubectl delete",
         deleting.elapsed().as_secs_f64()
     );
-    kubelet.shutdown().await;
+    chart_operator.kubelet.shutdown().await;
 }

@@ -235,9 +235,13 @@ async fn default_values_apply_and_grant_what_the_operator_needs() {
             for verb in ["get", "list", "watch", "patch", "update"] {
                 check(true, verb, r, scope);
             }
-            check(false, "delete", r, scope);
-            check(false, "create", r, scope);
         }
+        // REST writes (rbac.workerRestWrites): Connectors are created and
+        // deleted by the workers' Role, which the operator must hold to grant.
+        check(true, "create", "connectors.kconnect.dev", scope);
+        check(true, "delete", "connectors.kconnect.dev", scope);
+        check(false, "delete", "connectclusters.kconnect.dev", scope);
+        check(false, "create", "connectclusters.kconnect.dev", scope);
         for verb in ["list", "watch"] {
             check(true, verb, "pods", scope);
         }
@@ -303,12 +307,22 @@ async fn default_values_apply_and_grant_what_the_operator_needs() {
         &["-n", &other, "--subresource=binding"],
     );
     check(false, "delete", "services", &["-n", &other]);
-    check(
-        false,
-        "create",
+    for r in [
+        "serviceaccounts",
+        "roles.rbac.authorization.k8s.io",
         "rolebindings.rbac.authorization.k8s.io",
-        &["-n", &other],
-    );
+    ] {
+        for verb in ["get", "create", "patch", "delete"] {
+            check(true, verb, r, &["-n", &other]);
+        }
+        check(false, "list", r, &["-n", &other]);
+    }
+    for r in [
+        "clusterroles.rbac.authorization.k8s.io",
+        "clusterrolebindings.rbac.authorization.k8s.io",
+    ] {
+        check(false, "create", r, &[]);
+    }
     check(
         false,
         "create",
@@ -339,6 +353,7 @@ async fn watch_namespaces_grant_only_those_namespaces() {
         "watchNamespaces": [a, b],
         "replicaCount": 2,
         "metrics": {"serviceMonitor": {"enabled": false}},
+        "rbac": {"workerRestWrites": false},
     });
     let yaml = render(&rel, &ns, &values, &[]);
     let docs = documents(&yaml);
@@ -431,6 +446,10 @@ async fn watch_namespaces_grant_only_those_namespaces() {
         }
         check(false, "get", "secrets", &flags);
         check(false, "list", "secrets", &flags);
+        // rbac.workerRestWrites=false: nothing to grant workers with.
+        check(false, "create", "connectors.kconnect.dev", &flags);
+        check(false, "create", "roles.rbac.authorization.k8s.io", &flags);
+        check(false, "create", "serviceaccounts", &flags);
     }
     for r in ["connectors.kconnect.dev", "pods", "secrets"] {
         check(false, "list", r, &["-A"]);

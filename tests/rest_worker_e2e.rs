@@ -96,14 +96,15 @@ fn worker_serves_reads_and_refuses_writes() {
     let status = api.wait("gen RUNNING", "/connectors/gen/status", |r| {
         states(&r.body) == ("RUNNING".into(), vec!["RUNNING".into(); 2])
     });
+    let version = env!("CARGO_PKG_VERSION");
     assert_eq!(
         status.body,
         json!({
             "name": "gen",
-            "connector": {"state": "RUNNING", "worker_id": worker_id},
+            "connector": {"state": "RUNNING", "worker_id": worker_id, "version": version},
             "tasks": [
-                {"id": 0, "state": "RUNNING", "worker_id": worker_id},
-                {"id": 1, "state": "RUNNING", "worker_id": worker_id}
+                {"id": 0, "state": "RUNNING", "worker_id": worker_id, "version": version},
+                {"id": 1, "state": "RUNNING", "worker_id": worker_id, "version": version}
             ],
             "type": "source"
         })
@@ -125,7 +126,7 @@ fn worker_serves_reads_and_refuses_writes() {
     assert_eq!(tasks.body[0]["config"]["topic"], topic);
     assert_eq!(
         api.get("/connectors/gen/tasks/1/status").body,
-        json!({"id": 1, "state": "RUNNING", "worker_id": worker_id})
+        json!({"id": 1, "state": "RUNNING", "worker_id": worker_id, "version": version})
     );
     let expanded = api.get("/connectors?expand=info&expand=status");
     assert_eq!(expanded.body["gen"]["info"]["type"], "source");

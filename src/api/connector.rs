@@ -14,6 +14,66 @@ use crate::storage::config_topic::TargetState;
 /// that runs it, like Strimzi's `strimzi.io/cluster`.
 pub const CLUSTER_LABEL: &str = "kconnect.dev/cluster";
 
+/// Annotation asking the operator to restart the connector, like Strimzi's
+/// `strimzi.io/restart`: `true` restarts the connector instance; a list of
+/// `includeTasks` and `onlyFailed` (comma-separated) has the meaning of
+/// Connect's `POST /connectors/{name}/restart` parameters. The operator
+/// removes it once the restart was requested from the workers.
+pub const RESTART_ANNOTATION: &str = "kconnect.dev/restart";
+
+/// Annotation asking the operator to restart one task, by number, like
+/// Strimzi's `strimzi.io/restart-task`.
+pub const RESTART_TASK_ANNOTATION: &str = "kconnect.dev/restart-task";
+
+/// What a [`RESTART_ANNOTATION`] asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RestartRequest {
+    pub include_tasks: bool,
+    pub only_failed: bool,
+}
+
+impl RestartRequest {
+    /// Parses the annotation's value; the error names what is not understood.
+    pub fn parse(value: &str) -> Result<RestartRequest, String> {
+        let mut request = RestartRequest::default();
+        for token in value.split([',', '&']).map(str::trim) {
+            let (flag, on) = match token.split_once('=') {
+                Some((flag, v)) => match v.trim() {
+                    "true" => (flag.trim(), true),
+                    "false" => (flag.trim(), false),
+                    other => {
+                        return Err(format!(
+                            "{RESTART_ANNOTATION}: {flag} must be true or false, not {other:?}"
+                        ))
+                    }
+                },
+                None => (token, true),
+            };
+            match flag {
+                "" | "true" => {}
+                "includeTasks" => request.include_tasks = on,
+                "onlyFailed" => request.only_failed = on,
+                other => {
+                    return Err(format!(
+                        "{RESTART_ANNOTATION}: unknown {other:?}; expected true, includeTasks or onlyFailed"
+                    ))
+                }
+            }
+        }
+        Ok(request)
+    }
+
+    /// The annotation value that [`RestartRequest::parse`] reads back.
+    pub fn annotation(self) -> String {
+        match (self.include_tasks, self.only_failed) {
+            (false, false) => "true".to_owned(),
+            (true, false) => "includeTasks".to_owned(),
+            (false, true) => "onlyFailed".to_owned(),
+            (true, true) => "includeTasks,onlyFailed".to_owned(),
+        }
+    }
+}
+
 /// Keys of `spec.config` that come from other fields and are rejected there.
 pub const RESERVED_CONFIG_KEYS: [&str; 3] = ["connector.class", "tasks.max", "name"];
 

@@ -159,6 +159,8 @@ async fn apply(
         }
     };
 
+    super::rbac::apply(cc, &ctx.client).await?;
+
     let services: Api<Service> = Api::namespaced(ctx.client.clone(), &ns);
     let svc = pods::worker_service(cc);
     services

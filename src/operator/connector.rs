@@ -14,14 +14,17 @@ use kube::runtime::finalizer::{finalizer, Event as Finalizer};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
-use super::runtime::{ClusterKey, ClusterView, ConnectorPolicy};
+use super::runtime::{ClusterKey, ClusterRuntime, ClusterView, ConnectorPolicy};
 use super::{Context, Error, MANAGER};
 use crate::api::condition::{self, Condition, READY};
+use crate::api::connector::{RestartRequest, RESTART_ANNOTATION, RESTART_TASK_ANNOTATION};
 use crate::api::{
     ConnectState, Connector, ConnectorInstanceStatus, ConnectorState, ConnectorStatus, TaskStatus,
 };
 use crate::connect::Props;
+use crate::distributed::connector_restart_key;
 use crate::engine::connector_config;
+use crate::storage::status_topic::{State, Status};
 
 /// Finalizer that removes the connector from its cluster first.
 pub const FINALIZER: &str = "kconnect.dev/connector";
@@ -143,10 +146,105 @@ async fn apply(conn: &Connector, ctx: &Context, api: &Api<Connector>) -> Result<
         write_status(conn, ctx, api, c, Some(&rt.view())).await?;
         return Err(e.into());
     }
+    restart_on_request(conn, ctx, api, &rt).await?;
     let view = rt.view();
     let c = readiness(conn, &view);
     write_status(conn, ctx, api, c, Some(&view)).await?;
     Ok(Action::requeue(Duration::from_secs(30)))
+}
+
+/// Acts on the restart annotations ([`RESTART_ANNOTATION`],
+/// [`RESTART_TASK_ANNOTATION`]): asks the workers for the restarts through
+/// the assignment, then removes the annotations. A request the operator
+/// cannot act on (bad value, unknown task) is removed with a Warning Event.
+async fn restart_on_request(
+    conn: &Connector,
+    ctx: &Context,
+    api: &Api<Connector>,
+    rt: &ClusterRuntime,
+) -> Result<(), Error> {
+    let annotations = conn.annotations();
+    let restart = annotations.get(RESTART_ANNOTATION);
+    let restart_task = annotations.get(RESTART_TASK_ANNOTATION);
+    if restart.is_none() && restart_task.is_none() {
+        return Ok(());
+    }
+    let name = conn.name_any();
+    let view = rt.view();
+    let mut keys = Vec::new();
+    let mut problems = Vec::new();
+    if let Some(value) = restart {
+        match RestartRequest::parse(value) {
+            Ok(request) => keys.extend(restart_keys(&view, &name, request)),
+            Err(e) => problems.push(e),
+        }
+    }
+    if let Some(value) = restart_task {
+        let count = view.task_count(&name);
+        match value.trim().parse::<u32>() {
+            Ok(n) if n < count => keys.push(format!("{name}-{n}")),
+            _ => problems.push(format!(
+                "{RESTART_TASK_ANNOTATION}: {value:?} is not a task of connector {name} (it has {count})"
+            )),
+        }
+    }
+    if !keys.is_empty() && !rt.restart(&keys, Duration::from_secs(10)).await {
+        // Kept: the next reconcile asks again (without restarting twice).
+        return Err(Error::Timeout(format!(
+            "the restart of {} was not written to the assignment in time",
+            keys.join(", ")
+        )));
+    }
+    let patch = json!({"metadata": {"annotations": {
+        RESTART_ANNOTATION: null,
+        RESTART_TASK_ANNOTATION: null,
+    }}});
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    if !keys.is_empty() {
+        tracing::info!(connector = %name, restarts = ?keys, "restart requested");
+        publish(
+            ctx,
+            conn,
+            EventType::Normal,
+            "RestartRequested",
+            "Restart",
+            format!("restarting {}", keys.join(", ")),
+        )
+        .await;
+    }
+    for problem in problems {
+        publish(
+            ctx,
+            conn,
+            EventType::Warning,
+            "InvalidRestart",
+            "Restart",
+            problem,
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// The restart keys for a `POST /connectors/{name}/restart`-like request,
+/// with Connect's meaning: the connector unless `onlyFailed` and it is not
+/// FAILED; its tasks with `includeTasks` (only FAILED ones with
+/// `onlyFailed`).
+fn restart_keys(view: &ClusterView, name: &str, request: RestartRequest) -> Vec<String> {
+    let failed = |s: Option<&Status>| s.is_some_and(|s| s.state == State::Failed);
+    let mut keys = Vec::new();
+    if !request.only_failed || failed(view.statuses.connectors.get(name)) {
+        keys.push(connector_restart_key(name));
+    }
+    if request.include_tasks {
+        for n in 0..view.task_count(name) {
+            if !request.only_failed || failed(view.statuses.tasks.get(&(name.to_owned(), n))) {
+                keys.push(format!("{name}-{n}"));
+            }
+        }
+    }
+    keys
 }
 
 async fn cleanup(conn: &Connector, ctx: &Context) -> Result<Action, Error> {

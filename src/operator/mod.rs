@@ -18,6 +18,7 @@ pub mod connector;
 pub mod leader;
 pub mod metrics;
 pub mod pods;
+pub mod rbac;
 pub mod runtime;
 
 use std::collections::BTreeMap;
@@ -70,6 +71,8 @@ pub enum Error {
     Finalizer(String),
     #[error("Kafka: {0}")]
     Kafka(String),
+    #[error("timed out: {0}")]
+    Timeout(String),
 }
 
 /// Shared state of the reconcilers of one watch scope.
@@ -92,6 +95,7 @@ impl Error {
             Error::Kube(_) => "kube",
             Error::Runtime(_) => "runtime",
             Error::Finalizer(_) => "finalizer",
+            Error::Timeout(_) => "timeout",
             Error::Kafka(_) => "kafka",
         }
     }

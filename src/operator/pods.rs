@@ -169,8 +169,19 @@ pub fn max_cluster_name_len() -> usize {
 /// decodes back, and its default charset (windows-1252) does not produce
 /// UTF-8 text.
 pub fn worker_properties(cc: &ConnectCluster) -> String {
+    let mut config = cc.worker_config();
+    let port = cc.spec.rest_api.port;
+    if port != crate::api::connect_cluster::DEFAULT_REST_PORT {
+        // The kubelet expands $(POD_IP) (defined before this variable).
+        config
+            .entry(crate::rest::LISTENERS.to_owned())
+            .or_insert_with(|| format!("http://$(POD_IP):{port}"));
+    }
+    if cc.spec.rest_api.writes {
+        config.insert(crate::rest::REST_WRITES.to_owned(), "true".to_owned());
+    }
     let mut out = String::new();
-    for (key, value) in cc.worker_config() {
+    for (key, value) in config {
         escape_properties(&key, true, &mut out);
         out.push('=');
         escape_properties(&value, false, &mut out);
@@ -214,7 +225,7 @@ pub fn owner_reference(cc: &ConnectCluster) -> Option<OwnerReference> {
     Some(owner)
 }
 
-fn owner_references(cc: &ConnectCluster) -> Option<Vec<OwnerReference>> {
+pub fn owner_references(cc: &ConnectCluster) -> Option<Vec<OwnerReference>> {
     owner_reference(cc).map(|owner| vec![owner])
 }
 
@@ -361,10 +372,13 @@ fn pod_template(cc: &ConnectCluster, image: &str) -> PodTemplateSpec {
             affinity: template.affinity,
             tolerations: non_empty(template.tolerations),
             node_selector: (!template.node_selector.is_empty()).then_some(template.node_selector),
-            // Workers need no Kubernetes API access; a service account is
-            // only set for workload identity, which needs its token.
-            automount_service_account_token: Some(template.service_account_name.is_some()),
-            service_account_name: template.service_account_name,
+            // Workers need Kubernetes API access only for REST writes
+            // (super::rbac); else a service account is only set for
+            // workload identity, which needs its token.
+            automount_service_account_token: Some(
+                spec.rest_api.writes || template.service_account_name.is_some(),
+            ),
+            service_account_name: super::rbac::worker_service_account(cc),
             priority_class_name: template.priority_class_name,
             image_pull_secrets: non_empty(template.image_pull_secrets),
             termination_grace_period_seconds: Some(
@@ -803,7 +817,16 @@ mod tests {
         );
         let config = env_value(&pod, WORKER_CONFIG_ENV).value.as_deref().unwrap();
         assert_eq!(config, worker_properties(&cc));
-        assert_eq!(read_properties(config), cc.worker_config());
+        // A REST port other than 8083 becomes the listener on the Pod's IP
+        // (the kubelet expands $(POD_IP)).
+        let mut expected = cc.worker_config();
+        expected.insert("listeners".into(), "http://$(POD_IP):9083".into());
+        assert_eq!(read_properties(config), expected);
+        cc.spec.rest_api.writes = true;
+        assert_eq!(
+            read_properties(&worker_properties(&cc)).get("kconnect.rest.writes"),
+            Some(&"true".to_owned())
+        );
 
         let ports: Vec<_> = c
             .ports

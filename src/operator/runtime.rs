@@ -247,6 +247,10 @@ pub enum RuntimeError {
 struct Inputs {
     draining: BTreeSet<String>,
     policies: BTreeMap<String, ConnectorPolicy>,
+    /// Restart requests (a Connector's restart annotations): the least
+    /// restart count a key (`<connector>-<n>`, `connector:<name>`) must
+    /// have in the next assignment.
+    restart_floors: BTreeMap<String, u32>,
 }
 
 /// A running cluster loop and the handles reconcilers use.
@@ -446,6 +450,36 @@ impl ClusterRuntime {
         Ok(())
     }
 
+    /// Asks for a restart of each of `keys` (task ids `<connector>-<n>`,
+    /// [`crate::distributed::connector_restart_key`] for connectors) and
+    /// waits until an assignment that asks the workers for it is written.
+    /// Requesting again while one is pending does not restart twice.
+    pub async fn restart(&self, keys: &[String], timeout: Duration) -> bool {
+        let current = self.view();
+        let counts = current.assignment.as_ref().map(|a| &a.restarts);
+        let floors: BTreeMap<String, u32> = {
+            let mut inputs = self.inputs.lock().expect("inputs lock");
+            keys.iter()
+                .map(|k| {
+                    let floor = *inputs
+                        .restart_floors
+                        .entry(k.clone())
+                        .or_insert_with(|| counts.and_then(|c| c.get(k)).copied().unwrap_or(0) + 1);
+                    (k.clone(), floor)
+                })
+                .collect()
+        };
+        self.wake();
+        self.wait_for(timeout, |v| {
+            v.assignment.as_ref().is_some_and(|a| {
+                floors
+                    .iter()
+                    .all(|(k, f)| a.restarts.get(k).is_some_and(|c| c >= f))
+            })
+        })
+        .await
+    }
+
     /// Tells the loop how to treat a connector (tasks.max, auto-restart).
     pub fn set_policy(&self, name: &str, policy: ConnectorPolicy) {
         let mut inputs = self.inputs.lock().expect("inputs lock");
@@ -621,9 +655,24 @@ impl Loop {
                 self.seen.insert(id.clone(), (h.timestamp, now));
             }
         }
-        let (draining, policies) = {
-            let inputs = self.inputs.lock().expect("inputs lock");
-            (inputs.draining.clone(), inputs.policies.clone())
+        let (draining, policies, restart_floors) = {
+            let mut inputs = self.inputs.lock().expect("inputs lock");
+            let written = self
+                .config
+                .assignments
+                .get(&self.group)
+                .and_then(|v| serde_json::from_value::<AssignmentRecord>(v.clone()).ok())
+                .map(|r| r.restarts)
+                .unwrap_or_default();
+            // Floors the written assignment meets are done.
+            inputs
+                .restart_floors
+                .retain(|k, floor| written.get(k).is_none_or(|c| c < floor));
+            (
+                inputs.draining.clone(),
+                inputs.policies.clone(),
+                inputs.restart_floors.clone(),
+            )
         };
         let fresh: BTreeSet<String> = self
             .seen
@@ -678,6 +727,10 @@ impl Loop {
             now,
         );
         self.request_restarts(&policies, &mut next, generation);
+        for (key, floor) in restart_floors {
+            let count = next.restarts.entry(key).or_insert(0);
+            *count = (*count).max(floor);
+        }
         // A new generation exactly when what workers should do changed
         // (placement's own bump does not know about holds and restarts).
         let changed = previous.as_ref().is_none_or(|p| {

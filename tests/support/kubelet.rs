@@ -287,6 +287,16 @@ async fn finish_deletion(pods: Api<Pod>, name: String, h: PodHandle, grace: u64,
     shared.pods.lock().expect("pods lock").remove(&name);
 }
 
+/// The service account whose token the Pod gets: its
+/// `serviceAccountName` when `automountServiceAccountToken` is not false.
+fn mounted_service_account(pod: &Pod) -> Option<String> {
+    let spec = pod.spec.as_ref()?;
+    if spec.automount_service_account_token == Some(false) {
+        return None;
+    }
+    spec.service_account_name.clone()
+}
+
 /// Resolves the container's env: plain values, downward-API fields, Secret
 /// and ConfigMap keys.
 async fn container_env(
@@ -400,10 +410,30 @@ async fn run_pod(client: Client, pods: Api<Pod>, pod: Pod, h: PodHandle, log_dir
     else {
         return;
     };
-    let env = container_env(&client, &pod, &container, h.ip).await;
-    let (program, args) = command_line(&container, &env);
+    let mut env = container_env(&client, &pod, &container, h.ip).await;
     let workdir = log_dir.join(&name);
     let _ = std::fs::create_dir_all(&workdir);
+    // The service account token a kubelet would mount, as a kubeconfig
+    // (the process is not in a cluster network, so no in-cluster config).
+    if let Some(account) = mounted_service_account(&pod) {
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let path = workdir.join("serviceaccount.kubeconfig");
+        let (ns2, path2) = (ns.clone(), path.clone());
+        let made = tokio::task::spawn_blocking(move || {
+            std::panic::catch_unwind(|| {
+                super::operator::service_account_kubeconfig(&ns2, &account, &path2)
+            })
+            .is_ok()
+        })
+        .await
+        .unwrap_or(false);
+        if made {
+            env.push(("KUBECONFIG".to_owned(), path.display().to_string()));
+        } else {
+            eprintln!("[kubelet] {ns}/{name}: no token for its service account");
+        }
+    }
+    let (program, args) = command_line(&container, &env);
     let started_at = now();
     let mut restarts: i32 = 0;
     let mut last_state = json!({});

@@ -196,3 +196,119 @@ pub fn pod_of_deployment(deployment: &serde_yaml::Value, name: &str) -> Pod {
     });
     serde_json::from_value(pod).expect("the Deployment's template is a Pod")
 }
+
+/// The operator running as the chart deploys it (watching one namespace),
+/// under a kubelet stand-in that also runs the worker Pods.
+pub struct ChartOperator {
+    pub kubelet: super::kubelet::Kubelet,
+    /// The operator Pod's log.
+    pub log: PathBuf,
+    pub pod: String,
+    pub metrics_port: u16,
+}
+
+impl ChartOperator {
+    /// Renders the chart for release `release` watching `ns` (plus
+    /// `values`, merged over the test's), applies it, gives the operator a
+    /// kubeconfig with the chart ServiceAccount's token (stored in `dir`),
+    /// and runs the Deployment's Pod until it leads.
+    pub async fn deploy(
+        client: &kube::Client,
+        release: &str,
+        ns: &str,
+        dir: &Path,
+        values: serde_json::Value,
+    ) -> ChartOperator {
+        use kube::api::{Api, PostParams};
+        let kubeconfig = dir.join("operator-kubeconfig.yaml");
+        // A free port for /metrics: the operator listens on 0.0.0.0, shared
+        // with everything else on this machine.
+        let metrics_port = std::net::TcpListener::bind("0.0.0.0:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut all = json!({
+            "watchNamespaces": [ns],
+            "metrics": {"port": metrics_port},
+            "operator": {
+                "logLevel": "info,kconnect=debug",
+                // The stand-in has no in-cluster config to offer: the token
+                // of the chart's ServiceAccount, in a kubeconfig.
+                "extraEnv": [{"name": "KUBECONFIG", "value": kubeconfig.to_string_lossy()}],
+            },
+        });
+        if let (Some(all), serde_json::Value::Object(extra)) = (all.as_object_mut(), values) {
+            all.extend(extra);
+        }
+        let yaml = render(release, ns, &all, &[]);
+        apply_server_side(&yaml, &[])
+            .unwrap_or_else(|e| panic!("the apiserver rejects the chart's objects: {e}"));
+        let docs = documents(&yaml);
+        // The chart's fullname: the release name when it contains the
+        // chart's, else `<release>-kconnect`.
+        let fullname = if release.contains("kconnect") {
+            release.to_owned()
+        } else {
+            format!("{release}-kconnect")
+        };
+        let deployment = find(&docs, "Deployment", &fullname);
+        let service_account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
+            .as_str()
+            .expect("serviceAccountName")
+            .to_owned();
+        service_account_kubeconfig(ns, &service_account, &kubeconfig);
+
+        let kubelet = super::kubelet::Kubelet::start(client.clone(), ns).await;
+        let pod = format!("{release}-5d8f9c7b6-x2k4q");
+        let log = kubelet.log_dir.join(format!("{pod}.log"));
+        let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+        pods.create(&PostParams::default(), &pod_of_deployment(deployment, &pod))
+            .await
+            .expect("creating the operator Pod");
+        let operator = ChartOperator {
+            kubelet,
+            log,
+            pod,
+            metrics_port,
+        };
+        operator
+            .wait(
+                "the operator to lead",
+                std::time::Duration::from_secs(60),
+                || async {
+                    std::fs::read_to_string(&operator.log)
+                        .unwrap_or_default()
+                        .contains("leading: reconciling")
+                },
+            )
+            .await;
+        operator
+    }
+
+    /// The last lines of the operator's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Polls `check` (true when done) and fails with `what` and the
+    /// operator's log when the time is up.
+    pub async fn wait<F, Fut>(&self, what: &str, timeout: std::time::Duration, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = std::time::Instant::now() + timeout;
+        while !check().await {
+            if std::time::Instant::now() >= deadline {
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}; operator log ({}):\n{}",
+                    self.log.display(),
+                    self.log_tail(60)
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+}

@@ -112,4 +112,19 @@ ConfigMaps, no pod exec; worker Pods are created and deleted, never patched.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if .Values.rbac.workerRestWrites }}
+# ConnectClusters with spec.restApi.writes: the workers' service account
+# <cluster>-worker and a Role + RoleBinding letting it change Connectors.
+# Granting that Role needs the same rights on Connectors (RBAC's escalation
+# check), hence create and delete here.
+- apiGroups: ["kconnect.dev"]
+  resources: ["connectors"]
+  verbs: ["create", "delete"]
+- apiGroups: [""]
+  resources: ["serviceaccounts"]
+  verbs: ["get", "create", "patch", "delete"]
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles", "rolebindings"]
+  verbs: ["get", "create", "patch", "delete"]
+{{- end }}
 {{- end }}

@@ -22,10 +22,15 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod resource_writes;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
+use self::resource_writes::ConnectorResources;
+use crate::api::connector::{RestartRequest, RESTART_ANNOTATION, RESTART_TASK_ANNOTATION};
+use crate::api::ConnectorState;
 use crate::connect::config::validating_resolved;
 use crate::connect::config_provider::{self, has_variable, reverse_transform};
 use crate::connect::OffsetMap;
@@ -184,6 +189,8 @@ pub enum DistributedError {
         #[source]
         source: std::io::Error,
     },
+    #[error("REST writes need the Kubernetes API (the Pod's service account): {0}")]
+    Kubernetes(#[source] kube::Error),
 }
 
 /// The operator's placement record, as far as a worker needs it.
@@ -192,9 +199,11 @@ struct AssignmentRecord {
     generation: u64,
     #[serde(default)]
     workers: BTreeMap<String, WorkerShare>,
-    /// Restart requests: task id (`<connector>-<n>`) → how many times the
-    /// operator has asked for it to be restarted. A FAILED task stays down
-    /// until this count grows past the one it failed at.
+    /// Restart requests: task id (`<connector>-<n>`), or
+    /// `connector:<name>` for a connector, → how many times the operator
+    /// has asked for it to be restarted. A FAILED task stays down until
+    /// this count grows past the one it failed at; a running task or
+    /// connector restarts when it grows past the one it started at.
     #[serde(default)]
     restarts: BTreeMap<String, u32>,
 }
@@ -216,6 +225,15 @@ struct Loaded {
     /// Validated with the variables resolved.
     validated: ValidatedConnector,
     connector: AnyConnector,
+    /// The connector's restart count ([`AssignmentRecord::restarts`]) when
+    /// it was loaded.
+    restarts: u32,
+}
+
+/// The key of a connector's restart count in the assignment record (task
+/// ids are `<connector>-<n>`; Kubernetes names cannot hold a colon).
+pub fn connector_restart_key(name: &str) -> String {
+    format!("connector:{name}")
 }
 
 /// Parses `<connector>-<n>` (the number follows the last dash).
@@ -251,6 +269,8 @@ pub struct DistributedWorker {
     /// Task configs (as in the config topic) the tasks were started with,
     /// to restart on change.
     started_with: BTreeMap<TaskId, Props>,
+    /// The restart count each running task started at.
+    started_at: BTreeMap<TaskId, u32>,
     /// Values resolved for the variables of our tasks, scrubbed from their
     /// failure traces.
     redactors: BTreeMap<TaskId, Redactor>,
@@ -351,6 +371,7 @@ impl DistributedWorker {
             generation: 0,
             loaded: BTreeMap::new(),
             started_with: BTreeMap::new(),
+            started_at: BTreeMap::new(),
             redactors: BTreeMap::new(),
             written: BTreeMap::new(),
             restarts: BTreeMap::new(),
@@ -426,6 +447,18 @@ impl DistributedWorker {
         });
         let addrs = rest::parse_listeners(&raw).map_err(DistributedError::Listeners)?;
         let writes = self.config.boolean(rest::REST_WRITES);
+        let owner = Owner::from_env(&self.id);
+        let cluster = match (&owner.cluster, writes) {
+            (Some(c), _) => c.clone(),
+            (None, false) => String::new(),
+            (None, true) => {
+                return Err(DistributedError::Listeners(format!(
+                    "{}=true needs a worker id <cluster>-worker-<n> (the Pod name) to know the ConnectCluster, got {}",
+                    rest::REST_WRITES,
+                    self.id
+                )))
+            }
+        };
         let backend = Arc::new(WorkerBackend {
             view: self.view.clone(),
             last_sync: self.last_sync.clone(),
@@ -439,15 +472,15 @@ impl DistributedWorker {
                 self.worker_props.clone(),
             ),
             writes: if writes {
-                Some(TopicLog::open(
-                    &self.bootstrap,
-                    &self.config.string(CONFIG_TOPIC).unwrap_or_default(),
-                    &Props::new(),
-                )?)
+                Some(
+                    ConnectorResources::connect(&owner.namespace, &cluster)
+                        .await
+                        .map_err(DistributedError::Kubernetes)?,
+                )
             } else {
                 None
             },
-            owner: Owner::from_env(&self.id),
+            owner,
             source_offsets: tokio::sync::Mutex::new(None),
         });
         for addr in addrs {
@@ -573,9 +606,12 @@ impl DistributedWorker {
     }
 
     async fn on_task_exit(&mut self, id: &TaskId, state: TaskState) {
-        let config = self.started_with.remove(id);
         let (s, trace) = match state {
+            // Only a running task fails (one asked to stop has left these
+            // maps already, and a restarted one is in them again).
             TaskState::Failed(trace) => {
+                let config = self.started_with.remove(id);
+                self.started_at.remove(id);
                 let trace = match self.redactors.get(id) {
                     Some(r) => r.redact(&trace),
                     None => trace,
@@ -662,10 +698,24 @@ impl DistributedWorker {
             let Some(raw) = self.state.connectors.get(name).cloned() else {
                 continue;
             };
-            if self.loaded.get(name).is_some_and(|l| l.raw == raw) {
+            let restarts = self.connector_restart_count(name);
+            let restart = self
+                .loaded
+                .get(name)
+                .is_some_and(|l| l.raw == raw && l.restarts < restarts);
+            if self
+                .loaded
+                .get(name)
+                .is_some_and(|l| l.raw == raw && l.restarts >= restarts)
+            {
                 continue;
             }
-            let loaded = self.load(name, raw).await;
+            if restart && mine.connectors.contains(name) {
+                tracing::info!(worker = %self.id, connector = %name, "restarting connector");
+                self.write_status(StatusKey::Connector(name.clone()), State::Restarting, None)
+                    .await;
+            }
+            let loaded = self.load(name, raw, restarts).await;
             if mine.connectors.contains(name) {
                 metrics::connector_startup(loaded.is_ok());
             }
@@ -770,7 +820,9 @@ impl DistributedWorker {
                     Some(State::Paused)
                 } else if target == TargetState::Stopped {
                     Some(State::Stopped)
-                } else if current != self.started_with.get(&id) {
+                } else if current != self.started_with.get(&id)
+                    || self.started_at.get(&id).copied().unwrap_or(0) < self.restart_count(&id)
+                {
                     Some(State::Restarting)
                 } else {
                     None
@@ -780,6 +832,7 @@ impl DistributedWorker {
                 metrics::set_task_status(&id, state.into());
                 engine.stop_task(&id);
                 self.started_with.remove(&id);
+                self.started_at.remove(&id);
                 self.failed.remove(&id);
                 // Like Java's putSafe: UNASSIGNED only over a status this
                 // worker wrote, never over the new owner's.
@@ -851,6 +904,7 @@ impl DistributedWorker {
                     engine.hide_secrets(&redactor);
                     self.redactors.insert(id.clone(), redactor);
                     self.started_with.insert(id.clone(), task_props);
+                    self.started_at.insert(id.clone(), self.restart_count(id));
                     self.write_status(StatusKey::Task(id.clone()), State::Running, None)
                         .await;
                 }
@@ -889,7 +943,7 @@ impl DistributedWorker {
 
     /// Resolves a connector config's variables and validates the result.
     /// An error is the status trace, resolved values scrubbed.
-    async fn load(&self, name: &str, raw: Props) -> Result<Loaded, String> {
+    async fn load(&self, name: &str, raw: Props, restarts: u32) -> Result<Loaded, String> {
         let resolved = self.resolve(&raw).await?;
         let (validated, connector) =
             validating_resolved(|| connector_config::validate(&resolved.props))
@@ -917,6 +971,7 @@ impl DistributedWorker {
             redactor: resolved.redactor,
             validated,
             connector,
+            restarts,
         })
     }
 
@@ -998,6 +1053,14 @@ impl DistributedWorker {
     /// How many restarts of `id` the operator has asked for.
     fn restart_count(&self, id: &TaskId) -> u32 {
         self.restarts.get(&id.to_string()).copied().unwrap_or(0)
+    }
+
+    /// How many restarts of connector `name` the operator has asked for.
+    fn connector_restart_count(&self, name: &str) -> u32 {
+        self.restarts
+            .get(&connector_restart_key(name))
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn bootstrap(&self) -> &str {
@@ -1164,8 +1227,8 @@ struct WorkerBackend {
     offset_topic: String,
     providers: Arc<ConfigProviders>,
     cluster_id: Arc<std::sync::Mutex<Option<String>>>,
-    /// The config topic, when REST writes are enabled.
-    writes: Option<TopicLog>,
+    /// The Connector resources, when REST writes are enabled.
+    writes: Option<ConnectorResources>,
     owner: Owner,
     /// The offset topic, read on demand, folded by key.
     source_offsets: tokio::sync::Mutex<Option<(TopicLog, BTreeMap<String, OffsetMap>)>>,
@@ -1188,16 +1251,12 @@ impl WorkerBackend {
         }
     }
 
-    /// The config topic when writes are enabled, else the refusal.
-    fn writer(&self, refusal: impl FnOnce(&Owner) -> RestError) -> Result<&TopicLog, RestError> {
+    /// The Connector resources when writes are enabled, else the refusal.
+    fn writer(
+        &self,
+        refusal: impl FnOnce(&Owner) -> RestError,
+    ) -> Result<&ConnectorResources, RestError> {
         self.writes.as_ref().ok_or_else(|| refusal(&self.owner))
-    }
-
-    async fn send(&self, log: &TopicLog, record: ConfigRecord) -> Result<(), RestError> {
-        let (k, v) = record.encode();
-        log.send(&k, v.as_deref())
-            .await
-            .map_err(|e| RestError::internal(format!("writing to the config topic failed: {e}")))
     }
 
     /// Writes the operator does not take from the REST API even when
@@ -1349,6 +1408,18 @@ impl Backend for WorkerBackend {
             .ok_or_else(|| RestError::not_found(format!("No status found for task {name}-{task}")))
     }
 
+    async fn plugin_version(&self, name: &str) -> Option<String> {
+        let class = self.read(|v| {
+            v.config
+                .connectors
+                .get(name)?
+                .get("connector.class")
+                .cloned()
+        })?;
+        let plugin = crate::connectors::find(&class).ok()?;
+        Some((plugin.create)().as_connector().version().to_owned())
+    }
+
     async fn active_topics(&self, name: &str) -> Result<Vec<String>, RestError> {
         // Java workers record the topics they use; kconnect workers do not
         // (yet), so a connector's configured topics stand in while it runs.
@@ -1403,7 +1474,7 @@ impl Backend for WorkerBackend {
         initial_state: Option<InitialState>,
     ) -> Result<Created<RestConnectorInfo>, RestError> {
         let exists = self.exists(name);
-        let log = self.writer(|o| {
+        let resources = self.writer(|o| {
             if exists {
                 o.refuse(name, "spec.config, spec.class, spec.tasksMax")
             } else {
@@ -1417,94 +1488,55 @@ impl Backend for WorkerBackend {
         if let Some(e) = rest::plugins::invalid_config(&infos) {
             return Err(e);
         }
-        if exists && !allow_replace {
-            return Err(RestError::conflict(format!(
-                "Connector {name} already exists"
-            )));
-        }
-        self.send(
-            log,
-            ConfigRecord::Connector {
-                name: name.to_owned(),
-                props: Some(config.clone()),
-            },
-        )
-        .await?;
-        if !exists {
-            let state = match initial_state {
-                Some(InitialState::Paused) => TargetState::Paused,
-                Some(InitialState::Stopped) => TargetState::Stopped,
-                _ => TargetState::Started,
-            };
-            self.send(
-                log,
-                ConfigRecord::TargetState {
-                    connector: name.to_owned(),
-                    state,
-                },
-            )
+        let created = resources
+            .put(name, &config, allow_replace, initial_state)
             .await?;
-        }
         let tasks = self.read(|v| v.config.tasks.get(name).map_or(0, Vec::len));
         Ok(Created {
-            created: !exists,
+            created,
             result: RestConnectorInfo::new(name, config, tasks),
         })
     }
 
     async fn delete_connector(&self, name: &str) -> Result<(), RestError> {
         self.must_exist(name, || format!("Connector {name} not found"))?;
-        let log = self.writer(|o| {
+        let resources = self.writer(|o| {
             o.refuse(
                 name,
                 &format!("kubectl delete connector {name} -n {}", o.namespace),
             )
         })?;
-        for key in [format!("connector-{name}"), format!("target-state-{name}")] {
-            log.send(&key, None).await.map_err(|e| {
-                RestError::internal(format!("writing to the config topic failed: {e}"))
-            })?;
+        resources.delete(name).await?;
+        // Like Java, answer once the connector is gone (the finalizer has
+        // stopped its tasks).
+        if !resources.wait_deleted(name, Duration::from_secs(30)).await {
+            tracing::warn!(
+                connector = name,
+                "the Connector resource is still being deleted"
+            );
         }
         Ok(())
     }
 
     async fn pause_connector(&self, name: &str) -> Result<(), RestError> {
         self.must_exist(name, || format!("Unknown connector {name}"))?;
-        let log = self.writer(|o| o.refuse(name, "spec.state: paused"))?;
-        self.send(
-            log,
-            ConfigRecord::TargetState {
-                connector: name.to_owned(),
-                state: TargetState::Paused,
-            },
-        )
-        .await
+        self.writer(|o| o.refuse(name, "spec.state: paused"))?
+            .set_state(name, ConnectorState::Paused)
+            .await
     }
 
     async fn resume_connector(&self, name: &str) -> Result<(), RestError> {
         self.must_exist(name, || format!("Unknown connector {name}"))?;
-        let log = self.writer(|o| o.refuse(name, "spec.state: running"))?;
-        self.send(
-            log,
-            ConfigRecord::TargetState {
-                connector: name.to_owned(),
-                state: TargetState::Started,
-            },
-        )
-        .await
+        self.writer(|o| o.refuse(name, "spec.state: running"))?
+            .set_state(name, ConnectorState::Running)
+            .await
     }
 
     async fn stop_connector(&self, name: &str) -> Result<(), RestError> {
         self.must_exist(name, || format!("Unknown connector {name}"))?;
-        let log = self.writer(|o| o.refuse(name, "spec.state: stopped"))?;
-        self.send(
-            log,
-            ConfigRecord::TargetState {
-                connector: name.to_owned(),
-                state: TargetState::Stopped,
-            },
-        )
-        .await
+        self.writer(|o| o.refuse(name, "spec.state: stopped"))?
+            .set_state(name, ConnectorState::Stopped)
+            .await
     }
 
     async fn restart_connector(
@@ -1521,21 +1553,61 @@ impl Backend for WorkerBackend {
                 format!("Unknown connector: {name}")
             }
         })?;
-        Err(self.operator_only(
-            name,
-            "Restarting",
-            "the operator restarts FAILED tasks as spec.autoRestart says",
-        ))
+        let resources = self.writer(|o| {
+            o.refuse(
+                name,
+                &format!(
+                    "kubectl annotate connector {name} {RESTART_ANNOTATION}={}",
+                    RestartRequest {
+                        include_tasks,
+                        only_failed
+                    }
+                    .annotation()
+                ),
+            )
+        })?;
+        // The plan, as Java answers it: what will restart is RESTARTING.
+        let plan = self.read(|v| v.status(name)).map(|mut plan| {
+            let failed = |s: State| s == State::Failed;
+            if !only_failed || failed(plan.connector.state) {
+                plan.connector.state = State::Restarting;
+            }
+            if include_tasks {
+                for t in &mut plan.tasks {
+                    if !only_failed || failed(t.state) {
+                        t.state = State::Restarting;
+                    }
+                }
+            }
+            plan
+        });
+        resources
+            .restart(
+                name,
+                RestartRequest {
+                    include_tasks,
+                    only_failed,
+                },
+            )
+            .await?;
+        Ok(if plain { None } else { plan })
     }
 
     async fn restart_task(&self, name: &str, task: u32) -> Result<(), RestError> {
         self.must_exist(name, || format!("Connector {name} not found"))?;
-        let _ = task;
-        Err(self.operator_only(
-            name,
-            "Restarting a task",
-            "the operator restarts FAILED tasks as spec.autoRestart says",
-        ))
+        let resources = self.writer(|o| {
+            o.refuse(
+                name,
+                &format!("kubectl annotate connector {name} {RESTART_TASK_ANNOTATION}={task}"),
+            )
+        })?;
+        let count = self.read(|v| v.config.tasks.get(name).map_or(0, Vec::len));
+        if task as usize >= count {
+            return Err(RestError::not_found(format!(
+                "Task {name}-{task} not found"
+            )));
+        }
+        resources.restart_task(name, task).await
     }
 
     async fn reset_active_topics(&self, name: &str) -> Result<(), RestError> {
