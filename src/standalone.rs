@@ -1354,6 +1354,17 @@ impl Backend for StandaloneBackend {
         .await?
     }
 
+    async fn plugin_version(&self, name: &str) -> Option<String> {
+        let name = name.to_owned();
+        self.call(move |h| {
+            let loaded = h.connectors.get(&name)?.loaded.as_ref()?;
+            Some(loaded.connector.as_connector().version().to_owned())
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
     async fn active_topics(&self, name: &str) -> Result<Vec<String>, RestError> {
         let name = name.to_owned();
         self.call(move |h| {
