@@ -799,46 +799,94 @@ impl Value {
     /// where Connect stringifies values (StringConverter, file sink).
     pub fn to_java_string(&self) -> String {
         match self {
-            Value::Null => "null".into(),
-            Value::Int8(v) => v.to_string(),
-            Value::Int16(v) => v.to_string(),
-            Value::Int32(v) => v.to_string(),
-            Value::Int64(v) => v.to_string(),
-            Value::Float32(v) => java_float_to_string(*v),
-            Value::Float64(v) => java_double_to_string(*v),
-            Value::Boolean(v) => v.to_string(),
             Value::String(s) => s.clone(),
-            Value::Bytes(b) => format!("{b:?}"),
-            Value::Array(items) => format!(
-                "[{}]",
-                items
-                    .iter()
-                    .map(Value::to_java_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Value::Map(entries) => format!(
-                "{{{}}}",
-                entries
-                    .iter()
-                    .map(|(k, v)| format!("{}={}", k.to_java_string(), v.to_java_string()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Value::Struct(s) => format!(
-                "Struct{{{}}}",
-                s.schema()
-                    .fields
-                    .iter()
-                    .filter(|f| !s.raw_values()[f.index].is_null())
-                    .map(|f| format!("{}={}", f.name, s.raw_values()[f.index].to_java_string()))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
-            Value::Decimal(d) => d.to_string(),
-            Value::Date(days) => days.to_string(),
-            Value::Time(ms) => ms.to_string(),
-            Value::Timestamp(ms) => ms.to_string(),
+            other => {
+                let mut out = String::new();
+                other.write_java_string(&mut out);
+                out
+            }
+        }
+    }
+
+    /// [`Self::to_java_string`], appended to `out`: no intermediate strings
+    /// for structs, arrays and maps (the file sink's per-record path).
+    pub fn write_java_string(&self, out: &mut String) {
+        use std::fmt::Write;
+        // Writing into a String cannot fail.
+        match self {
+            Value::Null => out.push_str("null"),
+            Value::Int8(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::Int16(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::Int32(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::Int64(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::Float32(v) => out.push_str(&java_float_to_string(*v)),
+            Value::Float64(v) => out.push_str(&java_double_to_string(*v)),
+            Value::Boolean(v) => out.push_str(if *v { "true" } else { "false" }),
+            Value::String(s) => out.push_str(s),
+            Value::Bytes(b) => {
+                let _ = write!(out, "{b:?}");
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    item.write_java_string(out);
+                }
+                out.push(']');
+            }
+            Value::Map(entries) => {
+                out.push('{');
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    k.write_java_string(out);
+                    out.push('=');
+                    v.write_java_string(out);
+                }
+                out.push('}');
+            }
+            Value::Struct(s) => {
+                out.push_str("Struct{");
+                let values = s.raw_values();
+                let mut first = true;
+                for f in &s.schema().fields {
+                    let v = &values[f.index];
+                    if v.is_null() {
+                        continue;
+                    }
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    out.push_str(&f.name);
+                    out.push('=');
+                    v.write_java_string(out);
+                }
+                out.push('}');
+            }
+            Value::Decimal(d) => {
+                let _ = write!(out, "{d}");
+            }
+            Value::Date(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::Time(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::Timestamp(v) => {
+                let _ = write!(out, "{v}");
+            }
         }
     }
 }

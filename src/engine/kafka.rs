@@ -70,8 +70,10 @@ pub fn producer_config(
         // librdkafka batches far better with a linger above its 5 ms default.
         .set("linger.ms", "20")
         .set("batch.num.messages", "10000")
-        .set("queue.buffering.max.messages", "200000")
-        .set("queue.buffering.max.kbytes", "262144")
+        // Bounded like Java's producer (buffer.memory, 32 MiB): more buys no
+        // throughput against one broker, only resident memory.
+        .set("queue.buffering.max.messages", "100000")
+        .set("queue.buffering.max.kbytes", "32768")
         .set("message.timeout.ms", "300000");
     apply(&mut cfg, &with_prefix(worker, "producer."), connector);
     apply(

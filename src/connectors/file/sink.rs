@@ -71,7 +71,9 @@ impl Output {
 pub struct FileStreamSinkTask {
     filename: Option<String>,
     out: Option<Output>,
-    buffer: Vec<u8>,
+    /// Lines not yet written; values are UTF-8 text (strings, or Java's
+    /// `toString()` of other values, formatted straight into it).
+    buffer: String,
 }
 
 impl FileStreamSinkTask {
@@ -93,7 +95,7 @@ impl FileStreamSinkTask {
             .ok_or_else(|| ConnectError::Other("put called before start".into()))?;
         let buf = std::mem::take(&mut self.buffer);
         let (out, buf, result) = tokio::task::spawn_blocking(move || {
-            let r = out.write_all(&buf);
+            let r = out.write_all(buf.as_bytes());
             (out, buf, r)
         })
         .await
@@ -128,19 +130,14 @@ impl SinkTask for FileStreamSinkTask {
                 )
             }
         });
-        self.buffer = Vec::with_capacity(WRITE_BUFFER);
+        self.buffer = String::with_capacity(WRITE_BUFFER);
         Ok(())
     }
 
     async fn put(&mut self, records: Vec<SinkRecord>) -> ConnectResult<()> {
         for r in &records {
-            match r.record.value.as_str() {
-                Some(s) => self.buffer.extend_from_slice(s.as_bytes()),
-                None => self
-                    .buffer
-                    .extend_from_slice(r.record.value.to_java_string().as_bytes()),
-            }
-            self.buffer.push(b'\n');
+            r.record.value.write_java_string(&mut self.buffer);
+            self.buffer.push('\n');
         }
         if self.buffer.len() >= WRITE_BUFFER {
             self.write_buffer().await?;

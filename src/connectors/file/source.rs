@@ -95,6 +95,8 @@ pub struct FileStreamSourceTask {
     pending: Vec<u8>,
     /// Byte position of the start of `pending` in the file.
     position: u64,
+    /// Read buffer, kept across polls (allocated on first use).
+    chunk: Vec<u8>,
     warned_missing: bool,
 }
 
@@ -199,14 +201,36 @@ impl SourceTask for FileStreamSourceTask {
             tokio::time::sleep(Duration::from_secs(1)).await;
             return Ok(Vec::new());
         }
-        let mut out = Vec::new();
+        // Sized once: a batch never reallocates (and moves) its records.
+        let mut out = Vec::with_capacity(self.batch_size.min(1 << 16));
         self.take_lines(&mut out, self.batch_size);
-        let mut chunk = vec![0u8; READ_CHUNK];
+        let mut chunk = std::mem::take(&mut self.chunk);
+        chunk.resize(READ_CHUNK, 0);
+        let result = self.read_lines(&mut out, &mut chunk).await;
+        self.chunk = chunk;
+        result?;
+        Ok(out)
+    }
+
+    async fn stop(&mut self) -> ConnectResult<()> {
+        self.reader = None;
+        Ok(())
+    }
+}
+
+impl FileStreamSourceTask {
+    /// Reads into `chunk` and splits lines off until the batch is full or
+    /// the input is drained for now.
+    async fn read_lines(
+        &mut self,
+        out: &mut Vec<SourceRecord>,
+        chunk: &mut [u8],
+    ) -> ConnectResult<()> {
         while out.len() < self.batch_size {
             let Some(reader) = self.reader.as_mut() else {
                 break;
             };
-            let n = reader.read(&mut chunk).await.map_err(|e| {
+            let n = reader.read(chunk).await.map_err(|e| {
                 ConnectError::io(
                     format!(
                         "reading {}",
@@ -222,18 +246,13 @@ impl SourceTask for FileStreamSourceTask {
                 break;
             }
             self.pending.extend_from_slice(&chunk[..n]);
-            self.take_lines(&mut out, self.batch_size);
+            self.take_lines(out, self.batch_size);
             // A short read means the input is drained for now: return what we
             // have rather than block (stdin would wait for the next line).
             if n < READ_CHUNK && !out.is_empty() {
                 break;
             }
         }
-        Ok(out)
-    }
-
-    async fn stop(&mut self) -> ConnectResult<()> {
-        self.reader = None;
         Ok(())
     }
 }
