@@ -343,6 +343,104 @@ async fn rest_writes_become_connector_changes_and_are_refused_when_off() {
     w.wait("gen STOPPED", "/connectors/gen/status", |r| {
         states(&r.body).0 == "STOPPED"
     });
+
+    // --- Offsets. Listed into the status through the annotation, as a
+    // kubectl user asks for them.
+    let annotate = k8s::kubectl(&[
+        "annotate",
+        "connector",
+        "gen",
+        "-n",
+        &ns,
+        "kconnect.dev/connector-offsets=list",
+    ]);
+    assert!(annotate.status.success(), "{annotate:?}");
+    operator
+        .wait(
+            "gen's offsets listed into its status",
+            Duration::from_secs(30),
+            || async {
+                connectors.get("gen").await.is_ok_and(|c| {
+                    let annotations = c.metadata.annotations.clone().unwrap_or_default();
+                    !annotations.contains_key("kconnect.dev/connector-offsets")
+                        && c.status
+                            .and_then(|s| s.offsets)
+                            .is_some_and(|o| !o.offsets.is_empty())
+                })
+            },
+        )
+        .await;
+    let status = connectors.get("gen").await.unwrap().status.unwrap();
+    let listed = status.offsets.unwrap().offsets;
+    assert!(status.last_offsets_operation.unwrap().succeeded);
+    assert!(
+        listed
+            .iter()
+            .all(|o| o["partition"]["datagen.task"].is_number()
+                && o["offset"]["generated"].as_u64().is_some_and(|g| g > 0)),
+        "{listed:?}"
+    );
+    // The same through REST, then altered and reset through REST: the
+    // operator carries them out on the offset topic.
+    let rest_offsets = w.get("/connectors/gen/offsets");
+    assert_eq!(rest_offsets.status, 200);
+    assert_eq!(
+        rest_offsets.body["offsets"].as_array().map(Vec::len),
+        Some(listed.len()),
+        "{rest_offsets:?}"
+    );
+    let altered = w.call(
+        "PATCH",
+        "/connectors/gen/offsets",
+        Some(json!({"offsets": [{"partition": {"datagen.task": 0}, "offset": {"generated": 7}}]})),
+    );
+    assert_eq!(altered.status, 200, "{altered:?}");
+    assert!(
+        altered.body["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("altered successfully"),
+        "{altered:?}"
+    );
+    w.wait(
+        "the altered source offset",
+        "/connectors/gen/offsets",
+        |r| {
+            r.body["offsets"].as_array().is_some_and(|o| {
+                o.iter()
+                    .any(|o| o["partition"]["datagen.task"] == 0 && o["offset"]["generated"] == 7)
+            })
+        },
+    );
+    let reset = w.call("DELETE", "/connectors/gen/offsets", None);
+    assert_eq!(reset.status, 200, "{reset:?}");
+    w.wait("gen's offsets reset", "/connectors/gen/offsets", |r| {
+        r.body["offsets"].as_array().is_some_and(Vec::is_empty)
+    });
+    // A running connector's offsets stay as they are (Connect's 400).
+    let refused = w.call(
+        "PATCH",
+        "/connectors/sink/offsets",
+        Some(json!({"offsets": [{"partition": {"kafka_topic": topic, "kafka_partition": 0}, "offset": {"kafka_offset": 0}}]})),
+    );
+    assert_eq!(refused.status, 400, "{refused:?}");
+    // A sink's offsets are its consumer group's.
+    assert_eq!(w.call("PUT", "/connectors/sink/stop", None).status, 204);
+    w.wait("sink STOPPED", "/connectors/sink/status", |r| {
+        states(&r.body).0 == "STOPPED"
+    });
+    let sink_altered = w.call(
+        "PATCH",
+        "/connectors/sink/offsets",
+        Some(json!({"offsets": [{"partition": {"kafka_topic": topic, "kafka_partition": 0}, "offset": {"kafka_offset": 3}}]})),
+    );
+    assert_eq!(sink_altered.status, 200, "{sink_altered:?}");
+    assert_eq!(
+        support::committed_offset("connect-sink", &topic),
+        3,
+        "the sink group's committed offset of partition 0"
+    );
+
     assert_eq!(w.call("DELETE", "/connectors/gen", None).status, 204);
     assert!(connectors.get_opt("gen").await.unwrap().is_none());
     w.wait("gen gone", "/connectors", |r| r.body == json!(["sink"]));

@@ -297,7 +297,60 @@ pub struct ConnectorStatus {
     /// Topics the connector has used (KIP-558 active topics).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<String>,
+    /// The connector's offsets as last listed on request
+    /// (`kconnect.dev/connector-offsets: list`), in the shape of Connect's
+    /// `GET /connectors/{name}/offsets` (KIP-875).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offsets: Option<ListedOffsets>,
+    /// The outcome of the last offsets request (list, alter or reset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_offsets_operation: Option<OffsetsOperation>,
 }
+
+/// Offsets listed into the status.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedOffsets {
+    /// When they were read.
+    pub listed_at: Time,
+    /// `{partition, offset}` pairs: for a sink, `{kafka_topic,
+    /// kafka_partition}` and `{kafka_offset}`; for a source, the
+    /// connector's own partition and offset maps.
+    #[schemars(schema_with = "any_objects")]
+    pub offsets: Vec<serde_json::Value>,
+}
+
+/// What became of an offsets request.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OffsetsOperation {
+    /// list, alter or reset.
+    pub operation: String,
+    /// Whether it was carried out.
+    pub succeeded: bool,
+    /// Connect's message on success, the reason otherwise.
+    pub message: String,
+    pub time: Time,
+}
+
+/// A list of JSON objects of any shape.
+fn any_objects(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}
+    })
+}
+
+/// Annotation asking the operator for an offsets operation, like Strimzi's
+/// `strimzi.io/connector-offsets`: `list` (into `status.offsets`), `alter`
+/// (the KIP-875 body in [`ALTER_OFFSETS_ANNOTATION`]) or `reset`; alter
+/// and reset need the connector stopped (`spec.state: stopped`). Removed
+/// once done; the outcome is `status.lastOffsetsOperation`.
+pub const OFFSETS_ANNOTATION: &str = "kconnect.dev/connector-offsets";
+
+/// The offsets to alter: Connect's `PATCH /connectors/{name}/offsets` body,
+/// `{"offsets": [{"partition": {…}, "offset": {…} | null}]}`.
+pub const ALTER_OFFSETS_ANNOTATION: &str = "kconnect.dev/alter-offsets";
 
 /// State of a connector instance.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]

@@ -29,7 +29,10 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use self::resource_writes::ConnectorResources;
-use crate::api::connector::{RestartRequest, RESTART_ANNOTATION, RESTART_TASK_ANNOTATION};
+use crate::api::connector::{
+    RestartRequest, ALTER_OFFSETS_ANNOTATION, OFFSETS_ANNOTATION, RESTART_ANNOTATION,
+    RESTART_TASK_ANNOTATION,
+};
 use crate::api::ConnectorState;
 use crate::connect::config::validating_resolved;
 use crate::connect::config_provider::{self, has_variable, reverse_transform};
@@ -1624,21 +1627,60 @@ impl Backend for WorkerBackend {
         offsets: Vec<ConnectorOffset>,
     ) -> Result<Message, RestError> {
         self.must_exist(name, || format!("Connector {name} not found"))?;
-        let _ = offsets;
-        Err(self.operator_only(
-            name,
-            "Altering the offsets",
-            "stop the connector (spec.state: stopped) and alter them with a standalone worker or Kafka's tools",
-        ))
+        let resources = self.writer(|o| {
+            o.refuse(
+                name,
+                &format!(
+                    "spec.state: stopped, then kubectl annotate connector {name} {ALTER_OFFSETS_ANNOTATION}='{{\"offsets\": […]}}' {OFFSETS_ANNOTATION}=alter"
+                ),
+            )
+        })?;
+        self.must_be_stopped(name)?;
+        let body = serde_json::to_string(&ConnectorOffsets { offsets })
+            .map_err(|e| RestError::internal(e.to_string()))?;
+        resources
+            .offsets(name, "alter", Some(body), rest::REQUEST_TIMEOUT)
+            .await
+            .map(|message| Message { message })
     }
 
     async fn reset_offsets(&self, name: &str) -> Result<Message, RestError> {
         self.must_exist(name, || format!("Connector {name} not found"))?;
-        Err(self.operator_only(
-            name,
-            "Resetting the offsets",
-            "stop the connector (spec.state: stopped) and reset them with a standalone worker or Kafka's tools",
-        ))
+        let resources = self.writer(|o| {
+            o.refuse(
+                name,
+                &format!(
+                    "spec.state: stopped, then kubectl annotate connector {name} {OFFSETS_ANNOTATION}=reset"
+                ),
+            )
+        })?;
+        self.must_be_stopped(name)?;
+        resources
+            .offsets(name, "reset", None, rest::REQUEST_TIMEOUT)
+            .await
+            .map(|message| Message { message })
+    }
+}
+
+impl WorkerBackend {
+    /// Connect's rule for altering offsets: the connector is STOPPED and
+    /// none of its tasks runs.
+    fn must_be_stopped(&self, name: &str) -> Result<(), RestError> {
+        let stopped = self.read(|v| {
+            v.statuses
+                .connectors
+                .get(name)
+                .is_some_and(|s| s.state == State::Stopped)
+                && !v.statuses.tasks.iter().any(|((c, _), s)| {
+                    c == name
+                        && matches!(s.state, State::Running | State::Paused | State::Restarting)
+                })
+        });
+        if stopped {
+            Ok(())
+        } else {
+            Err(rest::offsets_need_stopped(name))
+        }
     }
 }
 

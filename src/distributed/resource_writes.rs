@@ -16,7 +16,10 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
-use crate::api::connector::{RestartRequest, RESTART_ANNOTATION, RESTART_TASK_ANNOTATION};
+use crate::api::connector::{
+    RestartRequest, ALTER_OFFSETS_ANNOTATION, OFFSETS_ANNOTATION, RESTART_ANNOTATION,
+    RESTART_TASK_ANNOTATION,
+};
 use crate::api::{Connector, ConnectorSpec, ConnectorState, CLUSTER_LABEL};
 use crate::connect::Props;
 use crate::rest::entities::InitialState;
@@ -139,6 +142,53 @@ impl ConnectorResources {
             json!({"metadata": {"annotations": {RESTART_TASK_ANNOTATION: task.to_string()}}}),
         )
         .await
+    }
+
+    /// Asks the operator for an offsets operation (`alter` with its KIP-875
+    /// body, or `reset`) and waits for its outcome in the status: Connect's
+    /// message, or the reason it failed.
+    pub async fn offsets(
+        &self,
+        name: &str,
+        operation: &str,
+        body: Option<String>,
+        timeout: Duration,
+    ) -> Result<String, RestError> {
+        self.patch(
+            name,
+            json!({"metadata": {"annotations": {
+                OFFSETS_ANNOTATION: operation,
+                ALTER_OFFSETS_ANNOTATION: body,
+            }}}),
+        )
+        .await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let c = self.existing(name).await?;
+            if !c.annotations().contains_key(OFFSETS_ANNOTATION) {
+                let Some(done) = c.status.and_then(|s| s.last_offsets_operation) else {
+                    return Err(RestError::internal(format!(
+                        "the operator took the offsets request of {name} but reported no outcome"
+                    )));
+                };
+                return if done.succeeded {
+                    Ok(done.message)
+                } else if done
+                    .message
+                    .starts_with("Connectors must be in the STOPPED state")
+                {
+                    Err(RestError::bad_request(done.message))
+                } else {
+                    Err(RestError::internal(done.message))
+                };
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(RestError::internal(format!(
+                    "the operator did not carry out the offsets request of {name} in {timeout:?}; it stays asked for ({OFFSETS_ANNOTATION}={operation})"
+                )));
+            }
+        }
     }
 
     /// Deletes the Connector; its finalizer removes the connector from the

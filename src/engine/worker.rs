@@ -291,8 +291,12 @@ impl Worker {
     /// Waits for the next task to end (stopped or failed) and records its
     /// state; `None` when no task runs.
     pub async fn next_exit(&mut self) -> Option<(TaskId, TaskState)> {
-        let joined = self.tasks.join_next_with_id().await?;
-        Some(self.record(joined))
+        loop {
+            let joined = self.tasks.join_next_with_id().await?;
+            if let Some(exit) = self.record(joined) {
+                return Some(exit);
+            }
+        }
     }
 
     fn start_source(
@@ -485,7 +489,9 @@ impl Worker {
         self.states
     }
 
-    fn record(&mut self, joined: Joined) -> (TaskId, TaskState) {
+    /// Records how a task future ended; `None` for an earlier run of a
+    /// task that runs again (its end changes nothing).
+    fn record(&mut self, joined: Joined) -> Option<(TaskId, TaskState)> {
         let (tid, id, state) = match joined {
             Ok((tid, (id, Ok(())))) => {
                 tracing::info!(task = %id, "task stopped");
@@ -508,9 +514,15 @@ impl Worker {
             }
         };
         self.task_ids.remove(&tid);
+        if self.task_ids.values().any(|other| *other == id) {
+            // An earlier run, asked to stop, ended after the task was
+            // started again: the running one keeps its stop token.
+            tracing::debug!(task = %id, "an earlier run of the task ended");
+            return None;
+        }
         self.stops.remove(&id);
         self.states.insert(id.clone(), state.clone());
-        (id, state)
+        Some((id, state))
     }
 }
 

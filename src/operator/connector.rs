@@ -14,17 +14,24 @@ use kube::runtime::finalizer::{finalizer, Event as Finalizer};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use super::offsets;
 use super::runtime::{ClusterKey, ClusterRuntime, ClusterView, ConnectorPolicy};
 use super::{Context, Error, MANAGER};
 use crate::api::condition::{self, Condition, READY};
-use crate::api::connector::{RestartRequest, RESTART_ANNOTATION, RESTART_TASK_ANNOTATION};
+use crate::api::connector::{
+    ListedOffsets, OffsetsOperation, RestartRequest, ALTER_OFFSETS_ANNOTATION, OFFSETS_ANNOTATION,
+    RESTART_ANNOTATION, RESTART_TASK_ANNOTATION,
+};
 use crate::api::{
     ConnectState, Connector, ConnectorInstanceStatus, ConnectorState, ConnectorStatus, TaskStatus,
 };
+use crate::connect::ConnectorKind;
 use crate::connect::Props;
 use crate::distributed::connector_restart_key;
 use crate::engine::connector_config;
 use crate::storage::status_topic::{State, Status};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::runtime::reflector::ObjectRef;
 
 /// Finalizer that removes the connector from its cluster first.
 pub const FINALIZER: &str = "kconnect.dev/connector";
@@ -113,12 +120,15 @@ async fn apply(conn: &Connector, ctx: &Context, api: &Api<Connector>) -> Result<
         return Ok(Action::requeue(Duration::from_secs(5)));
     };
     let props = connector_props(conn);
-    if let Err(e) = connector_config::validate(&props) {
-        let c = ready(false, "InvalidConfig", invalid_config_message(&e));
-        let view = rt.view();
-        write_status(conn, ctx, api, c, Some(&view)).await?;
-        return Ok(Action::await_change());
-    }
+    let kind = match connector_config::validate(&props) {
+        Ok((_, connector)) => connector.kind(),
+        Err(e) => {
+            let c = ready(false, "InvalidConfig", invalid_config_message(&e));
+            let view = rt.view();
+            write_status(conn, ctx, api, c, Some(&view)).await?;
+            return Ok(Action::await_change());
+        }
+    };
     let prev_counts = conn
         .status
         .as_ref()
@@ -147,10 +157,208 @@ async fn apply(conn: &Connector, ctx: &Context, api: &Api<Connector>) -> Result<
         return Err(e.into());
     }
     restart_on_request(conn, ctx, api, &rt).await?;
+    let outcome = match offsets_on_request(conn, ctx, &rt, &kind).await {
+        OffsetsStep::None => None,
+        OffsetsStep::Wait => return Ok(Action::requeue(Duration::from_secs(1))),
+        OffsetsStep::Done(outcome) => Some(outcome),
+    };
     let view = rt.view();
     let c = readiness(conn, &view);
-    write_status(conn, ctx, api, c, Some(&view)).await?;
+    let had_request = outcome.is_some();
+    write_status_with(conn, ctx, api, c, Some(&view), outcome).await?;
+    if had_request {
+        // Only after the outcome is in the status: whoever waits for the
+        // annotation to go then finds it.
+        let annotations = conn.annotations();
+        let handled: Vec<(&str, &String)> = [OFFSETS_ANNOTATION, ALTER_OFFSETS_ANNOTATION]
+            .into_iter()
+            .filter_map(|k| Some((k, annotations.get(k)?)))
+            .collect();
+        remove_annotations(api, &conn.name_any(), &handled).await?;
+    }
     Ok(Action::requeue(Duration::from_secs(30)))
+}
+
+/// Removes request annotations that were acted on, each only if it still
+/// has the value acted on: a request made meanwhile (the same annotation
+/// set again) makes the patch fail and is acted on at the next reconcile.
+async fn remove_annotations(
+    api: &Api<Connector>,
+    name: &str,
+    handled: &[(&str, &String)],
+) -> Result<(), Error> {
+    if handled.is_empty() {
+        return Ok(());
+    }
+    let ops: Vec<serde_json::Value> = handled
+        .iter()
+        .flat_map(|(key, value)| {
+            // JSON Pointer escapes "~" as "~0" and "/" as "~1".
+            let path = format!(
+                "/metadata/annotations/{}",
+                key.replace('~', "~0").replace('/', "~1")
+            );
+            [
+                json!({"op": "test", "path": path, "value": value}),
+                json!({"op": "remove", "path": path}),
+            ]
+        })
+        .collect();
+    let patch: json_patch::Patch = serde_json::from_value(serde_json::Value::Array(ops))
+        .map_err(|e| Error::Finalizer(format!("building the annotation patch: {e}")))?;
+    api.patch(name, &PatchParams::default(), &Patch::Json::<()>(patch))
+        .await?;
+    Ok(())
+}
+
+/// The outcome of an offsets request, for the status.
+struct OffsetsOutcome {
+    listed: Option<ListedOffsets>,
+    operation: OffsetsOperation,
+}
+
+enum OffsetsStep {
+    /// No request.
+    None,
+    /// Waiting for the connector to stop.
+    Wait,
+    Done(OffsetsOutcome),
+}
+
+/// Carries out the offsets request of the annotations ([`offsets`]).
+async fn offsets_on_request(
+    conn: &Connector,
+    ctx: &Context,
+    rt: &ClusterRuntime,
+    kind: &ConnectorKind,
+) -> OffsetsStep {
+    let Some(request) = offsets::request_of(conn) else {
+        return OffsetsStep::None;
+    };
+    let name = conn.name_any();
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let outcome = |operation: &str, result: Result<String, String>| {
+        let (succeeded, message) = match result {
+            Ok(m) => (true, m),
+            Err(m) => (false, m),
+        };
+        OffsetsOperation {
+            operation: operation.to_owned(),
+            succeeded,
+            message,
+            time: now.clone(),
+        }
+    };
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => {
+            publish(
+                ctx,
+                conn,
+                EventType::Warning,
+                "InvalidOffsetsRequest",
+                "Offsets",
+                e.clone(),
+            )
+            .await;
+            return OffsetsStep::Done(OffsetsOutcome {
+                listed: None,
+                operation: outcome("unknown", Err(e)),
+            });
+        }
+    };
+    if request.modifies() {
+        let view = rt.view();
+        let stopped = view
+            .statuses
+            .connectors
+            .get(&name)
+            .is_some_and(|s| s.state == State::Stopped)
+            && !view.statuses.tasks.iter().any(|((c, _), s)| {
+                *c == name && matches!(s.state, State::Running | State::Paused | State::Restarting)
+            });
+        if conn.spec.state != ConnectorState::Stopped {
+            let message = crate::rest::offsets_need_stopped(&name).message;
+            publish(
+                ctx,
+                conn,
+                EventType::Warning,
+                "OffsetsNotStopped",
+                "Offsets",
+                message.clone(),
+            )
+            .await;
+            return OffsetsStep::Done(OffsetsOutcome {
+                listed: None,
+                operation: outcome(request.name(), Err(message)),
+            });
+        }
+        if !stopped {
+            return OffsetsStep::Wait;
+        }
+    }
+    let worker = ctx
+        .clusters
+        .get(&ObjectRef::new(&rt.key.name).within(&rt.key.namespace))
+        .map(|cc| cc.worker_config().into_iter().collect::<Props>())
+        .unwrap_or_default();
+    let props = connector_props(conn);
+    let target = offsets::Target {
+        name: &name,
+        kind: *kind,
+        props: &props,
+        bootstrap: &rt.settings.bootstrap,
+        worker: &worker,
+        offset_topic: &rt.settings.topics[1].name,
+    };
+    let result = offsets::carry_out(&request, &target).await;
+    let (listed, result) = match result {
+        Ok((offsets, message)) => {
+            let listed = (request == offsets::Request::List).then(|| ListedOffsets {
+                listed_at: now.clone(),
+                offsets: offsets
+                    .into_iter()
+                    .map(|o| serde_json::to_value(o).unwrap_or_default())
+                    .collect(),
+            });
+            (listed, Ok(message))
+        }
+        Err(e) => {
+            publish(
+                ctx,
+                conn,
+                EventType::Warning,
+                "OffsetsFailed",
+                "Offsets",
+                e.clone(),
+            )
+            .await;
+            (None, Err(e))
+        }
+    };
+    if result.is_ok() {
+        tracing::info!(connector = %name, operation = request.name(), "offsets request carried out");
+        publish(
+            ctx,
+            conn,
+            EventType::Normal,
+            "Offsets",
+            "Offsets",
+            format!(
+                "offsets {}",
+                match request.name() {
+                    "list" => "listed",
+                    "alter" => "altered",
+                    _ => "reset",
+                }
+            ),
+        )
+        .await;
+    }
+    OffsetsStep::Done(OffsetsOutcome {
+        listed,
+        operation: outcome(request.name(), result),
+    })
 }
 
 /// Acts on the restart annotations ([`RESTART_ANNOTATION`],
@@ -195,12 +403,14 @@ async fn restart_on_request(
             keys.join(", ")
         )));
     }
-    let patch = json!({"metadata": {"annotations": {
-        RESTART_ANNOTATION: null,
-        RESTART_TASK_ANNOTATION: null,
-    }}});
-    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
+    let handled: Vec<(&str, &String)> = [
+        (RESTART_ANNOTATION, restart),
+        (RESTART_TASK_ANNOTATION, restart_task),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| Some((k, v?)))
+    .collect();
+    remove_annotations(api, &name, &handled).await?;
     if !keys.is_empty() {
         tracing::info!(connector = %name, restarts = ?keys, "restart requested");
         publish(
@@ -415,6 +625,9 @@ fn desired_status(
     let mut status = ConnectorStatus {
         conditions,
         observed_generation: conn.metadata.generation,
+        // Kept until the next offsets request replaces them.
+        offsets: old.offsets.clone(),
+        last_offsets_operation: old.last_offsets_operation.clone(),
         ..ConnectorStatus::default()
     };
     let Some(view) = view else {
@@ -471,7 +684,25 @@ async fn write_status(
     ready: Condition,
     view: Option<&ClusterView>,
 ) -> Result<(), Error> {
-    let new = desired_status(conn, ready, view);
+    write_status_with(conn, ctx, api, ready, view, None).await
+}
+
+/// [`write_status`] with the outcome of an offsets request.
+async fn write_status_with(
+    conn: &Connector,
+    ctx: &Context,
+    api: &Api<Connector>,
+    ready: Condition,
+    view: Option<&ClusterView>,
+    offsets: Option<OffsetsOutcome>,
+) -> Result<(), Error> {
+    let mut new = desired_status(conn, ready, view);
+    if let Some(outcome) = offsets {
+        if let Some(listed) = outcome.listed {
+            new.offsets = Some(listed);
+        }
+        new.last_offsets_operation = Some(outcome.operation);
+    }
     let old = conn.status.clone().unwrap_or_default();
     if same_ignoring_times(&old, &new) {
         return Ok(());

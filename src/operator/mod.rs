@@ -17,6 +17,7 @@ pub mod cluster;
 pub mod connector;
 pub mod leader;
 pub mod metrics;
+pub mod offsets;
 pub mod pods;
 pub mod rbac;
 pub mod runtime;

@@ -461,10 +461,14 @@ impl ClusterRuntime {
             let mut inputs = self.inputs.lock().expect("inputs lock");
             keys.iter()
                 .map(|k| {
-                    let floor = *inputs
-                        .restart_floors
-                        .entry(k.clone())
-                        .or_insert_with(|| counts.and_then(|c| c.get(k)).copied().unwrap_or(0) + 1);
+                    let count = counts.and_then(|c| c.get(k)).copied().unwrap_or(0);
+                    // A floor above the written count is still pending:
+                    // asking again does not restart twice.
+                    let floor = match inputs.restart_floors.get(k) {
+                        Some(f) if *f > count => *f,
+                        _ => count + 1,
+                    };
+                    inputs.restart_floors.insert(k.clone(), floor);
                     (k.clone(), floor)
                 })
                 .collect()
