@@ -1,5 +1,7 @@
-# One image for every role: `kconnect standalone`, `kconnect worker` (the
-# operator's worker Pods) and, once it lands, `kconnect operator`.
+# One image for every role: `kconnect operator` (the Helm chart's
+# Deployment), `kconnect worker` (the operator's worker Pods) and
+# `kconnect standalone`. Multi-stage: the runtime image is Debian slim with
+# the one static-ish binary, running as the unprivileged user 10001.
 # Not built in CI here (no Docker engine on the build machines).
 
 FROM rust:1-bookworm AS build
@@ -7,7 +9,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends cmake && rm -rf
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# Cargo.toml names the benchmark targets; their files must be there.
 COPY benches ./benches
+COPY bench ./bench
 RUN cargo build --release --locked --bin kconnect && strip target/release/kconnect
 
 FROM debian:bookworm-slim
