@@ -385,13 +385,23 @@ fn assert_structural(schema: &Value, path: &str) {
 fn schemas_are_structural() {
     for crd in crds() {
         assert_structural(&schema_of(&crd), &crd.spec.names.kind);
-        assert!(
-            !serde_json::to_string(&crd)
+        // One deliberate exception: listed offsets are Connect's open-ended
+        // partition and offset maps (KIP-875), in the status only.
+        let allowed = usize::from(crd.spec.names.kind == "Connector");
+        assert_eq!(
+            serde_json::to_string(&crd)
                 .unwrap()
-                .contains("x-kubernetes-preserve-unknown-fields"),
-            "{} needs no preserve-unknown-fields",
+                .matches("x-kubernetes-preserve-unknown-fields")
+                .count(),
+            allowed,
+            "{} needs no preserve-unknown-fields but status.offsets.offsets[]",
             crd.spec.names.kind
         );
+        if allowed == 1 {
+            let items = &schema_of(&crd)["properties"]["status"]["properties"]["offsets"]
+                ["properties"]["offsets"]["items"];
+            assert_eq!(items["x-kubernetes-preserve-unknown-fields"], json!(true));
+        }
     }
 }
 
@@ -415,4 +425,47 @@ fn yaml_is_deterministic_and_headed() {
             "kconnect.dev_connectors.yaml"
         ]
     );
+}
+
+#[test]
+fn restart_annotations_read_connects_parameters() {
+    use super::connector::RestartRequest;
+    let r = |v: &str| RestartRequest::parse(v);
+    assert_eq!(r("true"), Ok(RestartRequest::default()));
+    assert_eq!(r(""), Ok(RestartRequest::default()));
+    assert_eq!(
+        r("includeTasks"),
+        Ok(RestartRequest {
+            include_tasks: true,
+            only_failed: false
+        })
+    );
+    assert_eq!(
+        r("includeTasks=true&onlyFailed=true"),
+        Ok(RestartRequest {
+            include_tasks: true,
+            only_failed: true
+        })
+    );
+    assert_eq!(
+        r("onlyFailed=false, includeTasks=false"),
+        Ok(RestartRequest::default())
+    );
+    let e = r("everything").expect_err("unknown flag");
+    assert!(
+        e.contains("kconnect.dev/restart") && e.contains("everything"),
+        "{e}"
+    );
+    let e = r("includeTasks=yes").expect_err("not a boolean");
+    assert!(e.contains("includeTasks must be true or false"), "{e}");
+    // What the workers write reads back the same.
+    for include_tasks in [false, true] {
+        for only_failed in [false, true] {
+            let request = RestartRequest {
+                include_tasks,
+                only_failed,
+            };
+            assert_eq!(r(&request.annotation()), Ok(request));
+        }
+    }
 }
