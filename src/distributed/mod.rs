@@ -853,9 +853,9 @@ impl DistributedWorker {
 
         // Start our tasks that are not running.
         let running: BTreeSet<TaskId> = engine.running_tasks().cloned().collect();
-        if my_tasks.iter().any(|id| !running.contains(id)) {
-            self.offsets.refresh(Duration::from_secs(30)).await?;
-        }
+        // Offsets are re-read once per sync, before the first task that
+        // actually starts (not for paused or failed ones that stay down).
+        let mut offsets_fresh = false;
         for id in &my_tasks {
             if running.contains(id) {
                 continue;
@@ -883,6 +883,10 @@ impl DistributedWorker {
                 .is_some_and(|(at, _)| *at >= self.restart_count(id))
             {
                 continue; // failed: restarts are the operator's call
+            }
+            if !offsets_fresh {
+                self.offsets.refresh(Duration::from_secs(30)).await?;
+                offsets_fresh = true;
             }
             // The task config holds variables, as the config topic does:
             // resolve them for this start.
