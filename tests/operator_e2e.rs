@@ -25,7 +25,9 @@ use support::{k8s, Process};
 
 const CLUSTER: &str = "c";
 /// Records the datagen connector writes in all.
-const RECORDS: u64 = 60_000;
+// 30 s of records at 3 000/s: still flowing when a worker is deleted, even
+// on a loaded machine.
+const RECORDS: u64 = 90_000;
 
 fn cluster_object(ns: &str, replicas: i32) -> ConnectCluster {
     serde_json::from_value(json!({
