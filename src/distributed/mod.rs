@@ -516,7 +516,11 @@ impl DistributedWorker {
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => break,
-                Some((id, state)) = engine.next_exit() => self.on_task_exit(&id, state).await,
+                Some((id, state)) = engine.next_exit() => {
+                    self.on_task_exit(&id, state).await;
+                    // A task waiting for this run to end starts now.
+                    sync.reset_immediately();
+                }
                 _ = sync.tick() => {
                     if let Err(e) = self.sync(&mut engine).await {
                         tracing::warn!(worker = %self.id, error = %e, "sync with the config topic failed; retrying");
@@ -858,6 +862,12 @@ impl DistributedWorker {
         let mut offsets_fresh = false;
         for id in &my_tasks {
             if running.contains(id) {
+                continue;
+            }
+            if engine.is_active(id) {
+                // Its previous run is still stopping (a restart or a new
+                // config): one run at a time, or a sink's new consumer
+                // would fence the old one before it commits.
                 continue;
             }
             match self.state.target_state(&id.connector) {

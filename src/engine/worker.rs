@@ -288,6 +288,12 @@ impl Worker {
         self.tasks.len()
     }
 
+    /// Whether a run of task `id` has not ended yet (running, or asked to
+    /// stop and still flushing and committing).
+    pub fn is_active(&self, id: &TaskId) -> bool {
+        self.task_ids.values().any(|t| t == id)
+    }
+
     /// Waits for the next task to end (stopped or failed) and records its
     /// state; `None` when no task runs.
     pub async fn next_exit(&mut self) -> Option<(TaskId, TaskState)> {
