@@ -111,7 +111,13 @@ pub fn consumer_config(
         .set("partition.assignment.strategy", "cooperative-sticky")
         .set("fetch.min.bytes", "1")
         .set("fetch.wait.max.ms", "100")
-        .set("queued.min.messages", "100000");
+        .set("queued.min.messages", "100000")
+        // librdkafka waits this long before fetching again once its queue
+        // holds queued.min.messages (default 1 s): a sink that drains the
+        // queue faster than that then sits idle for the rest of the second
+        // (measured: 500 000 × 100 B took 1.6–3.1 s with the default, 1.0 s
+        // with 10 ms, same memory bound).
+        .set("fetch.queue.backoff.ms", "10");
     apply(&mut cfg, &with_prefix(worker, "consumer."), connector);
     apply(
         &mut cfg,
