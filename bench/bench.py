@@ -68,6 +68,9 @@ CONSUMER_RDKAFKA = {
     # librdkafka's default, explicit: a 16 MiB bound cut kconnect's sink
     # rate by 2.6x (bench/profile.md)
     "queued.max.messages.kbytes": "65536",
+    # kconnect's default since this bench found librdkafka's 1 s refetch
+    # backoff idling the sink; the raw consumer gets it too.
+    "fetch.queue.backoff.ms": "10",
 }
 # Java only: records per poll = kconnect's records per put (2000).
 CONSUMER_JAVA = {"fetch.max.wait.ms": "100", "max.poll.records": "2000"}
