@@ -64,10 +64,11 @@ CONSUMER_COMMON = {
 # librdkafka only (kconnect's consumer defaults, repeated for the raw consumer).
 CONSUMER_RDKAFKA = {
     "fetch.wait.max.ms": "100",
-    "queued.min.messages": "100000",
-    # librdkafka's default, explicit: a 16 MiB bound cut kconnect's sink
-    # rate by 2.6x (bench/profile.md)
-    "queued.max.messages.kbytes": "65536",
+    "queued.min.messages": "20000",
+    # kconnect's defaults (src/engine/kafka.rs). Before fetch.queue.backoff.ms
+    # was lowered, a 16 MiB bound cut kconnect's sink rate by 2.6x
+    # (bench/profile.md); with it, 4 MiB costs no throughput.
+    "queued.max.messages.kbytes": "4096",
     # kconnect's default since this bench found librdkafka's 1 s refetch
     # backoff idling the sink; the raw consumer gets it too.
     "fetch.queue.backoff.ms": "10",

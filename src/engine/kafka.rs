@@ -111,7 +111,13 @@ pub fn consumer_config(
         .set("partition.assignment.strategy", "cooperative-sticky")
         .set("fetch.min.bytes", "1")
         .set("fetch.wait.max.ms", "100")
-        .set("queued.min.messages", "100000")
+        // A bounded prefetch (librdkafka: 100 000 messages / 64 MiB): with
+        // the short refetch backoff below the queue refills quickly, so 4 MiB
+        // keeps a sink at the raw consumer's rate (bench/) with half the
+        // memory. Raise consumer.queued.max.messages.kbytes for brokers far
+        // away.
+        .set("queued.min.messages", "20000")
+        .set("queued.max.messages.kbytes", "4096")
         // librdkafka waits this long before fetching again once its queue
         // holds queued.min.messages (default 1 s): a sink that drains the
         // queue faster than that then sits idle for the rest of the second
