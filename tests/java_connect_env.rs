@@ -9,143 +9,14 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::java_connect::{processes_naming, script, state_dir, JavaConnect};
 use support::*;
 
 const LINES: usize = 1000;
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/connect-java.sh")
-}
-
-/// `tests/env/connect-java.sh standalone …` in the foreground. The script
-/// execs the JVM, so `child` is the JVM itself. SIGTERM, then SIGKILL, if it
-/// is dropped while still running.
-struct JavaConnect {
-    child: Child,
-    state: PathBuf,
-    /// The JVM's own stdout and stderr (only ERROR log lines and crashes).
-    console: PathBuf,
-}
-
-impl JavaConnect {
-    fn standalone(state: &Path, files: &[&Path]) -> JavaConnect {
-        let console = state.join("console.log");
-        let out = std::fs::File::create(&console).expect("creating console log");
-        let err = out.try_clone().expect("cloning console log handle");
-        let child = Command::new("bash")
-            .arg(script())
-            .arg("standalone")
-            .args(files)
-            .env("KCONNECT_JAVA_CONNECT_STATE", state)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("starting tests/env/connect-java.sh standalone");
-        JavaConnect {
-            child,
-            state: state.to_owned(),
-            console,
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let tail = |p: &Path| {
-            let text = std::fs::read_to_string(p).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().collect();
-            lines[lines.len().saturating_sub(60)..].join("\n")
-        };
-        format!(
-            "--- console ---\n{}\n--- connect.log ---\n{}",
-            tail(&self.console),
-            tail(&self.state.join("connect.log"))
-        )
-    }
-
-    fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().expect("polling Java Connect") {
-            panic!(
-                "Java Connect exited early with {status}\n{}",
-                self.log_tail()
-            );
-        }
-    }
-
-    /// SIGTERM (Connect's shutdown hook stops connectors and tasks and
-    /// flushes offsets), then waits for the JVM to exit.
-    fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("waiting for Java Connect") {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for JavaConnect {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None))
-            && self.terminate(Duration::from_secs(20)).is_none()
-        {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Where Java's state goes: under `$KCONNECT_TEST_STATE` when the test
-/// command set it (kept, and the command checks that no process naming it
-/// survives the run), else a temporary folder removed at the end.
-fn state_dir() -> (Option<tempfile::TempDir>, PathBuf) {
-    match std::env::var_os("KCONNECT_TEST_STATE").filter(|s| !s.is_empty()) {
-        Some(root) => {
-            let dir = PathBuf::from(root).join(unique("java-connect"));
-            std::fs::create_dir_all(&dir).expect("creating Java Connect state dir");
-            let dir = std::fs::canonicalize(&dir).expect("canonicalizing state dir");
-            (None, dir)
-        }
-        None => {
-            let tmp = tempfile::Builder::new()
-                .prefix("java-connect-")
-                .tempdir()
-                .expect("tempdir");
-            let dir = std::fs::canonicalize(tmp.path()).expect("canonicalizing state dir");
-            (Some(tmp), dir)
-        }
-    }
-}
-
-/// PIDs of live processes whose command line names `dir`.
-fn processes_naming(dir: &Path) -> Vec<String> {
-    let needle = dir.to_string_lossy().into_owned();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("reading /proc").flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains(&needle) {
-            found.push(format!("{name}: {cmdline}"));
-        }
-    }
-    found
-}
 
 /// The body of `GET url` parsed as JSON when the answer is 200, else None.
 fn get_json(agent: &ureq::Agent, url: &str) -> Option<Value> {
@@ -183,7 +54,7 @@ fn java_connect_standalone_file_source_to_sink_and_rest_shape() {
         "tests/env/connect-java.sh install failed"
     );
 
-    let (_tmp, state) = state_dir();
+    let (_tmp, state) = state_dir("java-connect");
     let topic = unique("java-connect");
     create_topic(&topic, 1);
     let source_name = format!("{topic}-source");

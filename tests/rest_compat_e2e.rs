@@ -23,10 +23,11 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
+use support::java_connect::{processes_naming, script, state_dir, JavaConnect};
 use support::rest::{states, Api, Reply};
 use support::*;
 
@@ -246,130 +247,6 @@ fn shapes_compare_by_keys_and_kinds_with_array_unions() {
 
 // ---------------------------------------------------------------------------
 // Java Connect (as tests/java_connect_env.rs starts it)
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/connect-java.sh")
-}
-
-/// `tests/env/connect-java.sh standalone …` in the foreground (the script
-/// execs the JVM: `child` is the JVM). SIGTERM, then SIGKILL, when dropped
-/// still running.
-struct JavaConnect {
-    child: Child,
-    state: PathBuf,
-    console: PathBuf,
-}
-
-impl JavaConnect {
-    fn standalone(state: &Path, worker: &Path) -> JavaConnect {
-        let console = state.join("console.log");
-        let out = std::fs::File::create(&console).expect("creating console log");
-        let err = out.try_clone().expect("cloning console log handle");
-        let child = Command::new("bash")
-            .arg(script())
-            .arg("standalone")
-            .arg(worker)
-            .env("KCONNECT_JAVA_CONNECT_STATE", state)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("starting tests/env/connect-java.sh standalone");
-        JavaConnect {
-            child,
-            state: state.to_owned(),
-            console,
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let tail = |p: &Path| {
-            let text = std::fs::read_to_string(p).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().collect();
-            lines[lines.len().saturating_sub(40)..].join("\n")
-        };
-        format!(
-            "--- console ---\n{}\n--- connect.log ---\n{}",
-            tail(&self.console),
-            tail(&self.state.join("connect.log"))
-        )
-    }
-
-    fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().expect("polling Java Connect") {
-            panic!(
-                "Java Connect exited early with {status}\n{}",
-                self.log_tail()
-            );
-        }
-    }
-
-    fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("waiting for Java Connect") {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for JavaConnect {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None))
-            && self.terminate(Duration::from_secs(20)).is_none()
-        {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Under `$KCONNECT_TEST_STATE` when set (kept), else a temporary folder.
-fn state_dir() -> (Option<tempfile::TempDir>, PathBuf) {
-    match std::env::var_os("KCONNECT_TEST_STATE").filter(|s| !s.is_empty()) {
-        Some(root) => {
-            let dir = PathBuf::from(root).join(unique("rest-compat"));
-            std::fs::create_dir_all(&dir).expect("creating state dir");
-            let dir = std::fs::canonicalize(&dir).expect("canonicalizing state dir");
-            (None, dir)
-        }
-        None => {
-            let tmp = tempfile::Builder::new()
-                .prefix("rest-compat-")
-                .tempdir()
-                .expect("tempdir");
-            let dir = std::fs::canonicalize(tmp.path()).expect("canonicalizing state dir");
-            (Some(tmp), dir)
-        }
-    }
-}
-
-/// PIDs and command lines of live processes whose command line names `dir`.
-fn processes_naming(dir: &Path) -> Vec<String> {
-    let needle = dir.to_string_lossy().into_owned();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("reading /proc").flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.bytes().all(|b| b.is_ascii_digit()) || name == std::process::id().to_string() {
-            continue;
-        }
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains(&needle) {
-            found.push(format!("{name}: {cmdline}"));
-        }
-    }
-    found
-}
 
 // ---------------------------------------------------------------------------
 // The two workers and the comparison
@@ -676,7 +553,7 @@ fn rest_answers_have_java_connects_statuses_and_shapes() {
         install.success(),
         "tests/env/connect-java.sh install failed"
     );
-    let (_tmp, state) = state_dir();
+    let (_tmp, state) = state_dir("rest-compat");
     let (java_dir, kc_dir) = (state.join("java"), state.join("kconnect"));
     for d in [&java_dir, &kc_dir] {
         std::fs::create_dir_all(d).expect("creating a worker's dir");
@@ -692,7 +569,7 @@ fn rest_answers_have_java_connects_statuses_and_shapes() {
         // classpath too costs seconds.
         &[("plugin.discovery", "service_load".into())],
     );
-    let mut java_proc = JavaConnect::standalone(&java_dir, &java_worker);
+    let mut java_proc = JavaConnect::standalone(&java_dir, &[&java_worker]);
 
     let kc_port = free_port();
     let kc_worker = kc_dir.join("worker.properties");
