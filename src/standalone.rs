@@ -29,6 +29,7 @@ use serde_json::Value as Json;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::api::connector::RestartRequest;
 use crate::connect::config::validating_resolved;
 use crate::connect::config_provider::{has_variable, reverse_transform};
 use crate::connect::{ConfigProviders, ConnectorKind, OffsetMap, Props, Redactor, ResolveError};
@@ -1105,16 +1106,17 @@ impl Herder {
                 RestError::not_found(format!("Unknown connector: {name}"))
             }
         })?;
-        let restart_connector = !only_failed || conn.state == State::Failed;
-        let tasks: Vec<u32> = if include_tasks {
-            conn.task_states
-                .iter()
-                .filter(|(_, (s, _))| !only_failed || *s == State::Failed)
-                .map(|(n, _)| *n)
-                .collect()
-        } else {
-            Vec::new()
+        let request = RestartRequest {
+            include_tasks,
+            only_failed,
         };
+        let restart_connector = request.restarts_connector(conn.state);
+        let tasks: Vec<u32> = conn
+            .task_states
+            .iter()
+            .filter(|(_, (s, _))| request.restarts_task(*s))
+            .map(|(n, _)| *n)
+            .collect();
         let mut plan = self.status(name).expect("the connector exists");
         if restart_connector {
             plan.connector.state = State::Restarting;

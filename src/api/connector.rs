@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::condition::Condition;
 use crate::storage::config_topic::TargetState;
+use crate::storage::status_topic::State;
 
 /// Label on a Connector naming the ConnectCluster (in the same namespace)
 /// that runs it, like Strimzi's `strimzi.io/cluster`.
@@ -61,6 +62,18 @@ impl RestartRequest {
             }
         }
         Ok(request)
+    }
+
+    /// Whether the connector instance restarts, in its current state
+    /// (Connect's `restartConnectorAndTasks`: all unless `onlyFailed`).
+    pub fn restarts_connector(self, state: State) -> bool {
+        !self.only_failed || state == State::Failed
+    }
+
+    /// Whether a task in `state` restarts: with `includeTasks`, all or
+    /// (`onlyFailed`) the FAILED ones.
+    pub fn restarts_task(self, state: State) -> bool {
+        self.include_tasks && (!self.only_failed || state == State::Failed)
     }
 
     /// The annotation value that [`RestartRequest::parse`] reads back.

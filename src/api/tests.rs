@@ -469,3 +469,25 @@ fn restart_annotations_read_connects_parameters() {
         }
     }
 }
+
+#[test]
+fn restart_requests_pick_connector_and_tasks_as_connect_does() {
+    use super::connector::RestartRequest;
+    use crate::storage::status_topic::State;
+    let plain = RestartRequest::default();
+    let tasks = RestartRequest {
+        include_tasks: true,
+        only_failed: false,
+    };
+    let failed_only = RestartRequest {
+        include_tasks: true,
+        only_failed: true,
+    };
+    assert!(plain.restarts_connector(State::Running));
+    assert!(!plain.restarts_task(State::Failed));
+    assert!(tasks.restarts_task(State::Running));
+    assert!(!failed_only.restarts_connector(State::Running));
+    assert!(failed_only.restarts_connector(State::Failed));
+    assert!(!failed_only.restarts_task(State::Running));
+    assert!(failed_only.restarts_task(State::Failed));
+}

@@ -1584,29 +1584,22 @@ impl Backend for WorkerBackend {
             )
         })?;
         // The plan, as Java answers it: what will restart is RESTARTING.
+        let request = RestartRequest {
+            include_tasks,
+            only_failed,
+        };
         let plan = self.read(|v| v.status(name)).map(|mut plan| {
-            let failed = |s: State| s == State::Failed;
-            if !only_failed || failed(plan.connector.state) {
+            if request.restarts_connector(plan.connector.state) {
                 plan.connector.state = State::Restarting;
             }
-            if include_tasks {
-                for t in &mut plan.tasks {
-                    if !only_failed || failed(t.state) {
-                        t.state = State::Restarting;
-                    }
+            for t in &mut plan.tasks {
+                if request.restarts_task(t.state) {
+                    t.state = State::Restarting;
                 }
             }
             plan
         });
-        resources
-            .restart(
-                name,
-                RestartRequest {
-                    include_tasks,
-                    only_failed,
-                },
-            )
-            .await?;
+        resources.restart(name, request).await?;
         Ok(if plain { None } else { plan })
     }
 
@@ -1680,17 +1673,7 @@ impl WorkerBackend {
     /// Connect's rule for altering offsets: the connector is STOPPED and
     /// none of its tasks runs.
     fn must_be_stopped(&self, name: &str) -> Result<(), RestError> {
-        let stopped = self.read(|v| {
-            v.statuses
-                .connectors
-                .get(name)
-                .is_some_and(|s| s.state == State::Stopped)
-                && !v.statuses.tasks.iter().any(|((c, _), s)| {
-                    c == name
-                        && matches!(s.state, State::Running | State::Paused | State::Restarting)
-                })
-        });
-        if stopped {
+        if self.read(|v| v.statuses.is_stopped(name)) {
             Ok(())
         } else {
             Err(rest::offsets_need_stopped(name))

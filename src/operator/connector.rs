@@ -269,14 +269,7 @@ async fn offsets_on_request(
     };
     if request.modifies() {
         let view = rt.view();
-        let stopped = view
-            .statuses
-            .connectors
-            .get(&name)
-            .is_some_and(|s| s.state == State::Stopped)
-            && !view.statuses.tasks.iter().any(|((c, _), s)| {
-                *c == name && matches!(s.state, State::Running | State::Paused | State::Restarting)
-            });
+        let stopped = view.statuses.is_stopped(&name);
         if conn.spec.state != ConnectorState::Stopped {
             let message = crate::rest::offsets_need_stopped(&name).message;
             publish(
@@ -442,16 +435,15 @@ async fn restart_on_request(
 /// FAILED; its tasks with `includeTasks` (only FAILED ones with
 /// `onlyFailed`).
 fn restart_keys(view: &ClusterView, name: &str, request: RestartRequest) -> Vec<String> {
-    let failed = |s: Option<&Status>| s.is_some_and(|s| s.state == State::Failed);
+    // No status yet counts as not FAILED.
+    let state = |s: Option<&Status>| s.map_or(State::Unassigned, |s| s.state);
     let mut keys = Vec::new();
-    if !request.only_failed || failed(view.statuses.connectors.get(name)) {
+    if request.restarts_connector(state(view.statuses.connectors.get(name))) {
         keys.push(connector_restart_key(name));
     }
-    if request.include_tasks {
-        for n in 0..view.task_count(name) {
-            if !request.only_failed || failed(view.statuses.tasks.get(&(name.to_owned(), n))) {
-                keys.push(format!("{name}-{n}"));
-            }
+    for n in 0..view.task_count(name) {
+        if request.restarts_task(state(view.statuses.tasks.get(&(name.to_owned(), n)))) {
+            keys.push(format!("{name}-{n}"));
         }
     }
     keys

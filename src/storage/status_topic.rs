@@ -161,6 +161,19 @@ fn newer(existing: Option<&Status>, incoming: &Status) -> bool {
 }
 
 impl StatusState {
+    /// Connect's condition for changing a connector's offsets: the
+    /// connector is STOPPED and none of its tasks runs, is paused or is
+    /// restarting.
+    pub fn is_stopped(&self, connector: &str) -> bool {
+        self.connectors
+            .get(connector)
+            .is_some_and(|s| s.state == State::Stopped)
+            && !self.tasks.iter().any(|((c, _), s)| {
+                c == connector
+                    && matches!(s.state, State::Running | State::Paused | State::Restarting)
+            })
+    }
+
     pub fn apply(&mut self, record: StatusRecord) {
         match record {
             StatusRecord::Connector {
