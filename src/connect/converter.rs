@@ -1,6 +1,8 @@
 //! The converter contract: Connect data to bytes and back, like
 //! `org.apache.kafka.connect.storage.Converter`.
 
+use std::borrow::Cow;
+
 use super::data::{SchemaRef, Value};
 
 /// A schema (absent for schemaless data) and a value.
@@ -52,6 +54,20 @@ pub trait Converter: Send + Sync {
         schema: Option<&SchemaRef>,
         value: &Value,
     ) -> Result<Option<Vec<u8>>, ConverterError>;
+
+    /// Like [`Converter::from_connect`], but may hand back the value's own
+    /// bytes instead of a copy. The producer copies a record into its queue
+    /// anyway, so a converter that serializes by copying (String,
+    /// ByteArray) overrides this to cost the source path no allocation.
+    #[allow(clippy::wrong_self_convention)]
+    fn from_connect_ref<'v>(
+        &self,
+        topic: &str,
+        schema: Option<&SchemaRef>,
+        value: &'v Value,
+    ) -> Result<Option<Cow<'v, [u8]>>, ConverterError> {
+        Ok(self.from_connect(topic, schema, value)?.map(Cow::Owned))
+    }
 
     /// Deserializes; `None` bytes is a null key or value.
     fn to_connect(

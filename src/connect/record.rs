@@ -1,6 +1,8 @@
 //! Records as connectors see them: `ConnectRecord` and its source and sink
 //! flavours, like `org.apache.kafka.connect.{connector,source,sink}`.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value as Json};
 
 use super::data::{SchemaRef, Value};
@@ -54,10 +56,14 @@ impl ConnectRecord {
 }
 
 /// A record produced by a source task, with where it came from.
+///
+/// The source partition is shared: a task builds it once and hands every
+/// record of that partition a clone of the `Arc` (Java's connectors share
+/// one `Map` the same way), so a record costs no copy of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceRecord {
     pub record: ConnectRecord,
-    pub source_partition: OffsetMap,
+    pub source_partition: Arc<OffsetMap>,
     pub source_offset: OffsetMap,
 }
 

@@ -178,7 +178,7 @@ impl SourceTask for DatagenTask {
             .schema
             .clone()
             .ok_or_else(|| ConnectError::Other("poll before start".into()))?;
-        let partition = self.partition();
+        let partition = Arc::new(self.partition());
         let mut out = Vec::with_capacity(n as usize);
         for _ in 0..n {
             let id = self.task_id + self.generated * self.task_count;

@@ -1,5 +1,7 @@
 //! `StringConverter`: values as UTF-8 text.
 
+use std::borrow::Cow;
+
 use crate::connect::{
     Converter, ConverterError, Props, SchemaAndValue, SchemaBuilder, SchemaRef, Value,
 };
@@ -39,6 +41,18 @@ impl Converter for StringConverter {
         })
     }
 
+    fn from_connect_ref<'v>(
+        &self,
+        topic: &str,
+        schema: Option<&SchemaRef>,
+        value: &'v Value,
+    ) -> Result<Option<Cow<'v, [u8]>>, ConverterError> {
+        match value {
+            Value::String(s) => Ok(Some(Cow::Borrowed(s.as_bytes()))),
+            other => Ok(self.from_connect(topic, schema, other)?.map(Cow::Owned)),
+        }
+    }
+
     fn to_connect(
         &self,
         topic: &str,
@@ -74,5 +88,25 @@ mod tests {
         );
         assert!(c.to_connect("t", Some(&[0xff, 0xfe])).is_err());
         assert_eq!(c.from_connect("t", None, &Value::Null).unwrap(), None);
+    }
+
+    proptest::proptest! {
+        /// The borrowing path gives the same bytes as the copying one, and
+        /// borrows a string's own bytes instead of copying them.
+        #[test]
+        fn from_connect_ref_matches_from_connect(s in ".{0,40}", n in proptest::prelude::any::<i64>(), null in proptest::prelude::any::<bool>()) {
+            let c = StringConverter::configure(&Props::new()).unwrap();
+            let text = Value::from(s.as_str());
+            let borrowed = c.from_connect_ref("t", None, &text).unwrap();
+            proptest::prop_assert!(matches!(borrowed, Some(Cow::Borrowed(_))));
+            let copied = c.from_connect("t", None, &text).unwrap();
+            proptest::prop_assert_eq!(borrowed.as_deref(), copied.as_deref());
+            let other = if null { Value::Null } else { Value::Int64(n) };
+            let (borrowed, copied) = (
+                c.from_connect_ref("t", None, &other).unwrap().map(Cow::into_owned),
+                c.from_connect("t", None, &other).unwrap(),
+            );
+            proptest::prop_assert_eq!(borrowed, copied);
+        }
     }
 }

@@ -165,7 +165,7 @@ struct PendingBatch {
     ack: Arc<BatchAck>,
     /// The last offset of each source partition in this batch. Batches
     /// hold few partitions, so a scan beats hashing a key per record.
-    offsets: Vec<(OffsetMap, OffsetMap)>,
+    offsets: Vec<(Arc<OffsetMap>, OffsetMap)>,
 }
 
 /// What happened to one record of a batch.
@@ -307,7 +307,7 @@ impl SourceTaskRunner {
         let ack = Arc::new(BatchAck::default());
         // The batch's records, plus the loop's own hold until all are sent.
         ack.remaining.store(batch.len() + 1, Ordering::Release);
-        let mut offsets: Vec<(OffsetMap, OffsetMap)> = Vec::new();
+        let mut offsets: Vec<(Arc<OffsetMap>, OffsetMap)> = Vec::new();
         let count = batch.len();
         let mut skipped = 0;
         for (i, rec) in batch.into_iter().enumerate() {
@@ -336,7 +336,7 @@ impl SourceTaskRunner {
                 match offsets
                     .iter_mut()
                     .rev()
-                    .find(|(p, _)| *p == source_partition)
+                    .find(|(p, _)| Arc::ptr_eq(p, &source_partition) || *p == source_partition)
                 {
                     Some(last) => last.1 = source_offset,
                     None => offsets.push((source_partition, source_offset)),
@@ -398,59 +398,27 @@ impl SourceTaskRunner {
         if let Some(topics) = &mut self.topics {
             topics.ensure(&r.topic).await?;
         }
-        let key = match self
-            .ctx
-            .key_converter
-            .from_connect(&r.topic, r.key_schema.as_ref(), &r.key)
-        {
-            Ok(k) => k,
-            Err(e) => {
-                let converter = self.ctx.key_converter.clone();
-                let retried = self
-                    .errors
-                    .operator()
-                    .retry(e, &self.ctx.shutdown, || {
-                        converter.from_connect(&r.topic, r.key_schema.as_ref(), &r.key)
-                    })
-                    .await;
-                match retried {
-                    Ok(k) => k,
-                    Err(e) => {
-                        self.conversion_failed(
-                            Stage::KeyConverter,
-                            r,
-                            &e,
-                            partition,
-                            offset,
-                            original.as_ref(),
-                        )
-                        .await?;
-                        return Ok(Sent::Skipped);
-                    }
-                }
-            }
-        };
-        let value =
+        let key =
             match self
                 .ctx
-                .value_converter
-                .from_connect(&r.topic, r.value_schema.as_ref(), &r.value)
+                .key_converter
+                .from_connect_ref(&r.topic, r.key_schema.as_ref(), &r.key)
             {
-                Ok(v) => v,
+                Ok(k) => k,
                 Err(e) => {
-                    let converter = self.ctx.value_converter.clone();
+                    let converter = self.ctx.key_converter.clone();
                     let retried = self
                         .errors
                         .operator()
                         .retry(e, &self.ctx.shutdown, || {
-                            converter.from_connect(&r.topic, r.value_schema.as_ref(), &r.value)
+                            converter.from_connect_ref(&r.topic, r.key_schema.as_ref(), &r.key)
                         })
                         .await;
                     match retried {
-                        Ok(v) => v,
+                        Ok(k) => k,
                         Err(e) => {
                             self.conversion_failed(
-                                Stage::ValueConverter,
+                                Stage::KeyConverter,
                                 r,
                                 &e,
                                 partition,
@@ -463,6 +431,38 @@ impl SourceTaskRunner {
                     }
                 }
             };
+        let value = match self.ctx.value_converter.from_connect_ref(
+            &r.topic,
+            r.value_schema.as_ref(),
+            &r.value,
+        ) {
+            Ok(v) => v,
+            Err(e) => {
+                let converter = self.ctx.value_converter.clone();
+                let retried = self
+                    .errors
+                    .operator()
+                    .retry(e, &self.ctx.shutdown, || {
+                        converter.from_connect_ref(&r.topic, r.value_schema.as_ref(), &r.value)
+                    })
+                    .await;
+                match retried {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.conversion_failed(
+                            Stage::ValueConverter,
+                            r,
+                            &e,
+                            partition,
+                            offset,
+                            original.as_ref(),
+                        )
+                        .await?;
+                        return Ok(Sent::Skipped);
+                    }
+                }
+            }
+        };
         let headers = (!r.headers.is_empty()).then(|| {
             r.headers.iter().fold(OwnedHeaders::new(), |hs, h| {
                 let bytes = header_bytes(h);
@@ -576,7 +576,8 @@ impl SourceTaskRunner {
             let batch = self.pending.pop_front().expect("front exists");
             for (partition, offset) in batch.offsets {
                 let key = offset_key(&self.ctx.id.connector, &partition);
-                self.committable.insert(key, (partition, offset));
+                self.committable
+                    .insert(key, (Arc::unwrap_or_clone(partition), offset));
             }
         }
         if self.committable.is_empty() {

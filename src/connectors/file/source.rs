@@ -141,9 +141,9 @@ impl FileStreamSourceTask {
     /// Splits complete lines off `pending` into records, at most `limit`.
     fn take_lines(&mut self, out: &mut Vec<SourceRecord>, limit: usize) {
         let mut start = 0;
-        let partition = self.partition();
+        let partition = Arc::new(self.partition());
         while out.len() < limit {
-            let Some(nl) = self.pending[start..].iter().position(|b| *b == b'\n') else {
+            let Some(nl) = memchr::memchr(b'\n', &self.pending[start..]) else {
                 break;
             };
             let end = start + nl;
@@ -151,10 +151,15 @@ impl FileStreamSourceTask {
             if line.last() == Some(&b'\r') {
                 line = &line[..line.len() - 1];
             }
-            let text = String::from_utf8_lossy(line).into_owned();
+            // Valid UTF-8 (the usual case) is checked by the fast validator;
+            // only a line that fails it pays for the lossy decoding.
+            let text = match std::str::from_utf8(line) {
+                Ok(text) => text.to_owned(),
+                Err(_) => String::from_utf8_lossy(line).into_owned(),
+            };
             start = end + 1;
             let position = self.position + start as u64;
-            let mut offset = OffsetMap::new();
+            let mut offset = OffsetMap::with_capacity(1);
             if self.filename.is_some() {
                 offset.insert("position".into(), json!(position));
             }
