@@ -6,10 +6,10 @@ use crate::connect::{
     SinkConnector, SinkOffsets, SinkRecord, SinkTask,
 };
 
+/// The write buffer's size. A batch is written in pieces once half of it
+/// is full, so lines shorter than the other half never make it grow.
 const WRITE_BUFFER: usize = 1 << 20;
-/// Batches smaller than this (the engine hands over up to 2 000 records
-/// per poll) mean no backlog is left: the buffer is written at once.
-const CAUGHT_UP_BATCH: usize = 500;
+const WRITE_AT: usize = WRITE_BUFFER / 2;
 
 fn config_def() -> ConfigDef {
     ConfigDef::new().define(
@@ -106,6 +106,8 @@ impl FileStreamSinkTask {
         self.out = Some(out);
         self.buffer = buf;
         self.buffer.clear();
+        // A huge line grew it: give the memory back.
+        self.buffer.shrink_to(WRITE_BUFFER);
         result.map_err(|e| ConnectError::io(format!("writing to {target}"), e))
     }
 }
@@ -141,13 +143,15 @@ impl SinkTask for FileStreamSinkTask {
         for r in &records {
             r.record.value.write_java_string(&mut self.buffer);
             self.buffer.push('\n');
+            // Written as it fills, so the buffer never grows past its size
+            // plus one line, however large the batch's records are.
+            if self.buffer.len() >= WRITE_AT {
+                self.write_buffer().await?;
+            }
         }
-        // A batch smaller than a full poll means the consumer caught up:
-        // write now, so the file trails Kafka by one poll rather than by an
-        // offset flush interval.
-        if self.buffer.len() >= WRITE_BUFFER || records.len() < CAUGHT_UP_BATCH {
-            self.write_buffer().await?;
-        }
+        // One write per batch (Java writes per record): the file trails
+        // Kafka by one poll, never by an offset flush interval.
+        self.write_buffer().await?;
         Ok(())
     }
 
@@ -168,7 +172,7 @@ mod tests {
     use crate::connect::{ConnectRecord, Value};
 
     #[tokio::test]
-    async fn appends_values_one_per_line_after_flush() {
+    async fn appends_values_one_per_line_at_each_put() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.txt");
         let props: Props = [("file".to_string(), path.display().to_string())].into();
@@ -186,8 +190,41 @@ mod tests {
         ])
         .await
         .unwrap();
+        // Written by the put itself, not held until the offset flush.
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\n2\nnull\n");
         task.flush(&SinkOffsets::new()).await.unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\n2\nnull\n");
+        task.stop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_large_batch_is_written_in_pieces_without_growing_the_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        let props: Props = [("file".to_string(), path.display().to_string())].into();
+        let mut task = FileStreamSinkTask::default();
+        task.start(&props).await.unwrap();
+        let line = "x".repeat(1023);
+        let batch: Vec<SinkRecord> = (0..3000)
+            .map(|o| SinkRecord {
+                record: ConnectRecord::new("t", None, Value::from(format!("{o:05}{line}"))),
+                kafka_partition: 0,
+                kafka_offset: o,
+            })
+            .collect();
+        task.put(batch).await.unwrap();
+        assert!(
+            task.buffer.capacity() <= WRITE_BUFFER,
+            "buffer grew to {} bytes",
+            task.buffer.capacity()
+        );
+        let written = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = written.lines().collect();
+        assert_eq!(lines.len(), 3000);
+        assert!(lines
+            .iter()
+            .enumerate()
+            .all(|(i, l)| l.starts_with(&format!("{i:05}")) && l.len() == 1028));
         task.stop().await.unwrap();
     }
 }
