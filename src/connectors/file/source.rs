@@ -317,6 +317,9 @@ impl SourceTask for FileStreamSourceTask {
 
     async fn stop(&mut self) -> ConnectResult<()> {
         self.input = None;
+        // Reopening seeks to `position`: bytes buffered past it would come twice.
+        self.consumed = 0;
+        self.filled = 0;
         Ok(())
     }
 }
