@@ -214,16 +214,21 @@ impl JsonConverter {
     }
 
     /// Parses an envelope's schema, consulting the cache by its raw text.
+    /// The schema converted earlier from these bytes, if cached.
+    fn cached_schema(&self, raw: &[u8]) -> Option<SchemaRef> {
+        if self.cache_size == 0 {
+            return None;
+        }
+        let cache = self.to_connect_cache.lock().ok()?;
+        cache.get(raw).cloned()
+    }
+
     fn schema_from_json(&self, raw: &[u8], node: &Node) -> Result<Option<SchemaRef>, Fail> {
         if matches!(node, Node::Null) {
             return Ok(None);
         }
-        if self.cache_size > 0 {
-            if let Ok(cache) = self.to_connect_cache.lock() {
-                if let Some(schema) = cache.get(raw) {
-                    return Ok(Some(schema.clone()));
-                }
-            }
+        if let Some(schema) = self.cached_schema(raw) {
+            return Ok(Some(schema));
         }
         let schema = parse_schema(node, self.settings)?;
         if self.cache_size > 0 {
@@ -334,7 +339,10 @@ impl JsonConverter {
         bytes: &[u8],
         max_depth: usize,
     ) -> Option<Result<SchemaAndValue, ConverterError>> {
-        let parsed = match Parser::parse(bytes, max_depth) {
+        let known = |raw: &[u8]| self.cached_schema(raw);
+        let known: Option<KnownSchema<'_>> =
+            (self.settings.schemas_enable && self.cache_size > 0).then_some(&known);
+        let parsed = match Parser::parse(bytes, max_depth, known) {
             Ok(p) => p,
             Err(ParseError::TooDeep) => return None,
             Err(ParseError::Invalid(e)) => {
@@ -369,17 +377,18 @@ impl JsonConverter {
             }
             _ => return Err(ConverterError::new(ENVELOPE_ERROR)),
         };
-        let schema_node = &envelope["schema"];
-        let raw_schema = parsed
-            .root_spans
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "schema")
-            .map(|(_, span)| &bytes[span.clone()])
-            .unwrap_or_default();
-        let schema = self
-            .schema_from_json(raw_schema, schema_node)
-            .map_err(|f| f.into_error("schema"))?;
+        let schema = match &parsed.known_schema {
+            Some(known) => Some(known.clone()),
+            None => {
+                let raw_schema = parsed
+                    .schema_span
+                    .clone()
+                    .map(|span| &bytes[span])
+                    .unwrap_or_default();
+                self.schema_from_json(raw_schema, &envelope["schema"])
+                    .map_err(|f| f.into_error("schema"))?
+            }
+        };
         let value = to_value(schema.as_ref(), Some(&envelope["payload"]), settings)
             .map_err(|f| f.into_error("payload"))?;
         Ok(SchemaAndValue { schema, value })
@@ -1118,8 +1127,13 @@ enum Node {
     Number { text: Box<str>, integral: bool },
     String(String),
     Array(Vec<Node>),
-    Object(IndexMap<String, Node>),
+    Object(ObjectMap),
 }
+
+/// A JSON object's members in document order. foldhash (seeded per
+/// process) rather than SipHash: member lookups and inserts were a quarter
+/// of the converter's time.
+type ObjectMap = IndexMap<String, Node, foldhash::fast::RandomState>;
 
 impl Node {
     /// Jackson's `JsonNodeType` name.
@@ -1152,9 +1166,15 @@ impl Node {
 struct Parsed {
     /// `None` for empty input (Jackson's `MissingNode`).
     root: Option<Node>,
-    /// Byte ranges of the root object's member values, in document order.
-    root_spans: Vec<(String, std::ops::Range<usize>)>,
+    /// Bytes of the root object's (last) `schema` member.
+    schema_span: Option<std::ops::Range<usize>>,
+    /// The converted schema of that member, when the cache knew its bytes:
+    /// then the member was validated but not built (its node is `Null`).
+    known_schema: Option<SchemaRef>,
 }
+
+/// Looks up the Connect schema of a root `schema` member by its bytes.
+type KnownSchema<'c> = &'c dyn Fn(&[u8]) -> Option<SchemaRef>;
 
 enum ParseError {
     Invalid(String),
@@ -1168,20 +1188,36 @@ struct Parser<'a> {
     depth: usize,
     max_depth: usize,
     too_deep: bool,
-    root_spans: Vec<(String, std::ops::Range<usize>)>,
+    /// `false` while validating a value whose tree is not needed: the same
+    /// grammar and errors, no allocations.
+    build: bool,
+    known: Option<KnownSchema<'a>>,
+    schema_span: Option<std::ops::Range<usize>>,
+    known_schema: Option<SchemaRef>,
 }
 
 impl<'a> Parser<'a> {
     /// Parses the first JSON value of `bytes`, nested at most `max_depth`
     /// (capped at Jackson's 1000) levels.
-    fn parse(bytes: &'a [u8], max_depth: usize) -> Result<Parsed, ParseError> {
+    ///
+    /// With `known`, a root `schema` member whose bytes it recognises is
+    /// only validated, not built: most of an envelope is its schema, and
+    /// the converter caches schemas by their bytes.
+    fn parse(
+        bytes: &'a [u8],
+        max_depth: usize,
+        known: Option<KnownSchema<'a>>,
+    ) -> Result<Parsed, ParseError> {
         let mut p = Parser {
             b: bytes,
             pos: 0,
             depth: 0,
             max_depth: max_depth.min(MAX_NESTING_DEPTH),
             too_deep: false,
-            root_spans: Vec::new(),
+            build: true,
+            known,
+            schema_span: None,
+            known_schema: None,
         };
         p.parse_root().map_err(|e| {
             if p.too_deep {
@@ -1201,7 +1237,8 @@ impl<'a> Parser<'a> {
         if p.pos >= p.b.len() {
             return Ok(Parsed {
                 root: None,
-                root_spans: Vec::new(),
+                schema_span: None,
+                known_schema: None,
             });
         }
         let root = p.value()?;
@@ -1220,7 +1257,8 @@ impl<'a> Parser<'a> {
         }
         Ok(Parsed {
             root: Some(root),
-            root_spans: std::mem::take(&mut p.root_spans),
+            schema_span: p.schema_span.take(),
+            known_schema: p.known_schema.take(),
         })
     }
 
@@ -1241,6 +1279,30 @@ impl<'a> Parser<'a> {
     /// Recursive (through `object` and `array`), so these three keep their
     /// frames small and leave error formatting to cold helpers: Jackson's
     /// maximum depth must fit a 2 MiB stack even in debug builds.
+    /// The root object's `schema` member: validated without building when
+    /// the cache knows its bytes, else parsed as usual.
+    fn root_schema(&mut self) -> Result<Node, String> {
+        let Some(known) = self.known else {
+            return self.value();
+        };
+        let start = self.pos;
+        self.build = false;
+        let skipped = self.value();
+        self.build = true;
+        skipped?;
+        match known(&self.b[start..self.pos]) {
+            Some(schema) => {
+                self.known_schema = Some(schema);
+                Ok(Node::Null)
+            }
+            None => {
+                self.known_schema = None;
+                self.pos = start;
+                self.value()
+            }
+        }
+    }
+
     fn value(&mut self) -> Result<Node, String> {
         match self.peek() {
             Some(b'{') => self.object(),
@@ -1306,7 +1368,7 @@ impl<'a> Parser<'a> {
         self.enter()?;
         let is_root = self.depth == 1;
         self.pos += 1;
-        let mut members = IndexMap::new();
+        let mut members = ObjectMap::default();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -1326,12 +1388,17 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             self.skip_ws();
             let start = self.pos;
-            let value = self.value()?;
-            if is_root {
-                self.root_spans.push((key.clone(), start..self.pos));
-            }
+            let value = if is_root && key == "schema" {
+                let value = self.root_schema()?;
+                self.schema_span = Some(start..self.pos);
+                value
+            } else {
+                self.value()?
+            };
             // A repeated key replaces the value but keeps its first position.
-            members.insert(key, value);
+            if self.build {
+                members.insert(key, value);
+            }
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -1357,7 +1424,10 @@ impl<'a> Parser<'a> {
         }
         loop {
             self.skip_ws();
-            items.push(self.value()?);
+            let item = self.value()?;
+            if self.build {
+                items.push(item);
+            }
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -1430,6 +1500,9 @@ impl<'a> Parser<'a> {
                 "number length exceeds the maximum allowed ({MAX_NUMBER_LENGTH})"
             )));
         }
+        if !self.build {
+            return Ok(Node::Null);
+        }
         // Only ASCII digits and signs were consumed.
         let text = String::from_utf8_lossy(&self.b[start..self.pos]).into();
         Ok(Node::Number { text, integral })
@@ -1453,6 +1526,24 @@ impl<'a> Parser<'a> {
     #[inline(never)]
     fn string(&mut self) -> Result<String, String> {
         self.pos += 1; // opening quote
+                       // Most strings have no escapes: find the closing quote at once and
+                       // copy them in one allocation. Anything unusual (an escape, a
+                       // control character, bad UTF-8) takes the byte loop below, which
+                       // reports errors where Jackson does.
+        let rest = &self.b[self.pos..];
+        if let Some(end) = memchr::memchr2(b'"', b'\\', rest) {
+            let raw = &rest[..end];
+            if rest[end] == b'"' && !raw.iter().any(|&c| c < 0x20) {
+                if let Ok(text) = std::str::from_utf8(raw) {
+                    self.pos += end + 1;
+                    return Ok(if self.build {
+                        text.to_owned()
+                    } else {
+                        String::new()
+                    });
+                }
+            }
+        }
         let mut out = String::new();
         let mut start = self.pos;
         loop {
@@ -2111,7 +2202,7 @@ fn schemaless_array_value(items: &[Node]) -> Res<Value> {
 }
 
 #[inline(never)]
-fn schemaless_object_value(members: &IndexMap<String, Node>) -> Res<Value> {
+fn schemaless_object_value(members: &ObjectMap) -> Res<Value> {
     let mut entries = Vec::with_capacity(members.len());
     for (k, v) in members {
         let v = schemaless_value(v).map_err(|e| e.at_key(k))?;
@@ -2758,6 +2849,27 @@ mod tests {
             let bytes = c.from_connect("t", Some(&schema), &Value::Float32(f)).unwrap();
             let back = c.to_connect("t", bytes.as_deref()).unwrap();
             prop_assert_eq!(back.value, Value::Float32(f));
+        }
+
+        /// A schema the cache knows is only validated while parsing, not
+        /// built: every envelope, and every corruption of one, converts
+        /// exactly as without a cache (same value, same error).
+        #[test]
+        fn cached_schemas_convert_like_uncached(
+            (schema, value) in arb_schema_and_value(),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+        ) {
+            let plain = converter(&[("schemas.cache.size", "0")]);
+            let cached = converter(&[]);
+            let bytes = cached.from_connect("t", Some(&schema), &value).unwrap().unwrap();
+            let outcome = |c: &JsonConverter, b: &[u8]| format!("{:?}", c.to_connect("t", Some(b)).map(|sv| (sv.schema, sv.value)));
+            let uncached = outcome(&plain, &bytes);
+            prop_assert_eq!(outcome(&cached, &bytes), uncached.clone()); // fills the cache
+            prop_assert_eq!(outcome(&cached, &bytes), uncached); // a hit
+            let mut bad = bytes.clone();
+            bad[at.index(bytes.len())] = byte;
+            prop_assert_eq!(outcome(&cached, &bad), outcome(&plain, &bad));
         }
 
         #[test]
