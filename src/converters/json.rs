@@ -134,6 +134,17 @@ pub struct JsonConverter {
     /// Schema (by address; the entry keeps the `Arc` alive so the address
     /// cannot be reused) to its JSON text.
     from_connect_cache: Mutex<HashMap<usize, (SchemaRef, Arc<str>)>>,
+    /// The schema member found in the cache last: a topic's envelopes
+    /// usually all start with the same schema bytes, which then need no
+    /// parsing at all.
+    last_schema: Mutex<Option<LastSchema>>,
+}
+
+struct LastSchema {
+    raw: Box<[u8]>,
+    schema: SchemaRef,
+    /// The nesting depth its validation reached (the root object is 1).
+    depth: usize,
 }
 
 impl std::fmt::Debug for JsonConverter {
@@ -178,6 +189,7 @@ impl JsonConverter {
             cache_size: usize::try_from(config.int(SCHEMAS_CACHE_SIZE_CONFIG)).unwrap_or(0),
             to_connect_cache: Mutex::new(HashMap::new()),
             from_connect_cache: Mutex::new(HashMap::new()),
+            last_schema: Mutex::new(None),
         })
     }
 
@@ -339,9 +351,8 @@ impl JsonConverter {
         bytes: &[u8],
         max_depth: usize,
     ) -> Option<Result<SchemaAndValue, ConverterError>> {
-        let known = |raw: &[u8]| self.cached_schema(raw);
-        let known: Option<KnownSchema<'_>> =
-            (self.settings.schemas_enable && self.cache_size > 0).then_some(&known);
+        let known: Option<&dyn KnownSchemas> =
+            (self.settings.schemas_enable && self.cache_size > 0).then_some(self);
         let parsed = match Parser::parse(bytes, max_depth, known) {
             Ok(p) => p,
             Err(ParseError::TooDeep) => return None,
@@ -1173,8 +1184,41 @@ struct Parsed {
     known_schema: Option<SchemaRef>,
 }
 
-/// Looks up the Connect schema of a root `schema` member by its bytes.
-type KnownSchema<'c> = &'c dyn Fn(&[u8]) -> Option<SchemaRef>;
+/// Schemas the converter has seen, looked up while parsing an envelope.
+trait KnownSchemas {
+    /// A schema whose exact JSON text `rest` starts with and whose
+    /// validation stayed within `max_depth`: its length and schema. A JSON
+    /// object ends at its matching brace, so the same bytes parse the same
+    /// way and need no second look.
+    fn prefix_of(&self, rest: &[u8], max_depth: usize) -> Option<(usize, SchemaRef)>;
+    /// The schema converted earlier from exactly these (just validated)
+    /// bytes, whose nesting reached `depth`.
+    fn exact(&self, raw: &[u8], depth: usize) -> Option<SchemaRef>;
+}
+
+impl KnownSchemas for JsonConverter {
+    fn prefix_of(&self, rest: &[u8], max_depth: usize) -> Option<(usize, SchemaRef)> {
+        let last = self.last_schema.lock().ok()?;
+        let last = last.as_ref()?;
+        (last.depth <= max_depth && rest.starts_with(&last.raw))
+            .then(|| (last.raw.len(), last.schema.clone()))
+    }
+
+    fn exact(&self, raw: &[u8], depth: usize) -> Option<SchemaRef> {
+        let schema = self.cached_schema(raw)?;
+        // Only objects are self-delimiting (a number could go on).
+        if raw.first() == Some(&b'{') {
+            if let Ok(mut last) = self.last_schema.lock() {
+                *last = Some(LastSchema {
+                    raw: raw.into(),
+                    schema: schema.clone(),
+                    depth,
+                });
+            }
+        }
+        Some(schema)
+    }
+}
 
 enum ParseError {
     Invalid(String),
@@ -1191,7 +1235,9 @@ struct Parser<'a> {
     /// `false` while validating a value whose tree is not needed: the same
     /// grammar and errors, no allocations.
     build: bool,
-    known: Option<KnownSchema<'a>>,
+    /// The deepest nesting reached so far.
+    max_seen: usize,
+    known: Option<&'a dyn KnownSchemas>,
     schema_span: Option<std::ops::Range<usize>>,
     known_schema: Option<SchemaRef>,
 }
@@ -1206,7 +1252,7 @@ impl<'a> Parser<'a> {
     fn parse(
         bytes: &'a [u8],
         max_depth: usize,
-        known: Option<KnownSchema<'a>>,
+        known: Option<&'a dyn KnownSchemas>,
     ) -> Result<Parsed, ParseError> {
         let mut p = Parser {
             b: bytes,
@@ -1215,6 +1261,7 @@ impl<'a> Parser<'a> {
             max_depth: max_depth.min(MAX_NESTING_DEPTH),
             too_deep: false,
             build: true,
+            max_seen: 0,
             known,
             schema_span: None,
             known_schema: None,
@@ -1286,11 +1333,17 @@ impl<'a> Parser<'a> {
             return self.value();
         };
         let start = self.pos;
+        if let Some((len, schema)) = known.prefix_of(&self.b[start..], self.max_depth) {
+            self.pos += len;
+            self.known_schema = Some(schema);
+            return Ok(Node::Null);
+        }
         self.build = false;
+        self.max_seen = self.depth;
         let skipped = self.value();
         self.build = true;
         skipped?;
-        match known(&self.b[start..self.pos]) {
+        match known.exact(&self.b[start..self.pos], self.max_seen) {
             Some(schema) => {
                 self.known_schema = Some(schema);
                 Ok(Node::Null)
@@ -1330,6 +1383,7 @@ impl<'a> Parser<'a> {
 
     fn enter(&mut self) -> Result<(), String> {
         self.depth += 1;
+        self.max_seen = self.max_seen.max(self.depth);
         if self.depth > self.max_depth {
             return Err(self.nested_too_deep());
         }
@@ -2866,7 +2920,8 @@ mod tests {
             let outcome = |c: &JsonConverter, b: &[u8]| format!("{:?}", c.to_connect("t", Some(b)).map(|sv| (sv.schema, sv.value)));
             let uncached = outcome(&plain, &bytes);
             prop_assert_eq!(outcome(&cached, &bytes), uncached.clone()); // fills the cache
-            prop_assert_eq!(outcome(&cached, &bytes), uncached); // a hit
+            prop_assert_eq!(outcome(&cached, &bytes), uncached.clone()); // a hit: validated, not built
+            prop_assert_eq!(outcome(&cached, &bytes), uncached); // known bytes: not parsed at all
             let mut bad = bytes.clone();
             bad[at.index(bytes.len())] = byte;
             prop_assert_eq!(outcome(&cached, &bad), outcome(&plain, &bad));
