@@ -569,6 +569,18 @@ def median(rows, key):
     return statistics.median(r[key] for r in rows)
 
 
+def uncommitted(status):
+    """Names the changed files (`git status --porcelain`) that the run
+    measured on top of the commit; results and notes are not code."""
+    if status in ("", "?"):
+        return ""
+    files = [line[3:] for line in status.splitlines() if line.strip()]
+    code = [f for f in files if not f.startswith("bench/results/") and f != "bench/profile.md"]
+    if not code:
+        return ""
+    return " (with uncommitted changes to " + ", ".join(code) + ")"
+
+
 def machine():
     mem = "?"
     with open("/proc/meminfo") as f:
@@ -598,7 +610,7 @@ def machine():
         "kernel": platform.release(),
         "rustc": out("rustc", "--version"),
         "java": out("java", "-version"),
-        "kconnect": commit + (" (with uncommitted changes)" if dirty not in ("", "?") else ""),
+        "kconnect": commit + uncommitted(dirty),
     }
 
 
