@@ -713,7 +713,7 @@ def write_report(b):
     L.append("")
     if b.placement is not None:
         L.append("## Placement benchmark (`cargo bench --bench placement`)\n")
-        L.append("10 000 tasks (100 connectors × 100 tasks) over 100 workers; criterion's "
+        L.append("10 000 tasks (500 connectors × 20 tasks) over 100 workers; criterion's "
                  "[low, estimate, high] of the time per `place` call.\n")
         L.append("| case | time (estimate) | low | high |")
         L.append("|---|--:|--:|--:|")

@@ -1650,36 +1650,6 @@ mod tests {
         );
     }
 
-    /// What the loops pay per batch: `cargo test --release --lib
-    /// per_batch_cost -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn per_batch_cost() {
-        let m = TaskMetrics::detached(&id("cost", 0), ConnectorKind::Source);
-        const N: u64 = 5_000_000;
-        let started = std::time::Instant::now();
-        for i in 0..N {
-            let t0 = ticks_us();
-            let now = ticks_us();
-            m.record_poll(100, now - t0, now);
-            m.record_sent(100, now);
-            m.record_written(100, 100);
-            std::hint::black_box(i);
-        }
-        let source = started.elapsed().as_nanos() as f64 / N as f64;
-        let m = TaskMetrics::detached(&id("cost", 1), ConnectorKind::Sink);
-        let started = std::time::Instant::now();
-        for _ in 0..N {
-            let now = ticks_us();
-            m.record_read(100, now);
-            let t0 = ticks_us();
-            let now = ticks_us();
-            m.record_put(100, now - t0, now);
-        }
-        let sink = started.elapsed().as_nanos() as f64 / N as f64;
-        println!("per batch: source {source:.0} ns, sink {sink:.0} ns");
-    }
-
     #[test]
     fn client_statistics_are_summed_per_client_id() {
         activate();
