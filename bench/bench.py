@@ -569,12 +569,15 @@ def median(rows, key):
     return statistics.median(r[key] for r in rows)
 
 
-def uncommitted(status):
-    """Names the changed files (`git status --porcelain`) that the run
-    measured on top of the commit; results and notes are not code."""
-    if status in ("", "?"):
+def uncommitted():
+    """Names the tracked files changed since the commit that the run
+    measured (`git diff --name-only HEAD`); results and notes are not code."""
+    try:
+        r = subprocess.run(["git", "-C", ROOT, "diff", "--name-only", "HEAD"],
+                           text=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:
         return ""
-    files = [line[3:] for line in status.splitlines() if line.strip()]
+    files = [f for f in r.stdout.splitlines() if f]
     code = [f for f in files if not f.startswith("bench/results/") and f != "bench/profile.md"]
     if not code:
         return ""
@@ -602,7 +605,6 @@ def machine():
             return "?"
 
     commit = out("git", "-C", ROOT, "rev-parse", "--short", "HEAD")
-    dirty = out("git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no")
     return {
         "cores": os.cpu_count(),
         "cpu": cpu,
@@ -610,7 +612,7 @@ def machine():
         "kernel": platform.release(),
         "rustc": out("rustc", "--version"),
         "java": out("java", "-version"),
-        "kconnect": commit + uncommitted(dirty),
+        "kconnect": commit + uncommitted(),
     }
 
 
