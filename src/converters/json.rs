@@ -225,7 +225,6 @@ impl JsonConverter {
         Ok(text)
     }
 
-    /// Parses an envelope's schema, consulting the cache by its raw text.
     /// The schema converted earlier from these bytes, if cached.
     fn cached_schema(&self, raw: &[u8]) -> Option<SchemaRef> {
         if self.cache_size == 0 {
@@ -235,12 +234,11 @@ impl JsonConverter {
         cache.get(raw).cloned()
     }
 
+    /// Converts an envelope's schema the cache did not know (the parser
+    /// already looked its bytes up) and caches it by its raw text.
     fn schema_from_json(&self, raw: &[u8], node: &Node) -> Result<Option<SchemaRef>, Fail> {
         if matches!(node, Node::Null) {
             return Ok(None);
-        }
-        if let Some(schema) = self.cached_schema(raw) {
-            return Ok(Some(schema));
         }
         let schema = parse_schema(node, self.settings)?;
         if self.cache_size > 0 {
@@ -1323,9 +1321,6 @@ impl<'a> Parser<'a> {
         self.b.get(self.pos).copied()
     }
 
-    /// Recursive (through `object` and `array`), so these three keep their
-    /// frames small and leave error formatting to cold helpers: Jackson's
-    /// maximum depth must fit a 2 MiB stack even in debug builds.
     /// The root object's `schema` member: validated without building when
     /// the cache knows its bytes, else parsed as usual.
     fn root_schema(&mut self) -> Result<Node, String> {
@@ -1356,6 +1351,9 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Recursive (through `object` and `array`), so these three keep their
+    /// frames small and leave error formatting to cold helpers: Jackson's
+    /// maximum depth must fit a 2 MiB stack even in debug builds.
     fn value(&mut self) -> Result<Node, String> {
         match self.peek() {
             Some(b'{') => self.object(),
@@ -1579,11 +1577,11 @@ impl<'a> Parser<'a> {
 
     #[inline(never)]
     fn string(&mut self) -> Result<String, String> {
-        self.pos += 1; // opening quote
-                       // Most strings have no escapes: find the closing quote at once and
-                       // copy them in one allocation. Anything unusual (an escape, a
-                       // control character, bad UTF-8) takes the byte loop below, which
-                       // reports errors where Jackson does.
+        // Skip the opening quote. Most strings have no escapes: find the
+        // closing quote at once and copy them in one allocation. Anything
+        // unusual (an escape, a control character, bad UTF-8) takes the
+        // byte loop below, which reports errors where Jackson does.
+        self.pos += 1;
         let rest = &self.b[self.pos..];
         if let Some(end) = memchr::memchr2(b'"', b'\\', rest) {
             let raw = &rest[..end];
