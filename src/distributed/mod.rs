@@ -22,12 +22,14 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod heartbeat;
 mod resource_writes;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
+use self::heartbeat::{Heartbeats, Snapshot};
 use self::resource_writes::ConnectorResources;
 use crate::api::connector::{
     RestartRequest, ALTER_OFFSETS_ANNOTATION, OFFSETS_ANNOTATION, RESTART_ANNOTATION,
@@ -52,7 +54,7 @@ use crate::rest::entities::{
 use crate::rest::{self, sink_offsets, Backend, Created, Health, RestError};
 use crate::storage::config_topic::{ConfigRecord, ConfigState, TargetState};
 use crate::storage::offset_topic::KafkaOffsetStore;
-use crate::storage::status_topic::{Heartbeat, State, Status, StatusRecord, StatusState};
+use crate::storage::status_topic::{State, Status, StatusRecord, StatusState};
 use crate::storage::topic_log::{TopicLog, TopicLogError, TopicSpec};
 
 pub const GROUP_ID: &str = "group.id";
@@ -268,6 +270,8 @@ pub struct DistributedWorker {
     /// The status topic as read, to write UNASSIGNED only over our own status.
     statuses: StatusState,
     generation: u64,
+    /// The generation the last completed sync acted on (the heartbeat's).
+    acted: u64,
     loaded: BTreeMap<String, Loaded>,
     /// Task configs (as in the config topic) the tasks were started with,
     /// to restart on change.
@@ -372,6 +376,7 @@ impl DistributedWorker {
             state: ConfigState::default(),
             statuses: StatusState::default(),
             generation: 0,
+            acted: 0,
             loaded: BTreeMap::new(),
             started_with: BTreeMap::new(),
             started_at: BTreeMap::new(),
@@ -510,7 +515,9 @@ impl DistributedWorker {
         let sync_every = self.config.duration_ms("worker.sync.interval.ms");
         let beat_every = self.config.duration_ms("worker.heartbeat.interval.ms");
         let mut sync = tokio::time::interval(sync_every);
-        let mut beat = tokio::time::interval(beat_every);
+        // A sync that overran is followed by one, not by a burst.
+        sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let heartbeats = Heartbeats::spawn(self.id.clone(), self.status_log.writer(), beat_every);
         tracing::info!(worker = %self.id, group = %self.group, "distributed worker started");
         loop {
             tokio::select! {
@@ -525,11 +532,12 @@ impl DistributedWorker {
                     if let Err(e) = self.sync(&mut engine).await {
                         tracing::warn!(worker = %self.id, error = %e, "sync with the config topic failed; retrying");
                     } else {
+                        self.acted = self.generation;
                         self.last_sync.store(now_ms(), Ordering::Relaxed);
                     }
                 }
-                _ = beat.tick() => self.heartbeat(&engine).await,
             }
+            heartbeats.publish(self.snapshot(&engine));
         }
         let ids: Vec<TaskId> = engine.running_tasks().cloned().collect();
         tracing::info!(worker = %self.id, remaining = ids.len(), "shutting down");
@@ -545,37 +553,24 @@ impl DistributedWorker {
         // A last heartbeat saying nothing runs here any more (the operator
         // hands this worker's tasks on without waiting for the timeout),
         // then its removal: a Pod recreated under the same name counts as
-        // live only once its new process heartbeats.
-        self.heartbeat(&engine).await;
-        let (k, _) = StatusRecord::Worker {
-            id: self.id.clone(),
-            heartbeat: None,
-        }
-        .encode();
-        if let Err(e) = self.status_log.send(&k, None).await {
-            tracing::warn!(worker = %self.id, error = %e, "removing the heartbeat failed");
-        }
+        // live only once its new process heartbeats. The beat task ends
+        // first, so none of its writes lands after the removal.
+        heartbeats.stop().await;
+        let log = self.status_log.writer();
+        heartbeat::write(&log, &self.id, self.snapshot(&engine).beat()).await;
+        heartbeat::remove(&log, &self.id).await;
         Ok(())
     }
 
-    /// Writes `status-worker-<id>`: alive, the generation acted on, and how
-    /// many tasks run and are still stopping (their offsets not yet
-    /// committed).
-    async fn heartbeat(&mut self, engine: &Worker) {
-        let active = engine.active_tasks() as u32;
+    /// What the heartbeat reports: the generation acted on, and how many
+    /// tasks run and are still stopping (their offsets not yet committed).
+    fn snapshot(&self, engine: &Worker) -> Snapshot {
+        let tasks = engine.active_tasks() as u32;
         let running = engine.running_tasks().count() as u32;
-        let (k, v) = StatusRecord::Worker {
-            id: self.id.clone(),
-            heartbeat: Some(Heartbeat {
-                timestamp: now_ms(),
-                generation: self.generation,
-                tasks: active,
-                stopping: active.saturating_sub(running),
-            }),
-        }
-        .encode();
-        if let Err(e) = self.status_log.send(&k, v.as_deref()).await {
-            tracing::warn!(worker = %self.id, error = %e, "heartbeat failed");
+        Snapshot {
+            generation: self.acted,
+            tasks,
+            stopping: tasks.saturating_sub(running),
         }
     }
 

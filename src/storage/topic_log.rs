@@ -43,8 +43,7 @@ pub struct TopicSpec {
 pub type LogRecord = (String, Option<Vec<u8>>);
 
 pub struct TopicLog {
-    topic: String,
-    producer: FutureProducer,
+    writer: TopicWriter,
     consumer: Arc<BaseConsumer>,
     /// Next offset to read per partition.
     positions: HashMap<i32, i64>,
@@ -88,8 +87,10 @@ impl TopicLog {
             .create()
             .map_err(kafka_err(topic, "creating the consumer"))?;
         Ok(TopicLog {
-            topic: topic.to_owned(),
-            producer,
+            writer: TopicWriter {
+                topic: topic.to_owned(),
+                producer,
+            },
             consumer: Arc::new(consumer),
             positions: HashMap::new(),
         })
@@ -141,9 +142,53 @@ impl TopicLog {
     }
 
     pub fn topic(&self) -> &str {
-        &self.topic
+        &self.writer.topic
     }
 
+    /// Writes one record and waits until Kafka acknowledged it.
+    pub async fn send(&self, key: &str, value: Option<&[u8]>) -> Result<(), TopicLogError> {
+        self.writer.send(key, value).await
+    }
+
+    /// A handle that only writes, for another task; it shares this log's
+    /// producer, so records of one key keep the order they were sent in
+    /// whichever handle sent them.
+    pub fn writer(&self) -> TopicWriter {
+        self.writer.clone()
+    }
+
+    /// Reads every record written since the last call (from the beginning on
+    /// the first), up to the end offsets as they were when the call started,
+    /// so everything written before it is seen ("read your writes").
+    pub async fn read_to_end(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Vec<LogRecord>, TopicLogError> {
+        let consumer = self.consumer.clone();
+        let topic = self.writer.topic.clone();
+        let mut positions = self.positions.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let records = read_blocking(&consumer, &topic, &mut positions, timeout)?;
+            Ok::<_, TopicLogError>((records, positions))
+        })
+        .await
+        .map_err(|e| TopicLogError::Reader {
+            topic: self.writer.topic.clone(),
+            message: e.to_string(),
+        })??;
+        self.positions = result.1;
+        Ok(result.0)
+    }
+}
+
+/// The writing half of a [`TopicLog`].
+#[derive(Clone)]
+pub struct TopicWriter {
+    topic: String,
+    producer: FutureProducer,
+}
+
+impl TopicWriter {
     /// Writes one record and waits until Kafka acknowledged it.
     pub async fn send(&self, key: &str, value: Option<&[u8]>) -> Result<(), TopicLogError> {
         let mut record: FutureRecord<'_, str, [u8]> = FutureRecord::to(&self.topic).key(key);
@@ -155,29 +200,6 @@ impl TopicLog {
             .await
             .map(|_| ())
             .map_err(|(e, _)| kafka_err(&self.topic, "writing a record")(e))
-    }
-
-    /// Reads every record written since the last call (from the beginning on
-    /// the first), up to the end offsets as they were when the call started,
-    /// so everything written before it is seen ("read your writes").
-    pub async fn read_to_end(
-        &mut self,
-        timeout: Duration,
-    ) -> Result<Vec<LogRecord>, TopicLogError> {
-        let consumer = self.consumer.clone();
-        let topic = self.topic.clone();
-        let mut positions = self.positions.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            let records = read_blocking(&consumer, &topic, &mut positions, timeout)?;
-            Ok::<_, TopicLogError>((records, positions))
-        })
-        .await
-        .map_err(|e| TopicLogError::Reader {
-            topic: self.topic.clone(),
-            message: e.to_string(),
-        })??;
-        self.positions = result.1;
-        Ok(result.0)
     }
 }
 
