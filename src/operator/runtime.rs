@@ -315,6 +315,7 @@ impl ClusterRuntime {
             seen: BTreeMap::new(),
             restarts: BTreeMap::new(),
             holds: BTreeMap::new(),
+            holding_live: false,
         };
         tokio::spawn(looper.run());
         tracing::info!(cluster = %key, group = %settings.group, "cluster loop started");
@@ -592,6 +593,35 @@ struct Loop {
     restarts: BTreeMap<(String, u32), RestartInfo>,
     /// Tasks on their way from a worker that still runs them.
     holds: BTreeMap<placement::TaskId, Hold>,
+    /// Whether the last pass kept the live workers although no heartbeat
+    /// was fresh ([`live_workers`]).
+    holding_live: bool,
+}
+
+/// The workers placement uses: candidate Pods whose heartbeat is fresh.
+///
+/// When no candidate's heartbeat changed within the timeout while some of
+/// them counted as live before, the evidence points at the observer rather
+/// than at every worker at once: the broker stalled or this operator's read
+/// of the status topic fell behind. The workers that were live stay live
+/// (those whose Pods still exist) and nothing moves; unassigning everything
+/// would stop every task with nowhere to run them. This is the
+/// node-lifecycle controller's rule for a zone whose nodes all go NotReady
+/// together. A worker that is really gone is still noticed once any other
+/// worker heartbeats again.
+/// Returns the live workers and whether they were kept by that rule.
+pub fn live_workers(
+    candidates: &BTreeSet<String>,
+    fresh: &BTreeSet<String>,
+    previous: &BTreeSet<String>,
+) -> (BTreeSet<String>, bool) {
+    let live: BTreeSet<String> = candidates.intersection(fresh).cloned().collect();
+    if live.is_empty() {
+        let kept: BTreeSet<String> = candidates.intersection(previous).cloned().collect();
+        let held = !kept.is_empty();
+        return (kept, held);
+    }
+    (live, false)
 }
 
 /// A task moving off a worker that is still alive stays out of the
@@ -684,7 +714,8 @@ impl Loop {
             .filter(|(_, (_, at))| now.duration_since(*at) < self.timings.heartbeat_timeout)
             .map(|(w, _)| w.clone())
             .collect();
-        let live: BTreeSet<String> = self
+        // Pods that can run tasks: existing, not being deleted, not drained.
+        let candidates: BTreeSet<String> = self
             .pods
             .state()
             .iter()
@@ -695,8 +726,16 @@ impl Loop {
             })
             .map(|p| p.name_any())
             .filter(|name| !draining.contains(name))
-            .filter(|name| fresh.contains(name))
             .collect();
+        let previous_live = self.view.borrow().live.clone();
+        let (live, held) = live_workers(&candidates, &fresh, &previous_live);
+        if held && !self.holding_live {
+            tracing::warn!(cluster = %self.key, live = ?live, "no worker heartbeat changed within the heartbeat timeout; the status topic looks stalled, so the live workers stay and no task moves");
+        }
+        self.holding_live = held;
+        if live != previous_live {
+            self.log_live_change(&previous_live, &live, &candidates, &fresh);
+        }
 
         let previous: Option<AssignmentRecord> =
             self.config.assignments.get(&self.group).and_then(|v| {
@@ -777,6 +816,33 @@ impl Loop {
             error: None,
         });
         Ok(())
+    }
+
+    /// Says which workers joined and which left placement, and why.
+    fn log_live_change(
+        &self,
+        before: &BTreeSet<String>,
+        after: &BTreeSet<String>,
+        candidates: &BTreeSet<String>,
+        fresh: &BTreeSet<String>,
+    ) {
+        let joined: Vec<&String> = after.difference(before).collect();
+        let left: Vec<String> = before
+            .difference(after)
+            .map(|w| {
+                let why = if !candidates.contains(w) {
+                    "Pod deleted or draining"
+                } else if !self.statuses.workers.contains_key(w) {
+                    "heartbeat removed"
+                } else if !fresh.contains(w) {
+                    "heartbeat stale"
+                } else {
+                    "unknown"
+                };
+                format!("{w} ({why})")
+            })
+            .collect();
+        tracing::info!(cluster = %self.key, ?joined, ?left, live = after.len(), "live workers changed");
     }
 
     /// Keeps tasks whose old worker is alive out of `next` until that worker
@@ -934,18 +1000,21 @@ impl Loop {
                 touched.insert(name);
             }
         }
-        for name in touched {
-            let _ = self
-                .triggers
-                .connectors
-                .send(ObjectRef::new(name).within(ns));
-        }
+        let touched: Vec<String> = touched.into_iter().map(str::to_owned).collect();
         let cluster_changed = !old.synced
             || old.live != view.live
             || old.assignment != view.assignment
             || old.error.is_some();
-        let view = Arc::new(view);
-        self.view.send_replace(view);
+        // The view first, the wake-ups after: a reconciler woken before the
+        // replace would read the old view, and no later pass wakes it again
+        // for a change already published.
+        self.view.send_replace(Arc::new(view));
+        for name in touched {
+            let _ = self
+                .triggers
+                .connectors
+                .send(ObjectRef::new(&name).within(ns));
+        }
         if cluster_changed {
             let _ = self
                 .triggers
@@ -969,4 +1038,48 @@ fn restarts_of<'a>(
     r.iter()
         .filter(move |((c, _), _)| c == name)
         .map(|((_, n), i)| (*n, i.count, i.exhausted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::live_workers;
+    use std::collections::BTreeSet;
+
+    fn set(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn live_workers_are_candidates_with_a_fresh_heartbeat() {
+        let (live, held) = live_workers(
+            &set(&["w-0", "w-1", "w-2"]),
+            &set(&["w-0", "w-2", "w-9"]),
+            &set(&["w-0", "w-1", "w-2"]),
+        );
+        assert_eq!(live, set(&["w-0", "w-2"]));
+        assert!(!held);
+    }
+
+    #[test]
+    fn no_fresh_heartbeat_at_all_keeps_the_previous_live_workers() {
+        // Every heartbeat stalled at once: the observer, not the workers.
+        let (live, held) = live_workers(
+            &set(&["w-0", "w-1", "w-2"]),
+            &set(&[]),
+            &set(&["w-0", "w-1", "w-2"]),
+        );
+        assert_eq!(live, set(&["w-0", "w-1", "w-2"]));
+        assert!(held);
+        // A Pod deleted meanwhile still leaves.
+        let (live, held) = live_workers(&set(&["w-0", "w-2"]), &set(&[]), &set(&["w-0", "w-1"]));
+        assert_eq!(live, set(&["w-0"]));
+        assert!(held);
+    }
+
+    #[test]
+    fn nothing_live_before_and_nothing_fresh_is_nothing_live() {
+        let (live, held) = live_workers(&set(&["w-0"]), &set(&[]), &set(&[]));
+        assert!(live.is_empty());
+        assert!(!held);
+    }
 }
