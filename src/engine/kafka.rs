@@ -84,6 +84,30 @@ pub fn producer_config(
     cfg
 }
 
+/// A sink task's static member id, unique per Connect cluster: two
+/// clusters on one Kafka with a connector of the same name share the group
+/// `connect-<name>` (as in Java), and with one instance id per task number
+/// their tasks would fence each other's consumers, each rejoin taking over
+/// the other's partitions (even of another topic).
+/// Kafka takes `[a-zA-Z0-9._-]`, at most 249 characters; others become `_`.
+fn instance_id(worker: &Props, connector: &str, task: usize) -> String {
+    let id = match worker
+        .get("group.id")
+        .map(|g| g.trim())
+        .filter(|g| !g.is_empty())
+    {
+        Some(cluster) => format!("connect-{connector}-{task}-{cluster}"),
+        None => format!("connect-{connector}-{task}"),
+    };
+    id.chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '_' | '-' => c,
+            _ => '_',
+        })
+        .take(249)
+        .collect()
+}
+
 /// Consumer for a sink connector's tasks, in group `connect-<name>`.
 pub fn consumer_config(
     bootstrap: &str,
@@ -102,7 +126,7 @@ pub fn consumer_config(
         // Static membership (KIP-345): a task that restarts, here or on
         // another worker, rejoins as the same member and gets its partitions
         // back at once instead of waiting out the dead member's session.
-        .set("group.instance.id", format!("connect-{connector}-{task}"))
+        .set("group.instance.id", instance_id(worker, connector, task))
         .set("session.timeout.ms", "10000")
         // Offsets are committed only after the task's flush says so.
         .set("enable.auto.commit", "false")
@@ -169,6 +193,19 @@ mod tests {
         assert_eq!(cfg.get("key.serializer"), None);
         let cfg = consumer_config("b:9092", &worker, &Props::new(), "c", 0);
         assert_eq!(cfg.get("group.id"), Some("connect-c"));
+        assert_eq!(cfg.get("group.instance.id"), Some("connect-c-0"));
         assert_eq!(cfg.get("enable.auto.offset.store"), Some("false"));
+        // In a Connect cluster the member id names the cluster too.
+        let mut clustered = worker.clone();
+        clustered.insert("group.id".into(), "ns.main".into());
+        let cfg = consumer_config("b:9092", &clustered, &Props::new(), "c", 3);
+        assert_eq!(cfg.get("group.id"), Some("connect-c"));
+        assert_eq!(cfg.get("group.instance.id"), Some("connect-c-3-ns.main"));
+        clustered.insert("group.id".into(), "team a/main".into());
+        let cfg = consumer_config("b:9092", &clustered, &Props::new(), "c", 3);
+        assert_eq!(
+            cfg.get("group.instance.id"),
+            Some("connect-c-3-team_a_main")
+        );
     }
 }
