@@ -670,6 +670,37 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
     // --- A worker that stops heartbeating (frozen, Pod still there) is
     // treated as lost.
     let frozen = "c-worker-1";
+    // The rolled Pods have their share back first, so the frozen worker
+    // runs tasks that must move.
+    let cc = wait_for(
+        &clusters,
+        CLUSTER,
+        "2 workers with 6 tasks each after the roll",
+        long,
+        &operator,
+        |cc| {
+            let l = loads(cc);
+            l.len() == 2 && l.values().all(|t| *t == 6)
+        },
+    )
+    .await;
+    both_running(
+        &connectors,
+        "all tasks RUNNING before the freeze",
+        &operator,
+    )
+    .await;
+    let mut frozen_tasks = 0;
+    for name in ["gen", "sink"] {
+        let c = connectors.get(name).await.expect("connector");
+        frozen_tasks += placement(&c).values().filter(|w| *w == frozen).count();
+    }
+    assert_eq!(
+        frozen_tasks,
+        6,
+        "{frozen} runs 6 tasks before it is frozen: {:?}",
+        loads(&cc)
+    );
     let pid = kubelet.pid(frozen).expect("pid of c-worker-1");
     let stopped_at = Instant::now();
     signal(pid, "STOP");
