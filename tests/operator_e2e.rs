@@ -25,9 +25,9 @@ use support::{k8s, Process};
 
 const CLUSTER: &str = "c";
 /// Records the datagen connector writes in all.
-// 30 s of records at 3 000/s: still flowing when a worker is deleted, even
-// on a loaded machine.
-const RECORDS: u64 = 90_000;
+// 40 s of records at 3 000/s: still flowing when a worker is deleted, even
+// on a loaded machine (setup took over 30 s under CPU contention).
+const RECORDS: u64 = 120_000;
 
 fn cluster_object(ns: &str, replicas: i32) -> ConnectCluster {
     serde_json::from_value(json!({
@@ -395,10 +395,11 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
     ]
     .into();
     let victim = "c-worker-1";
-    let lines_before = support::count_lines(&sink_file);
+    // Distinct ids: redelivered duplicates do not count as progress.
+    let distinct_before = ids_in(&sink_file).len();
     assert!(
-        (lines_before as u64) < RECORDS,
-        "records must still be flowing when the Pod goes ({lines_before} of {RECORDS} already in the sink)"
+        (distinct_before as u64) < RECORDS,
+        "records must still be flowing when the Pod goes ({distinct_before} of {RECORDS} already in the sink)"
     );
     let survivors = ["c-worker-0", "c-worker-2"];
     let deleted_ts = k8s_openapi::jiff::Timestamp::now();
