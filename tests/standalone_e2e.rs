@@ -429,3 +429,140 @@ fn malformed_json_fails_the_sink_task_with_a_trace() {
         "nothing committed past the bad record"
     );
 }
+
+/// A consumer-group rebalance redelivers nothing: before a sink task gives
+/// up a partition it flushes and commits (Java's `onPartitionsRevoked`), so
+/// the member that takes the partition over starts after the last record
+/// the task wrote. The periodic commit is out of the picture (flush interval
+/// of ten minutes): only the commit on revocation can have stored them.
+#[test]
+fn a_rebalance_commits_what_the_sink_wrote_before_its_partitions_move() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use rdkafka::ClientConfig;
+
+    const N: usize = 3_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topic = unique("e2e-revoke");
+    create_topic(&topic, 3);
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", kafka_bootstrap())
+        .create()
+        .expect("producer");
+    for i in 0..N {
+        let value = format!("record-{i:05}");
+        producer
+            .send(
+                BaseRecord::<(), _>::to(&topic)
+                    .partition((i % 3) as i32)
+                    .payload(&value),
+            )
+            .expect("queueing a record");
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(30)).expect("producing");
+
+    let worker = dir.path().join("worker.properties");
+    let sink = dir.path().join("sink.properties");
+    let output = dir.path().join("out.txt");
+    let name = format!("{topic}-sink");
+    write_props(
+        &worker,
+        &[
+            ("bootstrap.servers", kafka_bootstrap()),
+            (
+                "offset.storage.file.filename",
+                dir.path().join("offsets").display().to_string(),
+            ),
+            ("offset.flush.interval.ms", "600000".into()),
+            (
+                "value.converter",
+                "org.apache.kafka.connect.storage.StringConverter".into(),
+            ),
+        ],
+    );
+    write_props(
+        &sink,
+        &[
+            ("name", name.clone()),
+            ("connector.class", "FileStreamSink".into()),
+            ("tasks.max", "1".into()),
+            ("topics", topic.clone()),
+            ("file", output.display().to_string()),
+        ],
+    );
+    let mut proc = Process::standalone(dir.path(), &[&worker, &sink], "revoke");
+    wait_until(
+        "every record in the sink file",
+        Duration::from_secs(60),
+        || {
+            proc.assert_running();
+            count_lines(&output) >= N
+        },
+    );
+
+    // A second member joins the task's group: cooperative-sticky takes a
+    // partition away from the task and hands it over.
+    let joiner: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka_bootstrap())
+        .set("group.id", format!("connect-{name}"))
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("joining consumer");
+    joiner.subscribe(&[&topic]).expect("subscribing");
+    let mut redelivered = Vec::new();
+    let mut owned_since: Option<std::time::Instant> = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    // Polled for 3 s after the hand-over: records of the partition would
+    // arrive by then (they are all in the topic).
+    while owned_since.is_none_or(|t| t.elapsed() < Duration::from_secs(3)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the joining member never got a partition; kconnect log:\n{}",
+            proc.log_tail()
+        );
+        if let Some(m) = joiner.poll(Duration::from_millis(100)) {
+            let m = m.expect("consuming");
+            redelivered.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
+        }
+        let owns = joiner.assignment().map(|a| a.count()).unwrap_or(0) > 0;
+        if owns && owned_since.is_none() {
+            owned_since = Some(std::time::Instant::now());
+        }
+    }
+    let taken = joiner.assignment().expect("assignment");
+    let log = std::fs::read_to_string(&proc.log).unwrap_or_default();
+    assert!(
+        log.contains("partitions revoked"),
+        "the task gave a partition up; log:\n{}",
+        proc.log_tail()
+    );
+    assert!(
+        redelivered.is_empty(),
+        "the member that took over {:?} got {} records the task had already written, e.g. {:?}",
+        taken
+            .elements()
+            .iter()
+            .map(|e| e.partition())
+            .collect::<Vec<_>>(),
+        redelivered.len(),
+        redelivered.first()
+    );
+    // kconnect stops while the joiner still holds its partition (the
+    // consumer's close revokes the task's partitions, with the loop gone).
+    let status = proc.terminate();
+    assert!(status.success(), "log:\n{}", proc.log_tail());
+    assert_eq!(count_lines(&output), N, "the sink wrote every record once");
+    // Leave the group before the drop: librdkafka's destroy of a member
+    // that still owns partitions can wait forever.
+    joiner.unsubscribe();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while joiner.assignment().map(|a| a.count()).unwrap_or(0) > 0
+        && std::time::Instant::now() < deadline
+    {
+        joiner.poll(Duration::from_millis(100));
+    }
+}

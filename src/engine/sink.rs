@@ -6,6 +6,15 @@
 //! `store_offsets`) and committed on the flush interval, synchronously on
 //! partition revocation (cooperative-sticky, incremental) and on shutdown.
 //!
+//! Revocation works like Java's `onPartitionsRevoked`: the partitions are
+//! given up only after the task flushed and the offsets were committed, so
+//! a rebalance (a task joining, moving or leaving) redelivers nothing. The
+//! rebalance callback runs inside the consumer's poll, where the task
+//! cannot be flushed; it hands the revocation to the loop instead and
+//! librdkafka waits (the rebalance stays in progress) until the loop calls
+//! `incremental_unassign`. A lost assignment (session timed out) is given
+//! up at once: its offsets can no longer be committed.
+//!
 //! Positions come from the consumed records, not the transformed ones (a
 //! transform may rename the topic). A record a transform drops, or that is
 //! skipped under `errors.tolerance=all`, counts as processed; one sent to
@@ -22,15 +31,17 @@
 //! (duration, outcome, sequence number) and per rebalance (partitions).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer,
 };
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -53,7 +64,11 @@ const MAX_BATCH: usize = 2000;
 #[derive(Debug)]
 pub enum RebalanceEvent {
     Assigned(Vec<TopicPartition>),
+    /// Already given up (lost, or revoked while the loop was not running).
     Revoked(Vec<TopicPartition>),
+    /// To give up once flushed and committed: librdkafka waits for the
+    /// loop's `incremental_unassign`.
+    Revoking(Vec<TopicPartition>),
 }
 
 /// Consumer context that commits the flushed offsets synchronously before
@@ -62,6 +77,10 @@ pub struct SinkContext {
     task: String,
     events: mpsc::UnboundedSender<RebalanceEvent>,
     stats: ClientStatsHandle,
+    /// Whether the loop runs and can flush before partitions go: off before
+    /// it starts and once it ended, so the revocation of `close` is not
+    /// left waiting for a loop that will not come.
+    defer_revokes: AtomicBool,
 }
 
 impl SinkContext {
@@ -72,6 +91,7 @@ impl SinkContext {
                 task,
                 events,
                 stats: ClientStatsHandle::default(),
+                defer_revokes: AtomicBool::new(false),
             },
             rx,
         )
@@ -93,20 +113,66 @@ impl ClientContext for SinkContext {
 }
 
 impl ConsumerContext for SinkContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(tpl) = rebalance {
-            match consumer.commit_consumer_state(CommitMode::Sync) {
-                Ok(()) => {}
-                Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-                Err(e) => tracing::warn!(task = %self.task, error = %e, "commit on revoke failed"),
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let assigned = if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                };
+                let _ = self.events.send(RebalanceEvent::Assigned(partitions(tpl)));
+                assigned
             }
-            let _ = self.events.send(RebalanceEvent::Revoked(partitions(tpl)));
-        }
-    }
-
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(tpl) = rebalance {
-            let _ = self.events.send(RebalanceEvent::Assigned(partitions(tpl)));
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                if cooperative
+                    && !consumer.assignment_lost()
+                    && self.defer_revokes.load(Ordering::Acquire)
+                    && self
+                        .events
+                        .send(RebalanceEvent::Revoking(partitions(tpl)))
+                        .is_ok()
+                {
+                    return; // the loop flushes, commits and unassigns
+                }
+                if !consumer.assignment_lost() {
+                    // What was stored (flushed) is all that can be kept.
+                    match consumer.commit_consumer_state(CommitMode::Sync) {
+                        Ok(()) => {}
+                        Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+                        Err(e) => {
+                            tracing::warn!(task = %self.task, error = %e, "commit on revoke failed")
+                        }
+                    }
+                }
+                let _ = self.events.send(RebalanceEvent::Revoked(partitions(tpl)));
+                if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                }
+            }
+            other => {
+                let code: RDKafkaErrorCode = other.into();
+                tracing::warn!(task = %self.task, error = %code, "rebalance error; giving up the assignment");
+                if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                }
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(task = %self.task, error = %e, "applying a rebalance failed");
         }
     }
 }
@@ -183,7 +249,15 @@ impl SinkTaskRunner {
     }
 
     pub async fn run(mut self) -> Result<(), TaskFailure> {
+        let defer = &self.consumer.context().defer_revokes;
+        defer.store(true, Ordering::Release);
         let result = self.run_loop().await;
+        // From here on revocations are carried out at once (the consumer's
+        // close revokes everything).
+        self.consumer
+            .context()
+            .defer_revokes
+            .store(false, Ordering::Release);
         // On failure, commit only what the task had flushed before; never
         // commit past a batch that failed.
         let committed = if result.is_ok() {
@@ -191,6 +265,12 @@ impl SinkTaskRunner {
         } else {
             Ok(())
         };
+        // Revocations that waited for the loop: after the commit above.
+        while let Ok(event) = self.events.try_recv() {
+            if let RebalanceEvent::Revoking(tps) = event {
+                self.unassign(&tps);
+            }
+        }
         if let Err(e) = self.task.stop().await {
             tracing::warn!(task = %self.ctx.id, error = %e, "sink task stop failed");
         }
@@ -243,17 +323,41 @@ impl SinkTaskRunner {
                 self.metrics.set_partitions(self.assigned.len());
                 self.task.open(&tps).await?;
             }
-            RebalanceEvent::Revoked(tps) => {
-                tracing::info!(task = %self.ctx.id, partitions = ?tps, "partitions revoked");
-                for tp in &tps {
-                    self.assigned.remove(tp);
-                    self.consumed.remove(tp);
-                    self.committed.remove(tp);
-                }
-                self.metrics.set_partitions(self.assigned.len());
-                self.task.close(&tps).await?;
+            RebalanceEvent::Revoking(tps) => {
+                // Flushed and committed while still ours, then given up;
+                // given up also when the flush failed (the task then fails).
+                let flushed = self.commit(CommitMode::Sync).await;
+                self.unassign(&tps);
+                flushed?;
+                self.forget(tps).await?;
             }
+            RebalanceEvent::Revoked(tps) => self.forget(tps).await?,
         }
+        Ok(())
+    }
+
+    /// Gives partitions whose revocation waited for the loop back to the
+    /// group.
+    fn unassign(&self, tps: &[TopicPartition]) {
+        let mut tpl = TopicPartitionList::new();
+        for tp in tps {
+            tpl.add_partition(&tp.topic, tp.partition);
+        }
+        if let Err(e) = self.consumer.incremental_unassign(&tpl) {
+            tracing::warn!(task = %self.ctx.id, error = %e, "giving up revoked partitions failed");
+        }
+    }
+
+    /// Drops revoked partitions from the task's books and closes them.
+    async fn forget(&mut self, tps: Vec<TopicPartition>) -> Result<(), TaskFailure> {
+        tracing::info!(task = %self.ctx.id, partitions = ?tps, "partitions revoked");
+        for tp in &tps {
+            self.assigned.remove(tp);
+            self.consumed.remove(tp);
+            self.committed.remove(tp);
+        }
+        self.metrics.set_partitions(self.assigned.len());
+        self.task.close(&tps).await?;
         Ok(())
     }
 
