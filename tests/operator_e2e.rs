@@ -133,6 +133,12 @@ fn loads(cc: &ConnectCluster) -> BTreeMap<String, i32> {
         .collect()
 }
 
+/// Whether the assignment has `workers` workers with `tasks` tasks each.
+fn balanced(cc: &ConnectCluster, workers: usize, tasks: i32) -> bool {
+    let l = loads(cc);
+    l.len() == workers && l.values().all(|t| *t == tasks)
+}
+
 /// The generated order ids in the sink's output file, with how often each
 /// appears.
 fn ids_in(path: &Path) -> BTreeMap<u64, u32> {
@@ -312,8 +318,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
                     && s.conditions
                         .iter()
                         .any(|c| c.type_ == "Ready" && c.is_true())
-            }) && loads(cc).values().all(|t| *t == 4)
-                && loads(cc).len() == 3
+            }) && balanced(cc, 3, 4)
         },
     )
     .await;
@@ -494,12 +499,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         "3 workers balanced again",
         long,
         &operator,
-        |cc| {
-            let l = loads(cc);
-            l.len() == 3
-                && l.values().all(|t| *t == 4)
-                && cc.status.as_ref().is_some_and(|s| s.ready_replicas == 3)
-        },
+        |cc| balanced(cc, 3, 4) && cc.status.as_ref().is_some_and(|s| s.ready_replicas == 3),
     )
     .await;
     println!("the recreated Pod took its share: {:?}", loads(&cc));
@@ -544,9 +544,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         long,
         &operator,
         |cc| {
-            let l = loads(cc);
-            l.len() == 4
-                && l.values().all(|t| *t == 3)
+            balanced(cc, 4, 3)
                 && cc
                     .status
                     .as_ref()
@@ -572,12 +570,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         "2 workers with 6 tasks each",
         long,
         &operator,
-        |cc| {
-            let l = loads(cc);
-            l.len() == 2
-                && l.values().all(|t| *t == 6)
-                && cc.status.as_ref().is_some_and(|s| s.replicas == 2)
-        },
+        |cc| balanced(cc, 2, 6) && cc.status.as_ref().is_some_and(|s| s.replicas == 2),
     )
     .await;
     println!("scaled to 2: {:?}", loads(&cc));
@@ -679,10 +672,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         "2 workers with 6 tasks each after the roll",
         long,
         &operator,
-        |cc| {
-            let l = loads(cc);
-            l.len() == 2 && l.values().all(|t| *t == 6)
-        },
+        |cc| balanced(cc, 2, 6),
     )
     .await;
     both_running(
@@ -729,10 +719,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         "the thawed worker back with its share",
         long,
         &operator,
-        |cc| {
-            let l = loads(cc);
-            l.len() == 2 && l.values().all(|t| *t == 6)
-        },
+        |cc| balanced(cc, 2, 6),
     )
     .await;
 
