@@ -172,7 +172,8 @@ pub struct ClusterView {
     pub assignment: Option<AssignmentRecord>,
     /// Workers placement used: existing, not draining, heartbeat fresh.
     pub live: BTreeSet<String>,
-    /// Workers whose heartbeat changed within the heartbeat timeout.
+    /// Workers whose heartbeat changed within the heartbeat timeout (or,
+    /// while no worker is heard at all, those fresh before: [`trusted_fresh`]).
     pub fresh: BTreeSet<String>,
     /// Task count placed per connector: committed, capped at tasks.max.
     pub counts: BTreeMap<String, u32>,
@@ -315,7 +316,7 @@ impl ClusterRuntime {
             seen: BTreeMap::new(),
             restarts: BTreeMap::new(),
             holds: BTreeMap::new(),
-            holding_live: false,
+            status_stalled: false,
         };
         tokio::spawn(looper.run());
         tracing::info!(cluster = %key, group = %settings.group, "cluster loop started");
@@ -593,35 +594,40 @@ struct Loop {
     restarts: BTreeMap<(String, u32), RestartInfo>,
     /// Tasks on their way from a worker that still runs them.
     holds: BTreeMap<placement::TaskId, Hold>,
-    /// Whether the last pass kept the live workers although no heartbeat
-    /// was fresh ([`live_workers`]).
-    holding_live: bool,
+    /// Whether the last pass kept the fresh workers although no heartbeat
+    /// was heard ([`trusted_fresh`]).
+    status_stalled: bool,
 }
 
-/// The workers placement uses: candidate Pods whose heartbeat is fresh.
+/// The workers whose heartbeat counts as fresh: those `heard` (their
+/// heartbeat changed within the timeout).
 ///
-/// When no candidate's heartbeat changed within the timeout while some of
-/// them counted as live before, the evidence points at the observer rather
-/// than at every worker at once: the broker stalled or this operator's read
-/// of the status topic fell behind. The workers that were live stay live
-/// (those whose Pods still exist) and nothing moves; unassigning everything
+/// When no worker Pod was heard at all while some counted as fresh before,
+/// the evidence points at the observer rather than at every worker at once:
+/// the broker stalled or this operator's read of the status topic fell
+/// behind. The workers fresh before stay fresh (those whose Pods still
+/// exist), so placement, the holds of moving tasks and drains all keep the
+/// last view they could trust and nothing moves; unassigning everything
 /// would stop every task with nowhere to run them. This is the
 /// node-lifecycle controller's rule for a zone whose nodes all go NotReady
 /// together. A worker that is really gone is still noticed once any other
-/// worker heartbeats again.
-/// Returns the live workers and whether they were kept by that rule.
-pub fn live_workers(
-    candidates: &BTreeSet<String>,
-    fresh: &BTreeSet<String>,
+/// worker is heard again.
+///
+/// Returns the fresh workers and whether they were kept by that rule.
+pub fn trusted_fresh(
+    pods: &BTreeSet<String>,
+    heard: BTreeSet<String>,
     previous: &BTreeSet<String>,
 ) -> (BTreeSet<String>, bool) {
-    let live: BTreeSet<String> = candidates.intersection(fresh).cloned().collect();
-    if live.is_empty() {
-        let kept: BTreeSet<String> = candidates.intersection(previous).cloned().collect();
-        let held = !kept.is_empty();
-        return (kept, held);
+    if pods.iter().any(|p| heard.contains(p)) {
+        return (heard, false);
     }
-    (live, false)
+    let kept: BTreeSet<String> = previous.intersection(pods).cloned().collect();
+    if kept.is_empty() {
+        (heard, false)
+    } else {
+        (kept, true)
+    }
 }
 
 /// A task moving off a worker that is still alive stays out of the
@@ -708,14 +714,14 @@ impl Loop {
                 inputs.restart_floors.clone(),
             )
         };
-        let fresh: BTreeSet<String> = self
+        let heard: BTreeSet<String> = self
             .seen
             .iter()
             .filter(|(_, (_, at))| now.duration_since(*at) < self.timings.heartbeat_timeout)
             .map(|(w, _)| w.clone())
             .collect();
-        // Pods that can run tasks: existing, not being deleted, not drained.
-        let candidates: BTreeSet<String> = self
+        // Worker Pods: existing and not being deleted.
+        let pods: BTreeSet<String> = self
             .pods
             .state()
             .iter()
@@ -725,16 +731,20 @@ impl Loop {
                     && p.metadata.deletion_timestamp.is_none()
             })
             .map(|p| p.name_any())
-            .filter(|name| !draining.contains(name))
+            .collect();
+        let (fresh, stalled) = trusted_fresh(&pods, heard, &self.view.borrow().fresh);
+        if stalled && !self.status_stalled {
+            tracing::warn!(cluster = %self.key, fresh = ?fresh, "no worker heartbeat changed within the heartbeat timeout; the status topic looks stalled, so the workers heard last stay live and no task moves");
+        }
+        self.status_stalled = stalled;
+        let live: BTreeSet<String> = pods
+            .iter()
+            .filter(|w| fresh.contains(*w) && !draining.contains(*w))
+            .cloned()
             .collect();
         let previous_live = self.view.borrow().live.clone();
-        let (live, held) = live_workers(&candidates, &fresh, &previous_live);
-        if held && !self.holding_live {
-            tracing::warn!(cluster = %self.key, live = ?live, "no worker heartbeat changed within the heartbeat timeout; the status topic looks stalled, so the live workers stay and no task moves");
-        }
-        self.holding_live = held;
         if live != previous_live {
-            self.log_live_change(&previous_live, &live, &candidates, &fresh);
+            self.log_live_change(&previous_live, &live, &pods, &draining, &fresh);
         }
 
         let previous: Option<AssignmentRecord> =
@@ -823,15 +833,18 @@ impl Loop {
         &self,
         before: &BTreeSet<String>,
         after: &BTreeSet<String>,
-        candidates: &BTreeSet<String>,
+        pods: &BTreeSet<String>,
+        draining: &BTreeSet<String>,
         fresh: &BTreeSet<String>,
     ) {
         let joined: Vec<&String> = after.difference(before).collect();
         let left: Vec<String> = before
             .difference(after)
             .map(|w| {
-                let why = if !candidates.contains(w) {
-                    "Pod deleted or draining"
+                let why = if !pods.contains(w) {
+                    "Pod deleted"
+                } else if draining.contains(w) {
+                    "draining"
                 } else if !self.statuses.workers.contains_key(w) {
                     "heartbeat removed"
                 } else if !fresh.contains(w) {
@@ -1042,7 +1055,7 @@ fn restarts_of<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::live_workers;
+    use super::trusted_fresh;
     use std::collections::BTreeSet;
 
     fn set(names: &[&str]) -> BTreeSet<String> {
@@ -1050,36 +1063,37 @@ mod tests {
     }
 
     #[test]
-    fn live_workers_are_candidates_with_a_fresh_heartbeat() {
-        let (live, held) = live_workers(
+    fn fresh_workers_are_those_heard_within_the_timeout() {
+        let (fresh, stalled) = trusted_fresh(
             &set(&["w-0", "w-1", "w-2"]),
-            &set(&["w-0", "w-2", "w-9"]),
+            set(&["w-0", "w-2", "w-9"]),
             &set(&["w-0", "w-1", "w-2"]),
         );
-        assert_eq!(live, set(&["w-0", "w-2"]));
-        assert!(!held);
+        assert_eq!(fresh, set(&["w-0", "w-2", "w-9"]));
+        assert!(!stalled);
     }
 
     #[test]
-    fn no_fresh_heartbeat_at_all_keeps_the_previous_live_workers() {
+    fn no_worker_heard_at_all_keeps_the_previous_fresh_workers() {
         // Every heartbeat stalled at once: the observer, not the workers.
-        let (live, held) = live_workers(
+        let (fresh, stalled) = trusted_fresh(
             &set(&["w-0", "w-1", "w-2"]),
-            &set(&[]),
+            set(&[]),
             &set(&["w-0", "w-1", "w-2"]),
         );
-        assert_eq!(live, set(&["w-0", "w-1", "w-2"]));
-        assert!(held);
+        assert_eq!(fresh, set(&["w-0", "w-1", "w-2"]));
+        assert!(stalled);
         // A Pod deleted meanwhile still leaves.
-        let (live, held) = live_workers(&set(&["w-0", "w-2"]), &set(&[]), &set(&["w-0", "w-1"]));
-        assert_eq!(live, set(&["w-0"]));
-        assert!(held);
+        let (fresh, stalled) =
+            trusted_fresh(&set(&["w-0", "w-2"]), set(&[]), &set(&["w-0", "w-1"]));
+        assert_eq!(fresh, set(&["w-0"]));
+        assert!(stalled);
     }
 
     #[test]
-    fn nothing_live_before_and_nothing_fresh_is_nothing_live() {
-        let (live, held) = live_workers(&set(&["w-0"]), &set(&[]), &set(&[]));
-        assert!(live.is_empty());
-        assert!(!held);
+    fn nothing_fresh_before_and_nothing_heard_is_nothing_fresh() {
+        let (fresh, stalled) = trusted_fresh(&set(&["w-0"]), set(&[]), &set(&[]));
+        assert!(fresh.is_empty());
+        assert!(!stalled);
     }
 }
