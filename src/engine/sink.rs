@@ -123,6 +123,13 @@ impl ConsumerContext for SinkContext {
             consumer.rebalance_protocol(),
             RebalanceProtocol::Cooperative
         );
+        let give_up = |tpl: &TopicPartitionList| {
+            if cooperative {
+                consumer.incremental_unassign(tpl)
+            } else {
+                consumer.unassign()
+            }
+        };
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 let assigned = if cooperative {
@@ -155,20 +162,12 @@ impl ConsumerContext for SinkContext {
                     }
                 }
                 let _ = self.events.send(RebalanceEvent::Revoked(partitions(tpl)));
-                if cooperative {
-                    consumer.incremental_unassign(tpl)
-                } else {
-                    consumer.unassign()
-                }
+                give_up(tpl)
             }
             other => {
                 let code: RDKafkaErrorCode = other.into();
                 tracing::warn!(task = %self.task, error = %code, "rebalance error; giving up the assignment");
-                if cooperative {
-                    consumer.incremental_unassign(tpl)
-                } else {
-                    consumer.unassign()
-                }
+                give_up(tpl)
             }
         };
         if let Err(e) = result {
@@ -249,15 +248,13 @@ impl SinkTaskRunner {
     }
 
     pub async fn run(mut self) -> Result<(), TaskFailure> {
-        let defer = &self.consumer.context().defer_revokes;
-        defer.store(true, Ordering::Release);
+        let consumer = self.consumer.clone();
+        let defer_revokes = &consumer.context().defer_revokes;
+        defer_revokes.store(true, Ordering::Release);
         let result = self.run_loop().await;
         // From here on revocations are carried out at once (the consumer's
         // close revokes everything).
-        self.consumer
-            .context()
-            .defer_revokes
-            .store(false, Ordering::Release);
+        defer_revokes.store(false, Ordering::Release);
         // On failure, commit only what the task had flushed before; never
         // commit past a batch that failed.
         let committed = if result.is_ok() {
