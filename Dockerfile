@@ -9,6 +9,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends cmake && rm -rf
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY crates ./crates
 # Cargo.toml names the benchmark targets; their files must be there.
 COPY benches ./benches
 COPY bench ./bench

@@ -2,7 +2,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
-pub mod connect;
+/// The plugin API, its own crate so connectors build against it alone.
+pub use kconnect_api as connect;
 pub mod connectors;
 pub mod converters;
 pub mod distributed;

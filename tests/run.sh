@@ -17,11 +17,11 @@ need mvn "Maven fetches the Kafka jars"
 need go "Go builds kube-apiserver, kubectl and etcd from the Go module proxy"
 need openssl "certificates for the test kube-apiserver"
 
-step "cargo fmt --check"
-cargo fmt --check
+step "cargo fmt --all --check"
+cargo fmt --all --check
 
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets -- -D warnings
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
 
 step "JsonConverter vectors still match Apache Kafka's JsonConverter"
 bash tests/vectors/jsonconverter/gen.sh
@@ -77,7 +77,7 @@ echo "Schema Registry (Apicurio, Confluent API) at $SCHEMA_REGISTRY_URL" >&2
 
 step "cargo test (unit, property and end-to-end tests)"
 test_log="$KCONNECT_TEST_STATE/cargo-test.log"
-cargo test -- --test-threads=2 2>&1 | tee "$test_log"
+cargo test --workspace -- --test-threads=2 2>&1 | tee "$test_log"
 read -r passed failed < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' "$test_log")
 
 step "quickstart"

@@ -1,5 +1,11 @@
-//! The plugin API and data model shared by connectors, converters and the
-//! engine.
+//! kconnect's plugin API: the data model, records, config definitions,
+//! converters, transforms and the connector and task traits, in the shape of
+//! Java's `org.apache.kafka.connect.*` API.
+//!
+//! Connectors, converters and transforms build against this crate alone: it
+//! depends on nothing else of kconnect. The engine (the `kconnect` crate)
+//! hosts them; see `docs/connector-contract.md` for what a connector must do.
+#![forbid(unsafe_code)]
 
 pub mod config;
 pub mod config_provider;

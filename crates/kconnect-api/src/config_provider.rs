@@ -711,7 +711,7 @@ impl fmt::Display for Masked<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connect::config::props_of;
+    use crate::config::props_of;
 
     fn env(vars: &[(&str, &str)], pattern: Option<&str>) -> EnvVarConfigProvider {
         let params = match pattern {
