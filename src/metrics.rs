@@ -38,6 +38,7 @@ const SLOT_US: u64 = SLOT.as_micros() as u64;
 static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(crate::engine::metrics::ConnectCollector));
+    registry.register_collector(Box::new(crate::engine::plugin_metrics::PluginCollector));
     registry.register_collector(Box::new(crate::operator::metrics::OperatorCollector));
     registry
 });

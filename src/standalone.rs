@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::future::LocalBoxFuture;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 use serde_json::Value as Json;
@@ -37,6 +38,7 @@ use crate::connectors::AnyConnector;
 use crate::engine::connector_config::{
     self, common_topics, ConnectorConfigError, ValidatedConnector,
 };
+use crate::engine::connector_context::{ConnectorEvent, HostedConnector};
 use crate::engine::worker::WorkerError;
 use crate::engine::{metrics, TaskId, TaskState, Worker, WorkerConfig};
 use crate::rest::entities::{
@@ -292,9 +294,13 @@ pub async fn run(
         restart_on_exit: BTreeSet::new(),
         secrets: Redactor::default(),
     };
+    let mut connector_events = herder
+        .worker
+        .take_connector_events()
+        .expect("a new worker has its connector events");
     for (raw, loaded) in connectors {
         let name = loaded.validated.name.clone();
-        herder.add(&name, raw, loaded, TargetState::Started)?;
+        herder.add(&name, raw, loaded, TargetState::Started).await?;
     }
     herder.publish_metrics();
 
@@ -333,7 +339,8 @@ pub async fn run(
                 }
                 break;
             }
-            Some(job) = job_rx.recv() => job(&mut herder),
+            Some(job) = job_rx.recv() => job(&mut herder).await,
+            Some(event) = connector_events.recv() => herder.on_connector_event(event).await,
             Some((id, state)) = herder.worker.next_exit() => herder.on_exit(id, state),
         }
         herder.publish_metrics();
@@ -349,9 +356,9 @@ pub async fn run(
     } = herder;
     worker.shutdown_token().cancel();
     let states = worker.run().await;
-    for conn in connectors.values_mut() {
+    for (name, conn) in connectors.iter_mut() {
         if let Some(loaded) = &mut conn.loaded {
-            loaded.connector.as_connector_mut().stop();
+            loaded.stop_instance(name).await;
         }
     }
     drop(embedded);
@@ -421,6 +428,20 @@ struct Loaded {
     resolved: Props,
     /// Scrubs the resolved values from errors and traces.
     redactor: Redactor,
+    /// The running connector instance's context; `None` until `start`ed.
+    context: Option<Arc<HostedConnector>>,
+}
+
+impl Loaded {
+    /// Stops the connector instance if it runs (Java's `Connector.stop`).
+    async fn stop_instance(&mut self, name: &str) {
+        if let Some(ctx) = self.context.take() {
+            if let Err(e) = self.connector.as_connector_mut().stop().await {
+                tracing::warn!(connector = %name, error = %self.redactor.redact(&e.trace()), "connector stop failed");
+            }
+            ctx.release();
+        }
+    }
 }
 
 enum LoadError {
@@ -450,6 +471,7 @@ fn load(providers: &ConfigProviders, raw: &Props) -> Result<Loaded, LoadError> {
         connector,
         resolved: resolved.props,
         redactor,
+        context: None,
     })
 }
 
@@ -613,7 +635,7 @@ fn write_atomically(
 }
 
 /// Work for the herder, run on its loop with exclusive access.
-type Job = Box<dyn FnOnce(&mut Herder) + Send>;
+type Job = Box<dyn for<'a> FnOnce(&'a mut Herder) -> LocalBoxFuture<'a, ()> + Send>;
 
 /// One connector of the herder.
 struct Conn {
@@ -678,7 +700,7 @@ fn task_id(name: &str, task: u32) -> TaskId {
 impl Herder {
     /// Adds a validated connector and starts it in `target` state. A
     /// failure to start its tasks is the error (files at startup).
-    fn add(
+    async fn add(
         &mut self,
         name: &str,
         raw: Props,
@@ -719,12 +741,12 @@ impl Herder {
             topics: BTreeSet::new(),
         };
         self.connectors.insert(name.to_owned(), conn);
-        self.start_connector(name)
+        self.start_connector(name).await
     }
 
     /// Brings a connector to its target state: computes task configs and
     /// starts the tasks (STARTED), or reports PAUSED / STOPPED.
-    fn start_connector(&mut self, name: &str) -> Result<(), WorkerError> {
+    async fn start_connector(&mut self, name: &str) -> Result<(), WorkerError> {
         let Some(conn) = self.connectors.get_mut(name) else {
             return Ok(());
         };
@@ -742,17 +764,47 @@ impl Herder {
                 conn.trace = None;
                 conn.task_configs.clear();
                 conn.task_states.clear();
+                if let Some(loaded) = &mut conn.loaded {
+                    loaded.stop_instance(name).await;
+                }
                 return Ok(());
             }
             TargetState::Started => {}
         }
-        let Some(loaded) = &conn.loaded else {
+        let Some(loaded) = &mut conn.loaded else {
             return Ok(());
         };
-        let computed = loaded
-            .connector
-            .as_connector()
-            .task_configs(loaded.validated.tasks_max);
+        let started = match &loaded.context {
+            Some(_) => Ok(()),
+            None => {
+                let ctx = self.worker.connector_context(name);
+                let started = loaded
+                    .connector
+                    .as_connector_mut()
+                    .start(ctx.clone(), &loaded.resolved)
+                    .await;
+                match started {
+                    Ok(()) => {
+                        loaded.context = Some(ctx);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        ctx.release();
+                        Err(e)
+                    }
+                }
+            }
+        };
+        let computed = match started {
+            Ok(()) => {
+                loaded
+                    .connector
+                    .as_connector()
+                    .task_configs(loaded.validated.tasks_max)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         metrics::connector_startup(computed.is_ok());
         match computed {
             Ok(configs) => {
@@ -764,7 +816,7 @@ impl Herder {
                 conn.task_configs = configs;
             }
             Err(e) => {
-                let trace = loaded.redactor.redact(&e.to_string());
+                let trace = loaded.redactor.redact(&e.trace());
                 conn.state = State::Failed;
                 conn.trace = Some(trace.clone());
                 return Err(WorkerError::Connector {
@@ -849,6 +901,32 @@ impl Herder {
     /// Tasks of `name` still running or stopping.
     fn live_tasks(&self, name: &str) -> usize {
         self.live.iter().filter(|id| id.connector == name).count()
+    }
+
+    /// A connector's request through its context.
+    async fn on_connector_event(&mut self, event: ConnectorEvent) {
+        let name = event.connector().to_owned();
+        let running = self
+            .connectors
+            .get(&name)
+            .is_some_and(|c| c.loaded.as_ref().is_some_and(|l| l.context.is_some()));
+        if !running {
+            // From a run that has been stopped since.
+            return;
+        }
+        match event {
+            ConnectorEvent::Reconfigure { .. } => self.reconfigure(&name, false).await,
+            ConnectorEvent::Failed { trace, .. } => {
+                if let Some(conn) = self.connectors.get_mut(&name) {
+                    let trace = conn
+                        .loaded
+                        .as_ref()
+                        .map_or(trace.clone(), |l| l.redactor.redact(&trace));
+                    conn.state = State::Failed;
+                    conn.trace = Some(trace);
+                }
+            }
+        }
     }
 
     fn on_exit(&mut self, id: TaskId, state: TaskState) {
@@ -948,7 +1026,7 @@ impl Herder {
     }
 
     /// Java's `putConnectorConfig` once the config validated.
-    fn put(
+    async fn put(
         &mut self,
         name: &str,
         raw: Props,
@@ -964,7 +1042,7 @@ impl Herder {
             }
             Some(conn) => {
                 if let Some(old) = &mut conn.loaded {
-                    old.connector.as_connector_mut().stop();
+                    old.stop_instance(name).await;
                 }
                 false
             }
@@ -976,7 +1054,7 @@ impl Herder {
                 Some(InitialState::Stopped) => TargetState::Stopped,
                 _ => TargetState::Started,
             };
-            if let Err(e) = self.add(name, raw, loaded, target) {
+            if let Err(e) = self.add(name, raw, loaded, target).await {
                 tracing::error!(connector = %name, error = %e, "connector failed to start");
             }
         } else {
@@ -988,7 +1066,7 @@ impl Herder {
             conn.raw = raw;
             conn.kind = loaded.connector.kind();
             conn.loaded = Some(loaded);
-            self.reconfigure(name, true);
+            self.reconfigure(name, true).await;
         }
         Ok(Created {
             created,
@@ -999,7 +1077,7 @@ impl Herder {
     /// Recomputes task configs of a (re)loaded connector and starts what
     /// does not run; running tasks restart when `force` or when their
     /// configs changed, and stop when no longer wanted.
-    fn reconfigure(&mut self, name: &str, force: bool) {
+    async fn reconfigure(&mut self, name: &str, force: bool) {
         let before = self
             .connectors
             .get(name)
@@ -1011,7 +1089,7 @@ impl Herder {
             .filter(|id| id.connector == name)
             .cloned()
             .collect();
-        if let Err(e) = self.start_connector(name) {
+        if let Err(e) = self.start_connector(name).await {
             tracing::error!(connector = %name, error = %e, "connector failed to start");
         }
         let Some(conn) = self.connectors.get(name) else {
@@ -1034,7 +1112,7 @@ impl Herder {
         }
     }
 
-    fn pause(&mut self, name: &str) -> Result<(), RestError> {
+    async fn pause(&mut self, name: &str) -> Result<(), RestError> {
         let conn = self
             .connectors
             .get_mut(name)
@@ -1048,11 +1126,11 @@ impl Herder {
             metrics::set_task_status(id, metrics::Status::Paused);
         }
         self.stop_tasks(name);
-        let _ = self.start_connector(name);
+        let _ = self.start_connector(name).await;
         Ok(())
     }
 
-    fn resume(&mut self, name: &str) -> Result<(), RestError> {
+    async fn resume(&mut self, name: &str) -> Result<(), RestError> {
         let conn = self
             .connectors
             .get_mut(name)
@@ -1061,38 +1139,38 @@ impl Herder {
             return Ok(());
         }
         conn.target = TargetState::Started;
-        if let Err(e) = self.start_connector(name) {
+        if let Err(e) = self.start_connector(name).await {
             tracing::error!(connector = %name, error = %e, "connector failed to resume");
         }
         Ok(())
     }
 
-    fn stop(&mut self, name: &str) -> Result<(), RestError> {
+    async fn stop(&mut self, name: &str) -> Result<(), RestError> {
         let conn = self
             .connectors
             .get_mut(name)
             .ok_or_else(|| RestError::not_found(format!("Unknown connector {name}")))?;
         conn.target = TargetState::Stopped;
         self.stop_tasks(name);
-        let _ = self.start_connector(name);
+        let _ = self.start_connector(name).await;
         Ok(())
     }
 
-    fn delete(&mut self, name: &str) -> Result<(), RestError> {
+    async fn delete(&mut self, name: &str) -> Result<(), RestError> {
         let mut conn = self
             .connectors
             .remove(name)
             .ok_or_else(|| RestError::connector_not_found(name))?;
         self.stop_tasks(name);
         if let Some(loaded) = &mut conn.loaded {
-            loaded.connector.as_connector_mut().stop();
+            loaded.stop_instance(name).await;
         }
         tracing::info!(connector = %name, "connector deleted");
         Ok(())
     }
 
     /// Java's `restartConnectorAndTasks` (and plain `restartConnector`).
-    fn restart(
+    async fn restart(
         &mut self,
         name: &str,
         include_tasks: bool,
@@ -1133,10 +1211,10 @@ impl Herder {
                 Ok(loaded) => {
                     let conn = self.connectors.get_mut(name).expect("exists");
                     if let Some(old) = &mut conn.loaded {
-                        old.connector.as_connector_mut().stop();
+                        old.stop_instance(name).await;
                     }
                     conn.loaded = Some(loaded);
-                    self.reconfigure(name, false);
+                    self.reconfigure(name, false).await;
                 }
                 Err(e) => {
                     let message = match e {
@@ -1236,11 +1314,26 @@ impl StandaloneBackend {
         &self,
         f: impl FnOnce(&mut Herder) -> R + Send + 'static,
     ) -> Result<R, RestError> {
+        self.call_async(move |h| {
+            let r = f(h);
+            Box::pin(async move { r })
+        })
+        .await
+    }
+
+    /// [`Self::call`] for herder work that awaits (a connector's start or
+    /// stop).
+    async fn call_async<R: Send + 'static>(
+        &self,
+        f: impl for<'a> FnOnce(&'a mut Herder) -> LocalBoxFuture<'a, R> + Send + 'static,
+    ) -> Result<R, RestError> {
         let (tx, rx) = oneshot::channel();
         let gone = || RestError::internal("The worker is shutting down");
         self.jobs
             .send(Box::new(move |h| {
-                let _ = tx.send(f(h));
+                Box::pin(async move {
+                    let _ = tx.send(f(h).await);
+                })
             }))
             .await
             .map_err(|_| gone())?;
@@ -1414,35 +1507,42 @@ impl Backend for StandaloneBackend {
             return Err(e);
         }
         let name = name.to_owned();
-        self.call(move |h| {
-            let loaded = load(&h.providers, &config).map_err(|e| match e {
-                LoadError::Resolve(e) => RestError::bad_request(e.to_string()),
-                LoadError::Invalid(e) => RestError::bad_request(e.message),
-            })?;
-            h.put(&name, config, loaded, allow_replace, initial_state)
+        self.call_async(move |h| {
+            Box::pin(async move {
+                let loaded = load(&h.providers, &config).map_err(|e| match e {
+                    LoadError::Resolve(e) => RestError::bad_request(e.to_string()),
+                    LoadError::Invalid(e) => RestError::bad_request(e.message),
+                })?;
+                h.put(&name, config, loaded, allow_replace, initial_state)
+                    .await
+            })
         })
         .await?
     }
 
     async fn delete_connector(&self, name: &str) -> Result<(), RestError> {
         let owned = name.to_owned();
-        self.call(move |h| h.delete(&owned)).await??;
+        self.call_async(move |h| Box::pin(async move { h.delete(&owned).await }))
+            .await??;
         self.await_tasks_stopped(name).await
     }
 
     async fn pause_connector(&self, name: &str) -> Result<(), RestError> {
         let name = name.to_owned();
-        self.call(move |h| h.pause(&name)).await?
+        self.call_async(move |h| Box::pin(async move { h.pause(&name).await }))
+            .await?
     }
 
     async fn resume_connector(&self, name: &str) -> Result<(), RestError> {
         let name = name.to_owned();
-        self.call(move |h| h.resume(&name)).await?
+        self.call_async(move |h| Box::pin(async move { h.resume(&name).await }))
+            .await?
     }
 
     async fn stop_connector(&self, name: &str) -> Result<(), RestError> {
         let owned = name.to_owned();
-        self.call(move |h| h.stop(&owned)).await??;
+        self.call_async(move |h| Box::pin(async move { h.stop(&owned).await }))
+            .await??;
         self.await_tasks_stopped(name).await
     }
 
@@ -1453,8 +1553,10 @@ impl Backend for StandaloneBackend {
         only_failed: bool,
     ) -> Result<Option<ConnectorStateInfo>, RestError> {
         let name = name.to_owned();
-        self.call(move |h| h.restart(&name, include_tasks, only_failed))
-            .await?
+        self.call_async(move |h| {
+            Box::pin(async move { h.restart(&name, include_tasks, only_failed).await })
+        })
+        .await?
     }
 
     async fn restart_task(&self, name: &str, task: u32) -> Result<(), RestError> {

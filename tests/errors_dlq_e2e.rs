@@ -439,14 +439,19 @@ mod flaky {
         pub props: Props,
     }
 
+    #[async_trait]
     impl Connector for FlakyConnector {
         fn config_def(&self) -> ConfigDef {
             ConfigDef::new()
         }
-        fn start(&mut self, _props: &Props) -> ConnectResult<()> {
+        async fn start(
+            &mut self,
+            _ctx: Arc<dyn kconnect::connect::ConnectorContext>,
+            _props: &Props,
+        ) -> ConnectResult<()> {
             Ok(())
         }
-        fn task_configs(&self, _max: usize) -> ConnectResult<Vec<Props>> {
+        async fn task_configs(&self, _max: usize) -> ConnectResult<Vec<Props>> {
             Ok(vec![self.props.clone()])
         }
     }
@@ -467,14 +472,18 @@ mod flaky {
 
     #[async_trait]
     impl SinkTask for FlakyTask {
-        async fn start(&mut self, _props: &Props) -> ConnectResult<()> {
+        async fn start(
+            &mut self,
+            _ctx: kconnect::connect::SinkTaskContext,
+            _props: &Props,
+        ) -> ConnectResult<()> {
             Ok(())
         }
         async fn put(&mut self, records: Vec<SinkRecord>) -> ConnectResult<()> {
             let mut state = self.state.lock().unwrap();
             state.puts += 1;
             if state.puts <= self.failures {
-                return Err(ConnectError::Retriable(format!(
+                return Err(ConnectError::retriable(format!(
                     "not now ({} records)",
                     records.len()
                 )));
@@ -545,7 +554,7 @@ async fn retriable_put_failures_redeliver_the_batch_without_loss_or_second_dlq_c
     )
     .expect("worker config");
     let state = Arc::new(Mutex::new(flaky::State::default()));
-    let connector = flaky::connector(state.clone(), 2, props.clone());
+    let mut connector = flaky::connector(state.clone(), 2, props.clone());
     let validated = ValidatedConnector {
         name: name.clone(),
         plugin: &flaky::PLUGIN,
@@ -558,7 +567,8 @@ async fn retriable_put_failures_redeliver_the_batch_without_loss_or_second_dlq_c
         Arc::new(MemoryOffsetStore::default()),
     );
     worker
-        .start_connector(&validated, &connector)
+        .start_connector(&validated, &mut connector)
+        .await
         .expect("starting the flaky sink");
     let shutdown = worker.shutdown_token();
     let running = tokio::spawn(worker.run());

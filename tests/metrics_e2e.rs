@@ -63,10 +63,11 @@ impl Running {
             for props in connectors {
                 let props: Vec<(&str, &str)> =
                     props.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                let (validated, connector) =
+                let (validated, mut connector) =
                     connector_config::validate(&props_of(&props)).expect("valid connector");
                 worker
-                    .start_connector(&validated, &connector)
+                    .start_connector(&validated, &mut connector)
+                    .await
                     .expect("starting connector");
             }
             let stop = worker.shutdown_token();

@@ -10,9 +10,9 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::connect::{
-    ConfigDef, ConfigType, ConnectError, ConnectRecord, ConnectResult, Connector, Importance,
-    OffsetMap, OffsetReader, Props, SchemaBuilder, SchemaRef, SourceConnector, SourceRecord,
-    SourceTask, Struct, Validator, Value,
+    ConfigDef, ConfigType, ConnectError, ConnectRecord, ConnectResult, Connector, ConnectorContext,
+    Importance, OffsetMap, Props, SchemaBuilder, SchemaRef, SourceConnector, SourceRecord,
+    SourceTask, SourceTaskContext, Struct, Validator, Value,
 };
 
 pub const TOPIC: &str = "topic";
@@ -64,7 +64,7 @@ pub fn order(schema: &SchemaRef, id: i64, created_at: i64) -> Result<Struct, Con
             .put("amount", ((mix >> 40) % 100_000) as f64 / 100.0)?
             .put("created_at", Value::Timestamp(created_at))
     };
-    build().map_err(|e| ConnectError::Other(e.message))
+    build().map_err(|e| ConnectError::other(e.message))
 }
 
 #[derive(Default)]
@@ -72,18 +72,19 @@ pub struct DatagenConnector {
     props: Props,
 }
 
+#[async_trait]
 impl Connector for DatagenConnector {
     fn config_def(&self) -> ConfigDef {
         config_def()
     }
 
-    fn start(&mut self, props: &Props) -> ConnectResult<()> {
+    async fn start(&mut self, _ctx: Arc<dyn ConnectorContext>, props: &Props) -> ConnectResult<()> {
         config_def().parse(props)?;
         self.props = props.clone();
         Ok(())
     }
 
-    fn task_configs(&self, max_tasks: usize) -> ConnectResult<Vec<Props>> {
+    async fn task_configs(&self, max_tasks: usize) -> ConnectResult<Vec<Props>> {
         let n = max_tasks.max(1);
         Ok((0..n)
             .map(|i| {
@@ -129,25 +130,25 @@ impl DatagenTask {
 
 #[async_trait]
 impl SourceTask for DatagenTask {
-    async fn start(&mut self, props: &Props, offsets: Arc<dyn OffsetReader>) -> ConnectResult<()> {
+    async fn start(&mut self, ctx: SourceTaskContext, props: &Props) -> ConnectResult<()> {
         let cfg = config_def().parse(props)?;
-        self.topic = cfg.string(TOPIC).unwrap_or_default();
+        self.topic = cfg.string(TOPIC)?.unwrap_or_default();
         self.task_id = props.get(TASK_ID).and_then(|v| v.parse().ok()).unwrap_or(0);
         self.task_count = props
             .get(TASK_COUNT)
             .and_then(|v| v.parse().ok())
             .unwrap_or(1)
             .max(1);
-        let count = cfg.long(COUNT);
+        let count = cfg.long(COUNT)?;
         self.limit = (count >= 0).then(|| {
             // ids below `count` that are congruent to task_id modulo task_count
             (count - self.task_id + self.task_count - 1).max(0) / self.task_count
         });
-        self.rate_per_task = cfg.double(RATE).max(0.0) / self.task_count as f64;
-        self.batch_size = i64::from(cfg.int(BATCH_SIZE));
+        self.rate_per_task = cfg.double(RATE)?.max(0.0) / self.task_count as f64;
+        self.batch_size = i64::from(cfg.int(BATCH_SIZE)?);
         self.schema = Some(order_schema());
         self.key_schema = Some(SchemaBuilder::int64().build());
-        if let Some(off) = offsets.offset(&self.partition()) {
+        if let Some(off) = ctx.offset_reader().offset(&self.partition()) {
             self.generated = off.get("generated").and_then(|v| v.as_i64()).unwrap_or(0);
         }
         Ok(())
@@ -177,7 +178,7 @@ impl SourceTask for DatagenTask {
         let schema = self
             .schema
             .clone()
-            .ok_or_else(|| ConnectError::Other("poll before start".into()))?;
+            .ok_or_else(|| ConnectError::other("poll before start"))?;
         let partition = Arc::new(self.partition());
         let mut out = Vec::with_capacity(n as usize);
         for _ in 0..n {
@@ -204,6 +205,12 @@ impl SourceTask for DatagenTask {
 mod tests {
     use super::*;
 
+    use crate::connect::{DetachedContext, OffsetReader, PluginMetrics};
+
+    fn task_context(offsets: Arc<dyn OffsetReader>) -> SourceTaskContext {
+        SourceTaskContext::new(offsets, PluginMetrics::detached())
+    }
+
     struct NoOffsets;
     impl OffsetReader for NoOffsets {
         fn offset(&self, _: &OffsetMap) -> Option<OffsetMap> {
@@ -218,11 +225,13 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        c.start(&props).unwrap();
+        c.start(DetachedContext::new(), &props).await.unwrap();
         let mut ids = Vec::new();
-        for cfg in c.task_configs(3).unwrap() {
+        for cfg in c.task_configs(3).await.unwrap() {
             let mut t = DatagenTask::default();
-            t.start(&cfg, Arc::new(NoOffsets)).await.unwrap();
+            t.start(task_context(Arc::new(NoOffsets)), &cfg)
+                .await
+                .unwrap();
             for r in t.poll().await.unwrap() {
                 assert!(order_schema().validate(&r.record.value).is_ok());
                 ids.push(r.record.key.clone());

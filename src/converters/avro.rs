@@ -1908,6 +1908,25 @@ fn bounded_insert<K: std::hash::Hash + Eq, V>(m: &Mutex<HashMap<K, V>>, k: K, v:
     map.insert(k, v);
 }
 
+/// [`crate::connect::Config`]'s getters with the error as the message
+/// [`AvroConverter::configure`] returns.
+struct Getters<'a>(&'a crate::connect::Config);
+
+impl Getters<'_> {
+    fn string(&self, key: &str) -> Result<Option<String>, String> {
+        self.0.string(key).map_err(|e| e.message)
+    }
+    fn int(&self, key: &str) -> Result<i32, String> {
+        self.0.int(key).map_err(|e| e.message)
+    }
+    fn boolean(&self, key: &str) -> Result<bool, String> {
+        self.0.boolean(key).map_err(|e| e.message)
+    }
+    fn list(&self, key: &str) -> Result<Vec<String>, String> {
+        self.0.list(key).map_err(|e| e.message)
+    }
+}
+
 impl AvroConverter {
     /// Configures a converter from its settings (the `key.converter.` /
     /// `value.converter.` prefix already removed).
@@ -1918,23 +1937,28 @@ impl AvroConverter {
         } else {
             VALUE_SUBJECT_NAME_STRATEGY_CONFIG
         };
-        let strategy_class = config.string(strategy_key).unwrap_or_default();
+        // Every key read below is declared; a bad value names its key.
+        let config = Getters(&config);
+        let strategy_class = config.string(strategy_key)?.unwrap_or_default();
         let strategy = SubjectNameStrategy::from_class(&strategy_class).ok_or_else(|| {
             format!(
                 "Invalid value {strategy_class} for configuration {strategy_key}: expected one of {TOPIC_NAME_STRATEGY}, {RECORD_NAME_STRATEGY}, {TOPIC_RECORD_NAME_STRATEGY}"
             )
         })?;
         let source = config
-            .string(BASIC_AUTH_CREDENTIALS_SOURCE_CONFIG)
+            .string(BASIC_AUTH_CREDENTIALS_SOURCE_CONFIG)?
             .unwrap_or_default()
             .trim()
             .to_ascii_uppercase();
         let user_info = match source.as_str() {
             "USER_INFO" => {
+                let fallback = config
+                    .string(SR_BASIC_AUTH_USER_INFO_CONFIG)?
+                    .filter(|s| !s.is_empty());
                 let ui = config
-                    .string(BASIC_AUTH_USER_INFO_CONFIG)
+                    .string(BASIC_AUTH_USER_INFO_CONFIG)?
                     .filter(|s| !s.is_empty())
-                    .or_else(|| config.string(SR_BASIC_AUTH_USER_INFO_CONFIG).filter(|s| !s.is_empty()))
+                    .or(fallback)
                     .ok_or_else(|| {
                         format!("{BASIC_AUTH_CREDENTIALS_SOURCE_CONFIG}=USER_INFO needs {BASIC_AUTH_USER_INFO_CONFIG}")
                     })?;
@@ -1947,27 +1971,31 @@ impl AvroConverter {
             }
             _ => None,
         };
-        let ms = |k: &str| Duration::from_millis(u64::try_from(config.int(k)).unwrap_or(0));
-        let mut rc = RegistryConfig::new(config.list(SCHEMA_REGISTRY_URL_CONFIG));
+        let ms = |k: &str| -> Result<Duration, String> {
+            Ok(Duration::from_millis(
+                u64::try_from(config.int(k)?).unwrap_or(0),
+            ))
+        };
+        let mut rc = RegistryConfig::new(config.list(SCHEMA_REGISTRY_URL_CONFIG)?);
         rc.user_info = user_info;
-        rc.max_retries = u32::try_from(config.int(MAX_RETRIES_CONFIG)).unwrap_or(0);
-        rc.retry_wait = ms(RETRIES_WAIT_MS_CONFIG);
-        rc.retry_max_wait = ms(RETRIES_MAX_WAIT_MS_CONFIG);
-        rc.connect_timeout = ms(HTTP_CONNECT_TIMEOUT_MS_CONFIG);
-        rc.read_timeout = ms(HTTP_READ_TIMEOUT_MS_CONFIG);
+        rc.max_retries = u32::try_from(config.int(MAX_RETRIES_CONFIG)?).unwrap_or(0);
+        rc.retry_wait = ms(RETRIES_WAIT_MS_CONFIG)?;
+        rc.retry_max_wait = ms(RETRIES_MAX_WAIT_MS_CONFIG)?;
+        rc.connect_timeout = ms(HTTP_CONNECT_TIMEOUT_MS_CONFIG)?;
+        rc.read_timeout = ms(HTTP_READ_TIMEOUT_MS_CONFIG)?;
         rc.cache_capacity =
-            usize::try_from(config.int(MAX_SCHEMAS_PER_SUBJECT_CONFIG)).unwrap_or(0);
+            usize::try_from(config.int(MAX_SCHEMAS_PER_SUBJECT_CONFIG)?).unwrap_or(0);
         let registry = SchemaRegistryClient::new(rc).map_err(|e| e.to_string())?;
         Ok(AvroConverter {
             is_key,
             registry,
-            auto_register: config.boolean(AUTO_REGISTER_SCHEMAS_CONFIG),
-            use_latest: config.boolean(USE_LATEST_VERSION_CONFIG),
-            normalize: config.boolean(NORMALIZE_SCHEMAS_CONFIG),
-            meta: config.boolean(CONNECT_META_DATA_CONFIG),
-            enhanced: config.boolean(ENHANCED_AVRO_SCHEMA_SUPPORT_CONFIG),
+            auto_register: config.boolean(AUTO_REGISTER_SCHEMAS_CONFIG)?,
+            use_latest: config.boolean(USE_LATEST_VERSION_CONFIG)?,
+            normalize: config.boolean(NORMALIZE_SCHEMAS_CONFIG)?,
+            meta: config.boolean(CONNECT_META_DATA_CONFIG)?,
+            enhanced: config.boolean(ENHANCED_AVRO_SCHEMA_SUPPORT_CONFIG)?,
             strategy,
-            cache_size: usize::try_from(config.int(SCHEMAS_CACHE_CONFIG)).unwrap_or(0),
+            cache_size: usize::try_from(config.int(SCHEMAS_CACHE_CONFIG)?).unwrap_or(0),
             by_connect: Mutex::new(HashMap::new()),
             by_text: Mutex::new(HashMap::new()),
             by_id: Mutex::new(HashMap::new()),

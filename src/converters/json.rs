@@ -170,6 +170,7 @@ impl JsonConverter {
         let config = config_def().parse(settings).map_err(|e| e.message)?;
         let decimal_format = match config
             .string(DECIMAL_FORMAT_CONFIG)
+            .map_err(|e| e.message)?
             .unwrap_or_default()
             .trim()
             .to_ascii_uppercase()
@@ -180,13 +181,22 @@ impl JsonConverter {
         };
         Ok(JsonConverter {
             settings: Settings {
-                schemas_enable: config.boolean(SCHEMAS_ENABLE_CONFIG),
+                schemas_enable: config
+                    .boolean(SCHEMAS_ENABLE_CONFIG)
+                    .map_err(|e| e.message)?,
                 decimal_format,
-                replace_null_with_default: config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG),
+                replace_null_with_default: config
+                    .boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG)
+                    .map_err(|e| e.message)?,
             },
             is_key,
             // Java's LRU cache with a size <= 0 never holds anything.
-            cache_size: usize::try_from(config.int(SCHEMAS_CACHE_SIZE_CONFIG)).unwrap_or(0),
+            cache_size: usize::try_from(
+                config
+                    .int(SCHEMAS_CACHE_SIZE_CONFIG)
+                    .map_err(|e| e.message)?,
+            )
+            .unwrap_or(0),
             to_connect_cache: Mutex::new(HashMap::new()),
             from_connect_cache: Mutex::new(HashMap::new()),
             last_schema: Mutex::new(None),

@@ -45,6 +45,7 @@ use crate::connect::{
 };
 use crate::connectors::AnyConnector;
 use crate::engine::connector_config::{self, ValidatedConnector};
+use crate::engine::connector_context::{ConnectorEvent, HostedConnector};
 use crate::engine::{metrics, TaskId, TaskState, Worker, WorkerConfig};
 use crate::rest::entities::{
     ConnectorInfo as RestConnectorInfo, ConnectorOffset, ConnectorOffsets,
@@ -196,6 +197,8 @@ pub enum DistributedError {
     },
     #[error("REST writes need the Kubernetes API (the Pod's service account): {0}")]
     Kubernetes(#[source] kube::Error),
+    #[error("the engine's connector events were already taken by another loop")]
+    EventsTaken,
 }
 
 /// The operator's placement record, as far as a worker needs it.
@@ -233,6 +236,62 @@ struct Loaded {
     /// The connector's restart count ([`AssignmentRecord::restarts`]) when
     /// it was loaded.
     restarts: u32,
+    /// The running instance's context: `Some` while the connector is
+    /// placed here and `start`ed.
+    context: Option<Arc<HostedConnector>>,
+    /// Task configs computed since the instance started; `None` until the
+    /// first computation and after a reconfiguration request.
+    computed: Option<Vec<Props>>,
+    /// The trace the instance raised through its context.
+    failed: Option<String>,
+}
+
+impl Loaded {
+    /// Stops the connector instance if it runs (Java's `Connector.stop`).
+    async fn stop_instance(&mut self, worker: &str, name: &str) {
+        self.computed = None;
+        self.failed = None;
+        if let Some(ctx) = self.context.take() {
+            if let Err(e) = self.connector.as_connector_mut().stop().await {
+                tracing::warn!(worker, connector = name, error = %self.redactor.redact(&e.trace()), "connector stop failed");
+            }
+            ctx.release();
+        }
+    }
+
+    /// Starts the instance if needed and returns its task configs (the
+    /// ones computed before unless a reconfiguration was requested); an
+    /// error is the status trace.
+    async fn task_configs(
+        &mut self,
+        new_context: impl FnOnce() -> Arc<HostedConnector>,
+    ) -> Result<Vec<Props>, String> {
+        if self.context.is_none() {
+            let ctx = new_context();
+            let resolved = self.validated.props.clone();
+            if let Err(e) = self
+                .connector
+                .as_connector_mut()
+                .start(ctx.clone(), &resolved)
+                .await
+            {
+                ctx.release();
+                return Err(self.redactor.redact(&e.trace()));
+            }
+            self.context = Some(ctx);
+        }
+        if let Some(configs) = &self.computed {
+            return Ok(configs.clone());
+        }
+        let configs = self
+            .connector
+            .as_connector()
+            .task_configs(self.validated.tasks_max)
+            .await
+            .map_err(|e| self.redactor.redact(&e.trace()))?;
+        self.computed = Some(configs.clone());
+        Ok(configs)
+    }
 }
 
 /// The key of a connector's restart count in the assignment record (task
@@ -325,22 +384,24 @@ impl DistributedWorker {
             .bootstrap_servers()
             .ok_or(DistributedError::NoBootstrap)?;
         let client = Props::new();
-        let topic = |key: &str| config.string(key).unwrap_or_default();
+        let topic = |key: &str| -> Result<String, ConfigError> {
+            Ok(config.string(key)?.unwrap_or_default())
+        };
         for (name, partitions, rf) in [
             (
-                topic(CONFIG_TOPIC),
+                topic(CONFIG_TOPIC)?,
                 1,
-                config.int("config.storage.replication.factor"),
+                config.int("config.storage.replication.factor")?,
             ),
             (
-                topic(OFFSET_TOPIC),
-                config.int("offset.storage.partitions"),
-                config.int("offset.storage.replication.factor"),
+                topic(OFFSET_TOPIC)?,
+                config.int("offset.storage.partitions")?,
+                config.int("offset.storage.replication.factor")?,
             ),
             (
-                topic(STATUS_TOPIC),
-                config.int("status.storage.partitions"),
-                config.int("status.storage.replication.factor"),
+                topic(STATUS_TOPIC)?,
+                config.int("status.storage.partitions")?,
+                config.int("status.storage.replication.factor")?,
             ),
         ] {
             TopicLog::ensure_topic(
@@ -357,7 +418,7 @@ impl DistributedWorker {
         let read_timeout = Duration::from_secs(60);
         let offsets = Arc::new(
             KafkaOffsetStore::load(
-                TopicLog::open(&bootstrap, &topic(OFFSET_TOPIC), &client)?,
+                TopicLog::open(&bootstrap, &topic(OFFSET_TOPIC)?, &client)?,
                 read_timeout,
             )
             .await?,
@@ -365,10 +426,10 @@ impl DistributedWorker {
         let engine = Worker::new(worker_config.clone(), bootstrap.clone(), offsets.clone());
         let me = DistributedWorker {
             id: worker_id.to_owned(),
-            group: topic(GROUP_ID),
+            group: topic(GROUP_ID)?,
             offsets,
-            config_log: TopicLog::open(&bootstrap, &topic(CONFIG_TOPIC), &client)?,
-            status_log: TopicLog::open(&bootstrap, &topic(STATUS_TOPIC), &client)?,
+            config_log: TopicLog::open(&bootstrap, &topic(CONFIG_TOPIC)?, &client)?,
+            status_log: TopicLog::open(&bootstrap, &topic(STATUS_TOPIC)?, &client)?,
             config,
             worker_config,
             providers: Arc::new(providers),
@@ -405,7 +466,7 @@ impl DistributedWorker {
             .await
             .map_err(|source| DistributedError::Health { addr, source })?;
         let last = self.last_sync.clone();
-        let stale_after = (self.config.long("worker.sync.interval.ms") * 10).max(5_000);
+        let stale_after = (self.config.long("worker.sync.interval.ms")? * 10).max(5_000);
         tracing::info!(%addr, worker = %self.id, "health endpoint listening");
         tokio::spawn(async move {
             loop {
@@ -454,7 +515,7 @@ impl DistributedWorker {
             }
         });
         let addrs = rest::parse_listeners(&raw).map_err(DistributedError::Listeners)?;
-        let writes = self.config.boolean(rest::REST_WRITES);
+        let writes = self.config.boolean(rest::REST_WRITES)?;
         let owner = Owner::from_env(&self.id);
         let cluster = match (&owner.cluster, writes) {
             (Some(c), _) => c.clone(),
@@ -470,10 +531,10 @@ impl DistributedWorker {
         let backend = Arc::new(WorkerBackend {
             view: self.view.clone(),
             last_sync: self.last_sync.clone(),
-            stale_after: (self.config.long("worker.sync.interval.ms") * 10).max(5_000),
+            stale_after: (self.config.long("worker.sync.interval.ms")? * 10).max(5_000),
             worker_props: self.worker_props.clone(),
             bootstrap: self.bootstrap.clone(),
-            offset_topic: self.config.string(OFFSET_TOPIC).unwrap_or_default(),
+            offset_topic: self.config.string(OFFSET_TOPIC)?.unwrap_or_default(),
             providers: self.providers.clone(),
             cluster_id: rest::spawn_cluster_id_lookup(
                 self.bootstrap.clone(),
@@ -512,17 +573,24 @@ impl DistributedWorker {
         mut engine: Worker,
         stop: CancellationToken,
     ) -> Result<(), DistributedError> {
-        let sync_every = self.config.duration_ms("worker.sync.interval.ms");
-        let beat_every = self.config.duration_ms("worker.heartbeat.interval.ms");
+        let sync_every = self.config.duration_ms("worker.sync.interval.ms")?;
+        let beat_every = self.config.duration_ms("worker.heartbeat.interval.ms")?;
         let mut sync = tokio::time::interval(sync_every);
         // A sync that overran is followed by one, not by a burst.
         sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let heartbeats = Heartbeats::spawn(self.id.clone(), self.status_log.writer(), beat_every);
         tracing::info!(worker = %self.id, group = %self.group, "distributed worker started");
+        let mut connector_events = engine
+            .take_connector_events()
+            .ok_or(DistributedError::EventsTaken)?;
         loop {
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => break,
+                Some(event) = connector_events.recv() => {
+                    self.on_connector_event(event).await;
+                    sync.reset_immediately();
+                }
                 Some((id, state)) = engine.next_exit() => {
                     self.on_task_exit(&id, state).await;
                     // A task waiting for this run to end starts now.
@@ -560,6 +628,24 @@ impl DistributedWorker {
         heartbeat::write(&log, &self.id, self.snapshot(&engine).beat()).await;
         heartbeat::remove(&log, &self.id).await;
         Ok(())
+    }
+
+    /// A request of a connector instance running here, through its context:
+    /// the next sync computes its task configs again, or reports it FAILED.
+    async fn on_connector_event(&mut self, event: ConnectorEvent) {
+        let name = event.connector().to_owned();
+        let Some(loaded) = self.loaded.get_mut(&name).filter(|l| l.context.is_some()) else {
+            return; // from a run stopped since
+        };
+        match event {
+            ConnectorEvent::Reconfigure { .. } => loaded.computed = None,
+            ConnectorEvent::Failed { trace, .. } => {
+                let trace = loaded.redactor.redact(&trace);
+                loaded.failed = Some(trace.clone());
+                self.write_status(StatusKey::Connector(name), State::Failed, Some(trace))
+                    .await;
+            }
+        }
     }
 
     /// What the heartbeat reports: the generation acted on, and how many
@@ -695,7 +781,23 @@ impl DistributedWorker {
             .map(|(connector, task)| TaskId { connector, task })
             .collect();
         needed.extend(my_tasks.iter().map(|t| t.connector.clone()));
-        self.loaded.retain(|name, _| needed.contains(name));
+        let gone: Vec<String> = self
+            .loaded
+            .keys()
+            .filter(|name| !needed.contains(*name))
+            .cloned()
+            .collect();
+        for name in gone {
+            if let Some(mut old) = self.loaded.remove(&name) {
+                old.stop_instance(&self.id, &name).await;
+            }
+        }
+        // An instance runs only where the connector is placed.
+        for (name, loaded) in self.loaded.iter_mut() {
+            if !mine.connectors.contains(name) {
+                loaded.stop_instance(&self.id, name).await;
+            }
+        }
         for name in &needed {
             let Some(raw) = self.state.connectors.get(name).cloned() else {
                 continue;
@@ -723,10 +825,14 @@ impl DistributedWorker {
             }
             match loaded {
                 Ok(loaded) => {
-                    self.loaded.insert(name.clone(), loaded);
+                    if let Some(mut old) = self.loaded.insert(name.clone(), loaded) {
+                        old.stop_instance(&self.id, name).await;
+                    }
                 }
                 Err(trace) => {
-                    self.loaded.remove(name);
+                    if let Some(mut old) = self.loaded.remove(name) {
+                        old.stop_instance(&self.id, name).await;
+                    }
                     if mine.connectors.contains(name) {
                         self.write_status(
                             StatusKey::Connector(name.clone()),
@@ -741,72 +847,102 @@ impl DistributedWorker {
 
         // Connectors placed here compute and publish their task configs.
         for name in &mine.connectors {
-            let Some(loaded) = self.loaded.get(name) else {
+            // Out of the map while its instance is awaited.
+            let Some(mut loaded) = self.loaded.remove(name) else {
                 continue;
             };
-            let target = self.state.target_state(name);
-            let state = match target {
-                TargetState::Started => State::Running,
-                TargetState::Paused => State::Paused,
-                TargetState::Stopped => State::Stopped,
-            };
-            // Its connector-metrics; a failure below overrides the status.
-            metrics::set_connector(
-                name,
-                loaded.validated.plugin.class,
-                loaded.connector.kind(),
-                loaded.connector.as_connector().version(),
-                state.into(),
-            );
-            if target == TargetState::Started {
-                // Computed from the resolved config; written with the
-                // variables of the raw one back in place.
-                let computed = loaded
-                    .connector
-                    .as_connector()
-                    .task_configs(loaded.validated.tasks_max)
-                    .map(|configs| {
-                        let configs: Vec<Props> = configs
-                            .into_iter()
-                            .map(|c| reverse_transform(&loaded.raw, c))
-                            .collect();
-                        let leaked = resolved_values_in(&configs, &loaded.redactor);
-                        (configs, leaked)
-                    })
-                    .map_err(|e| loaded.redactor.redact(&e.to_string()));
-                match computed {
-                    Ok((configs, leaked)) => {
-                        if self.state.tasks.get(name) != Some(&configs) {
-                            for (task, key) in leaked {
-                                // Java writes such configs silently.
-                                tracing::warn!(
-                                    worker = %self.id,
-                                    connector = %name,
-                                    task,
-                                    key = %key,
-                                    "the connector put a value resolved from a config provider in a task-config key without a variable; it is written to the config topic"
-                                );
-                            }
-                            self.publish_task_configs(name, &configs).await?;
+            let placed = self.place_connector(name, &mut loaded, engine).await;
+            self.loaded.insert(name.clone(), loaded);
+            placed?;
+        }
+        self.stop_unwanted_tasks(engine, &my_tasks).await;
+        self.start_wanted_tasks(engine, &my_tasks).await?;
+        self.finish_sync(&mine, &my_tasks, rebalance_started).await;
+        Ok(())
+    }
+
+    /// A connector placed here: its status, and when started its task
+    /// configs, computed and published if they changed.
+    async fn place_connector(
+        &mut self,
+        name: &String,
+        loaded: &mut Loaded,
+        engine: &Worker,
+    ) -> Result<(), DistributedError> {
+        let target = self.state.target_state(name);
+        let state = match target {
+            TargetState::Started => State::Running,
+            TargetState::Paused => State::Paused,
+            TargetState::Stopped => State::Stopped,
+        };
+        // Its connector-metrics; a failure below overrides the status.
+        metrics::set_connector(
+            name,
+            loaded.validated.plugin.class,
+            loaded.connector.kind(),
+            loaded.connector.as_connector().version(),
+            state.into(),
+        );
+        if let Some(trace) = &loaded.failed {
+            // It raised an error through its context: FAILED until restarted.
+            let trace = trace.clone();
+            self.write_status(
+                StatusKey::Connector(name.clone()),
+                State::Failed,
+                Some(trace),
+            )
+            .await;
+            return Ok(());
+        }
+        if target == TargetState::Started {
+            // Computed from the resolved config; written with the
+            // variables of the raw one back in place.
+            let computed = loaded
+                .task_configs(|| engine.connector_context(name))
+                .await
+                .map(|configs| {
+                    let configs: Vec<Props> = configs
+                        .into_iter()
+                        .map(|c| reverse_transform(&loaded.raw, c))
+                        .collect();
+                    let leaked = resolved_values_in(&configs, &loaded.redactor);
+                    (configs, leaked)
+                });
+            match computed {
+                Ok((configs, leaked)) => {
+                    if self.state.tasks.get(name) != Some(&configs) {
+                        for (task, key) in leaked {
+                            // Java writes such configs silently.
+                            tracing::warn!(
+                                worker = %self.id,
+                                connector = %name,
+                                task,
+                                key = %key,
+                                "the connector put a value resolved from a config provider in a task-config key without a variable; it is written to the config topic"
+                            );
                         }
-                    }
-                    Err(trace) => {
-                        self.write_status(
-                            StatusKey::Connector(name.clone()),
-                            State::Failed,
-                            Some(trace),
-                        )
-                        .await;
-                        continue;
+                        self.publish_task_configs(name, &configs).await?;
                     }
                 }
+                Err(trace) => {
+                    self.write_status(
+                        StatusKey::Connector(name.clone()),
+                        State::Failed,
+                        Some(trace),
+                    )
+                    .await;
+                    return Ok(());
+                }
             }
-            self.write_status(StatusKey::Connector(name.clone()), state, None)
-                .await;
         }
+        self.write_status(StatusKey::Connector(name.clone()), state, None)
+            .await;
+        Ok(())
+    }
 
-        // Stop tasks that are no longer ours, whose connector is gone or not
-        // started, or whose config changed.
+    /// Stops tasks that are no longer ours, whose connector is gone or not
+    /// started, or whose config changed.
+    async fn stop_unwanted_tasks(&mut self, engine: &mut Worker, my_tasks: &BTreeSet<TaskId>) {
         let running: Vec<TaskId> = engine.running_tasks().cloned().collect();
         for id in running {
             let target = self.state.target_state(&id.connector);
@@ -849,13 +985,19 @@ impl DistributedWorker {
                 }
             }
         }
+    }
 
-        // Start our tasks that are not running.
+    /// Starts our tasks that are not running.
+    async fn start_wanted_tasks(
+        &mut self,
+        engine: &mut Worker,
+        my_tasks: &BTreeSet<TaskId>,
+    ) -> Result<(), DistributedError> {
         let running: BTreeSet<TaskId> = engine.running_tasks().cloned().collect();
         // Offsets are re-read once per sync, before the first task that
         // actually starts (not for paused or failed ones that stay down).
         let mut offsets_fresh = false;
-        for id in &my_tasks {
+        for id in my_tasks {
             if running.contains(id) {
                 continue;
             }
@@ -928,7 +1070,18 @@ impl DistributedWorker {
                 }
             }
         }
-        self.reassert_statuses(&mine.connectors, &my_tasks).await;
+        Ok(())
+    }
+
+    /// After a sync acted: statuses re-asserted, books of tasks that left
+    /// trimmed, the rebalance timed.
+    async fn finish_sync(
+        &mut self,
+        mine: &WorkerShare,
+        my_tasks: &BTreeSet<TaskId>,
+        rebalance_started: Option<Instant>,
+    ) {
+        self.reassert_statuses(&mine.connectors, my_tasks).await;
         // A failed task that moved away or whose config changed starts
         // afresh when it comes back.
         let tasks = &self.state.tasks;
@@ -950,7 +1103,6 @@ impl DistributedWorker {
                 started.elapsed(),
             );
         }
-        Ok(())
     }
 
     /// Resolves a connector config's variables and validates the result.
@@ -984,6 +1136,9 @@ impl DistributedWorker {
             validated,
             connector,
             restarts,
+            context: None,
+            computed: None,
+            failed: None,
         })
     }
 

@@ -141,13 +141,16 @@ pub fn validate(props: &Props) -> Result<(ValidatedConnector, AnyConnector), Con
     let common = common_def()
         .parse(props)
         .map_err(|e| ConnectorConfigError::from_config(&name, e))?;
-    let class = common.string(CONNECTOR_CLASS).unwrap_or_default();
+    let class = common
+        .string(CONNECTOR_CLASS)
+        .map_err(|e| ConnectorConfigError::from_config(&name, e))?
+        .unwrap_or_default();
     let plugin = connectors::find(&class).map_err(|message| ConnectorConfigError {
         connector: name.clone(),
         key: Some(CONNECTOR_CLASS.into()),
         message,
     })?;
-    let mut connector = (plugin.create)();
+    let connector = (plugin.create)();
     let framework = match plugin.kind {
         ConnectorKind::Sink => sink_def(),
         ConnectorKind::Source => source_def(),
@@ -198,22 +201,19 @@ pub fn validate(props: &Props) -> Result<(ValidatedConnector, AnyConnector), Con
         }
         check_dlq_topic(&name, props, &topics, regex)?;
     }
-    connector.as_connector_mut().start(props).map_err(|e| {
-        let key = match &e {
-            crate::connect::ConnectError::Config { key, .. } => Some(key.clone()),
-            _ => None,
-        };
-        ConnectorConfigError {
-            connector: name.clone(),
-            key,
-            message: e.to_string(),
-        }
-    })?;
+    // The connector's own rules, offline: validating never reaches the
+    // outside system (the operator validates without access to it).
+    if let Some(e) = connector.as_connector().validate(props).into_iter().next() {
+        return Err(ConnectorConfigError::from_config(&name, e));
+    }
+    let tasks_max = common
+        .int(TASKS_MAX)
+        .map_err(|e| ConnectorConfigError::from_config(&name, e))?;
     Ok((
         ValidatedConnector {
             name,
             plugin,
-            tasks_max: common.int(TASKS_MAX).max(1) as usize,
+            tasks_max: tasks_max.max(1) as usize,
             props: props.clone(),
         },
         connector,

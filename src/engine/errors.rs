@@ -232,22 +232,25 @@ impl ErrorConfig {
             ConnectorKind::Sink => define_sink(define_common(ConfigDef::new())),
         };
         let cfg = def.parse(props)?;
-        let timeout = cfg.long(ERRORS_RETRY_TIMEOUT);
+        let timeout = cfg.long(ERRORS_RETRY_TIMEOUT)?;
         let dlq = match kind {
             ConnectorKind::Source => None,
-            ConnectorKind::Sink => cfg
-                .string(DLQ_TOPIC_NAME)
+            ConnectorKind::Sink => match cfg
+                .string(DLQ_TOPIC_NAME)?
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty())
-                .map(|topic| DlqConfig {
+            {
+                Some(topic) => Some(DlqConfig {
                     topic,
-                    replication_factor: cfg.int(DLQ_TOPIC_REPLICATION_FACTOR),
-                    context_headers: cfg.boolean(DLQ_CONTEXT_HEADERS_ENABLE),
+                    replication_factor: cfg.int(DLQ_TOPIC_REPLICATION_FACTOR)?,
+                    context_headers: cfg.boolean(DLQ_CONTEXT_HEADERS_ENABLE)?,
                 }),
+                None => None,
+            },
         };
         Ok(ErrorConfig {
             tolerance: if cfg
-                .string(ERRORS_TOLERANCE)
+                .string(ERRORS_TOLERANCE)?
                 .is_some_and(|t| t.trim().eq_ignore_ascii_case("all"))
             {
                 Tolerance::All
@@ -255,9 +258,9 @@ impl ErrorConfig {
                 Tolerance::None
             },
             retry_timeout: (timeout >= 0).then(|| Duration::from_millis(timeout as u64)),
-            retry_max_delay: cfg.duration_ms(ERRORS_RETRY_MAX_DELAY),
-            log_enable: cfg.boolean(ERRORS_LOG_ENABLE),
-            log_include_messages: cfg.boolean(ERRORS_LOG_INCLUDE_MESSAGES),
+            retry_max_delay: cfg.duration_ms(ERRORS_RETRY_MAX_DELAY)?,
+            log_enable: cfg.boolean(ERRORS_LOG_ENABLE)?,
+            log_include_messages: cfg.boolean(ERRORS_LOG_INCLUDE_MESSAGES)?,
             dlq,
         })
     }
@@ -299,9 +302,9 @@ impl From<&ConverterError> for StageError {
 impl From<&ConnectError> for StageError {
     fn from(e: &ConnectError) -> Self {
         match e {
-            ConnectError::Retriable(m) => StageError {
+            ConnectError::Retriable { message, .. } => StageError {
                 exception_class: RETRIABLE_EXCEPTION,
-                message: m.clone(),
+                message: message.clone(),
                 retriable: true,
             },
             ConnectError::Config { .. } => StageError {
@@ -331,7 +334,7 @@ impl Retriable for StageError {
 
 impl Retriable for ConnectError {
     fn is_retriable(&self) -> bool {
-        matches!(self, ConnectError::Retriable(_))
+        ConnectError::is_retriable(self)
     }
 }
 
@@ -878,7 +881,7 @@ mod tests {
         }
         // Outside converters/transforms only retriable errors are tolerated.
         assert!(!all.tolerate(Stage::TaskPut, &data));
-        let retriable = StageError::from(&ConnectError::Retriable("later".into()));
+        let retriable = StageError::from(&ConnectError::retriable("later"));
         assert!(all.tolerate(Stage::TaskPut, &retriable));
         assert_eq!(all.total_failures(), 6);
     }
@@ -889,10 +892,10 @@ mod tests {
         let mut calls = 0;
         let shutdown = CancellationToken::new();
         let result = op
-            .retry(ConnectError::Retriable("1".into()), &shutdown, || {
+            .retry(ConnectError::retriable("1"), &shutdown, || {
                 calls += 1;
                 if calls < 3 {
-                    Err(ConnectError::Retriable(calls.to_string()))
+                    Err(ConnectError::retriable(calls.to_string()))
                 } else {
                     Ok(calls)
                 }
@@ -908,19 +911,21 @@ mod tests {
         let mut calls = 0;
         let started = std::time::Instant::now();
         let result: Result<(), _> = op
-            .retry(ConnectError::Retriable("x".into()), &shutdown, || {
+            .retry(ConnectError::retriable("x"), &shutdown, || {
                 calls += 1;
-                Err(ConnectError::Retriable("again".into()))
+                Err(ConnectError::retriable("again"))
             })
             .await;
-        assert!(matches!(result, Err(ConnectError::Retriable(m)) if m == "again"));
+        assert!(
+            matches!(result, Err(ConnectError::Retriable { message, .. }) if message == "again")
+        );
         // The first backoff (300 ms) is clipped to the 50 ms deadline.
         assert_eq!(calls, 1);
         assert!(started.elapsed() < Duration::from_millis(1_000));
 
         let mut calls = 0;
         let result: Result<(), _> = op
-            .retry(ConnectError::Other("fatal".into()), &shutdown, || {
+            .retry(ConnectError::other("fatal"), &shutdown, || {
                 calls += 1;
                 Ok(())
             })
@@ -931,7 +936,7 @@ mod tests {
         // No retries at all with the default timeout of 0.
         let op = operator(Tolerance::None, 0, 60_000);
         let result: Result<(), _> = op
-            .retry(ConnectError::Retriable("x".into()), &shutdown, || Ok(()))
+            .retry(ConnectError::retriable("x"), &shutdown, || Ok(()))
             .await;
         assert!(result.is_err());
     }

@@ -2,10 +2,12 @@
 //! standalone mode and the worker pods.
 
 pub mod connector_config;
+pub mod connector_context;
 pub mod dlq;
 pub mod errors;
 pub mod kafka;
 pub mod metrics;
+pub mod plugin_metrics;
 pub mod sink;
 pub mod source;
 pub mod task;

@@ -47,13 +47,15 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::errors::{
-    transform_message, ErrantRecord, ErrorConfig, ErrorHandler, Retriable, Stage, StageError,
+    transform_message, ErrantRecord, ErrorConfig, ErrorHandler, Stage, StageError, Tolerance,
+    CONNECT_EXCEPTION,
 };
 use super::metrics::{task_metrics, ClientStatsHandle, TaskMetrics};
 use super::task::{header_from_bytes, TaskContext, TaskFailure};
 use crate::connect::{
-    ConnectError, ConnectRecord, ConnectorKind, ConverterError, SchemaAndValue, SinkOffsets,
-    SinkRecord, SinkTask, TopicPartition,
+    ConnectError, ConnectRecord, ConnectResult, ConnectorKind, ConverterError,
+    ErrantRecordReporter, SchemaAndValue, SinkContextControl, SinkOffsets, SinkRecord, SinkTask,
+    TopicPartition,
 };
 use crate::transforms::TransformChain;
 
@@ -200,6 +202,63 @@ pub struct SinkTaskRunner {
     /// failures up to it were already sent to the dead letter queue.
     reported: HashMap<TopicPartition, i64>,
     metrics: Arc<TaskMetrics>,
+    /// What the task asks through its `SinkTaskContext`.
+    control: Option<SinkContextControl>,
+    /// Records the task reported through its errant record reporter.
+    reports: Option<Arc<ErrantReports>>,
+    /// `SinkTaskContext::timeout`: the next redelivery's backoff.
+    requested_backoff: Option<Duration>,
+}
+
+/// The worker's [`ErrantRecordReporter`]: under `errors.tolerance=none` a
+/// report fails the task (Java's "Tolerance exceeded in error handler");
+/// otherwise the record is noted, and the runner logs it and sends it to
+/// the dead letter queue right after the `put` that reported it, before
+/// any offset past it is committed.
+pub struct ErrantReports {
+    tolerance: Tolerance,
+    reported: std::sync::Mutex<Vec<(TopicPartition, i64, String)>>,
+}
+
+impl ErrantReports {
+    pub fn new(tolerance: Tolerance) -> ErrantReports {
+        ErrantReports {
+            tolerance,
+            reported: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn take(&self) -> Vec<(TopicPartition, i64, String)> {
+        std::mem::take(
+            &mut *self
+                .reported
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+impl ErrantRecordReporter for ErrantReports {
+    fn report(&self, record: &SinkRecord, error: &ConnectError) -> ConnectResult<()> {
+        if self.tolerance == Tolerance::None {
+            return Err(ConnectError::other(format!(
+                "Tolerance exceeded in error handler: the task reported the record at {}-{} offset {} as errant: {}",
+                record.record.topic,
+                record.kafka_partition,
+                record.kafka_offset,
+                error.trace()
+            )));
+        }
+        self.reported
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((
+                TopicPartition::new(record.record.topic.clone(), record.kafka_partition),
+                record.kafka_offset,
+                error.trace(),
+            ));
+        Ok(())
+    }
 }
 
 impl SinkTaskRunner {
@@ -231,7 +290,111 @@ impl SinkTaskRunner {
             put_failures: 0,
             reported: HashMap::new(),
             metrics,
+            control: None,
+            reports: None,
+            requested_backoff: None,
         }
+    }
+
+    /// The framework's side of the task's `SinkTaskContext`, and where its
+    /// errant record reports land.
+    pub fn with_context(
+        mut self,
+        control: SinkContextControl,
+        reports: Option<Arc<ErrantReports>>,
+    ) -> Self {
+        self.control = Some(control);
+        self.reports = reports;
+        self
+    }
+
+    /// Carries out what the task asked through its context: seeks, pauses,
+    /// resumes, a commit, a backoff.
+    async fn apply_requests(&mut self) -> Result<(), TaskFailure> {
+        let Some(control) = &self.control else {
+            return Ok(());
+        };
+        let requests = control.take_requests();
+        if requests.is_empty() {
+            return Ok(());
+        }
+        let list = |tps: &mut dyn Iterator<Item = &TopicPartition>| {
+            let mut tpl = TopicPartitionList::new();
+            for tp in tps {
+                tpl.add_partition(&tp.topic, tp.partition);
+            }
+            tpl
+        };
+        if !requests.pause.is_empty() {
+            if let Err(e) = self.consumer.pause(&list(&mut requests.pause.iter())) {
+                tracing::warn!(task = %self.ctx.id, error = %e, "pausing partitions the task asked to pause");
+            }
+        }
+        if !requests.resume.is_empty() && self.redelivery.is_none() {
+            if let Err(e) = self.consumer.resume(&list(&mut requests.resume.iter())) {
+                tracing::warn!(task = %self.ctx.id, error = %e, "resuming partitions the task asked to resume");
+            }
+        }
+        for (tp, offset) in &requests.seek {
+            tracing::info!(task = %self.ctx.id, partition = %tp, offset, "the task asked to read from this offset");
+            if let Err(e) = self.consumer.seek(
+                &tp.topic,
+                tp.partition,
+                Offset::Offset(*offset),
+                Duration::ZERO,
+            ) {
+                return Err(TaskFailure::new(format!(
+                    "task {} asked to read {tp} from offset {offset}, which failed: {e}",
+                    self.ctx.id
+                )));
+            }
+            // Committed from there on, as Java's `rewind` does.
+            self.consumed.insert(tp.clone(), *offset);
+        }
+        if let Some(backoff) = requests.timeout {
+            self.requested_backoff = Some(backoff);
+        }
+        if requests.commit {
+            self.commit(CommitMode::Async).await?;
+        }
+        Ok(())
+    }
+
+    /// Logs and dead-letters the records the task reported as errant in the
+    /// batch just delivered.
+    async fn handle_reports(
+        &mut self,
+        chunk: &[Result<BorrowedMessage<'_>, KafkaError>],
+    ) -> Result<(), TaskFailure> {
+        let Some(reports) = &self.reports else {
+            return Ok(());
+        };
+        for (tp, offset, trace) in reports.take() {
+            let Some(msg) = chunk.iter().filter_map(|m| m.as_ref().ok()).find(|m| {
+                m.offset() == offset && m.partition() == tp.partition && m.topic() == tp.topic
+            }) else {
+                tracing::warn!(task = %self.ctx.id, partition = %tp, offset, "the task reported a record that is not in the batch it was given; only logged");
+                continue;
+            };
+            let error = StageError {
+                exception_class: CONNECT_EXCEPTION,
+                message: trace,
+                retriable: false,
+            };
+            let id = self.ctx.id.clone();
+            let record = self.errant(msg);
+            self.errors
+                .failed(
+                    Stage::TaskPut,
+                    CONNECT_EXCEPTION,
+                    &error,
+                    record,
+                    &self.ctx.shutdown,
+                    || format!("task {id} reported the record at {tp} offset {offset} as errant"),
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     /// The connector's transform chain (`None`: no transforms).
@@ -318,7 +481,12 @@ impl SinkTaskRunner {
                 tracing::info!(task = %self.ctx.id, partitions = ?tps, "partitions assigned");
                 self.assigned.extend(tps.iter().cloned());
                 self.metrics.set_partitions(self.assigned.len());
+                if let Some(control) = &self.control {
+                    control.assigned(&tps);
+                }
                 self.task.open(&tps).await?;
+                // A task that keeps its offsets elsewhere seeks in `open`.
+                self.apply_requests().await?;
             }
             RebalanceEvent::Revoking(tps) => {
                 // Flushed and committed while still ours, then given up;
@@ -354,6 +522,9 @@ impl SinkTaskRunner {
             self.committed.remove(tp);
         }
         self.metrics.set_partitions(self.assigned.len());
+        if let Some(control) = &self.control {
+            control.revoked(&tps);
+        }
         self.task.close(&tps).await?;
         Ok(())
     }
@@ -395,6 +566,9 @@ impl SinkTaskRunner {
             if put.is_ok() {
                 self.metrics.record_put(n, now.saturating_sub(started), now);
             }
+            // Reported records are handled whatever `put` returned, before
+            // anything past them can be committed.
+            self.handle_reports(&chunk).await?;
             if let Err(e) = put {
                 if e.is_retriable() {
                     self.redeliver(&chunk, &e);
@@ -412,7 +586,7 @@ impl SinkTaskRunner {
             self.consumed
                 .insert(TopicPartition::new(topic, partition), next);
         }
-        Ok(())
+        self.apply_requests().await
     }
 
     /// A retriable `put` failure: pause every assigned partition, rewind
@@ -420,10 +594,11 @@ impl SinkTaskRunner {
     /// backoff (300 ms doubling, capped by `errors.retry.delay.max.ms`).
     fn redeliver(&mut self, chunk: &[Result<BorrowedMessage<'_>, KafkaError>], e: &ConnectError) {
         self.put_failures += 1;
-        let delay = self
-            .errors
-            .operator()
-            .backoff(self.put_failures, Instant::now(), None);
+        let delay = self.requested_backoff.take().unwrap_or_else(|| {
+            self.errors
+                .operator()
+                .backoff(self.put_failures, Instant::now(), None)
+        });
         tracing::warn!(task = %self.ctx.id, error = %e, attempt = self.put_failures,
             "task threw a retriable exception in put; the batch will be redelivered in {delay:?}");
         if let Ok(assigned) = self.consumer.assignment() {
@@ -458,7 +633,21 @@ impl SinkTaskRunner {
     }
 
     fn resume(&mut self) {
-        if let Ok(assigned) = self.consumer.assignment() {
+        if let Ok(mut assigned) = self.consumer.assignment() {
+            // Partitions the task paused itself stay paused.
+            if let Some(control) = &self.control {
+                let paused = control.paused_by_task();
+                if !paused.is_empty() {
+                    let mut keep = TopicPartitionList::new();
+                    for e in assigned.elements() {
+                        let tp = TopicPartition::new(e.topic(), e.partition());
+                        if !paused.contains(&tp) {
+                            keep.add_partition(e.topic(), e.partition());
+                        }
+                    }
+                    assigned = keep;
+                }
+            }
             if let Err(e) = self.consumer.resume(&assigned) {
                 tracing::warn!(task = %self.ctx.id, error = %e, "resuming partitions after redelivery backoff");
             }

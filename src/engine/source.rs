@@ -30,8 +30,8 @@ use rdkafka::ClientContext;
 use tokio::time::Instant;
 
 use super::errors::{
-    transform_message, ErrantRecord, ErrorConfig, ErrorHandler, Retriable, Stage, StageError,
-    Tolerance, CONNECT_EXCEPTION,
+    transform_message, ErrantRecord, ErrorConfig, ErrorHandler, Stage, StageError, Tolerance,
+    CONNECT_EXCEPTION,
 };
 use super::metrics::{task_metrics, ClientStatsHandle, TaskMetrics};
 use super::task::{header_bytes, TaskContext, TaskFailure};
@@ -602,12 +602,15 @@ impl SourceTaskRunner {
         let store = self.store.clone();
         let connector = self.ctx.id.connector.clone();
         let n = entries.len();
-        tokio::task::spawn_blocking(move || store.commit(&connector, &entries))
-            .await
-            .map_err(|e| TaskFailure::new(format!("offset commit panicked: {e}")))?
-            .map_err(|e| TaskFailure::new(format!("offset commit failed: {e}")))?;
+        let entries = tokio::task::spawn_blocking(move || {
+            store.commit(&connector, &entries).map(|()| entries)
+        })
+        .await
+        .map_err(|e| TaskFailure::new(format!("offset commit panicked: {e}")))?
+        .map_err(|e| TaskFailure::new(format!("offset commit failed: {e}")))?;
         tracing::debug!(task = %self.ctx.id, partitions = n, records = self.polled, "committed source offsets");
-        self.task.commit().await?;
+        // Only now may the task acknowledge these positions upstream.
+        self.task.commit(&entries).await?;
         Ok(())
     }
 

@@ -11,16 +11,19 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::connector_config::{common_topics, ValidatedConnector, TOPICS_REGEX};
+use super::connector_context::{ConnectorEvent, ConnectorEvents, HostedConnector};
 use super::dlq::DeadLetterQueue;
 use super::errors::{chain_of, converter_class_name, ErrorConfig, ErrorHandler};
 use super::kafka::{admin_config, consumer_config, producer_config, with_statistics};
 use super::metrics::{self, Status};
-use super::sink::{SinkConsumer, SinkContext, SinkTaskRunner};
+use super::sink::{ErrantReports, SinkConsumer, SinkContext, SinkTaskRunner};
 use super::source::{AckContext, SourceProducer, SourceTaskRunner};
 use super::task::{TaskContext, TaskFailure, TaskId};
 use super::topic_creation::{TopicCreationGroups, TopicCreator};
 use super::worker_config::{WorkerConfig, KEY_CONVERTER, VALUE_CONVERTER};
-use crate::connect::{ConnectorKind, Converter, Props};
+use crate::connect::{
+    ConnectorKind, Converter, PluginMetricsRegistry, Props, SinkTaskContext, SourceTaskContext,
+};
 use crate::connectors::AnyConnector;
 use crate::converters;
 use crate::storage::OffsetStore;
@@ -82,6 +85,11 @@ pub struct Worker {
     states: BTreeMap<TaskId, TaskState>,
     /// Resolved config-provider values, scrubbed from logged traces.
     redactor: crate::connect::Redactor,
+    /// The metrics connectors and tasks define themselves.
+    plugin_metrics: Arc<PluginMetricsRegistry>,
+    /// Where connectors' requests go; the herder takes the receiver.
+    connector_events: ConnectorEvents,
+    connector_rx: Option<tokio::sync::mpsc::UnboundedReceiver<ConnectorEvent>>,
 }
 
 impl Worker {
@@ -92,7 +100,13 @@ impl Worker {
 
     pub fn new(config: WorkerConfig, bootstrap: String, offsets: Arc<dyn OffsetStore>) -> Worker {
         metrics::activate();
+        let plugin_metrics = Arc::new(PluginMetricsRegistry::default());
+        super::plugin_metrics::expose(&plugin_metrics);
+        let (connector_events, connector_rx) = ConnectorEvents::new(plugin_metrics.clone());
         Worker {
+            plugin_metrics,
+            connector_events,
+            connector_rx: Some(connector_rx),
             config,
             bootstrap,
             offsets,
@@ -103,6 +117,19 @@ impl Worker {
             redactor: crate::connect::Redactor::new(Vec::new()),
             states: BTreeMap::new(),
         }
+    }
+
+    /// The context a run of connector `name` starts with.
+    pub fn connector_context(&self, name: &str) -> Arc<HostedConnector> {
+        self.connector_events.context(name)
+    }
+
+    /// The requests of the connectors this worker's herder runs (taken
+    /// once, by the herder).
+    pub fn take_connector_events(
+        &mut self,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<ConnectorEvent>> {
+        self.connector_rx.take()
     }
 
     /// Cancelling this token stops every task gracefully.
@@ -174,20 +201,31 @@ impl Worker {
         })
     }
 
-    /// Splits a validated connector into tasks and starts them
-    /// (standalone mode, where one process runs everything).
-    pub fn start_connector(
+    /// Starts a validated connector, splits it into tasks and starts them
+    /// (tests that run one connector on a bare worker).
+    pub async fn start_connector(
         &mut self,
         validated: &ValidatedConnector,
-        connector: &AnyConnector,
+        connector: &mut AnyConnector,
     ) -> Result<(), WorkerError> {
-        let task_configs = connector
-            .as_connector()
-            .task_configs(validated.tasks_max)
-            .map_err(|e| WorkerError::Connector {
-                connector: validated.name.clone(),
-                message: e.to_string(),
-            });
+        let context = self.connector_context(&validated.name);
+        let started = connector
+            .as_connector_mut()
+            .start(context, &validated.props)
+            .await;
+        let task_configs = match started {
+            Ok(()) => {
+                connector
+                    .as_connector()
+                    .task_configs(validated.tasks_max)
+                    .await
+            }
+            Err(e) => Err(e),
+        }
+        .map_err(|e| WorkerError::Connector {
+            connector: validated.name.clone(),
+            message: e.trace(),
+        });
         metrics::connector_started(
             &validated.name,
             validated.plugin.class,
@@ -355,10 +393,13 @@ impl Worker {
         let store = self.offsets.clone();
         let id = ctx.id.clone();
         let tracked = id.clone();
+        let plugin_metrics = self.plugin_metrics.clone();
+        let own_metrics = self.task_plugin_metrics(&id);
+        let task_ctx = SourceTaskContext::new(reader, own_metrics.clone());
         let handle = self.tasks.spawn(async move {
             let span_id = id.clone();
             let result = async {
-                task.start(&task_props, reader).await?;
+                task.start(task_ctx, &task_props).await?;
                 tracing::info!(task = %span_id, "source task RUNNING");
                 task_metrics.set_status(Status::Running);
                 SourceTaskRunner::new(ctx, task, producer, store)
@@ -369,6 +410,7 @@ impl Worker {
                     .await
             }
             .await;
+            plugin_metrics.remove(&own_metrics);
             task_ended(&task_metrics, &result);
             (id, result)
         });
@@ -427,6 +469,10 @@ impl Worker {
         let worker_props = self.config.props().clone();
         let connector_props = validated.props.clone();
         let task_metrics = metrics::task_metrics(&ctx.id, ConnectorKind::Sink);
+        let plugin_metrics = self.plugin_metrics.clone();
+        let own_metrics = self.task_plugin_metrics(&id);
+        let reports = Arc::new(ErrantReports::new(pipeline.error_config.tolerance));
+        let (task_ctx, control) = SinkTaskContext::new(own_metrics.clone(), Some(reports.clone()));
         let handle = self.tasks.spawn(async move {
             let span_id = id.clone();
             let result = async {
@@ -446,21 +492,31 @@ impl Worker {
                     ),
                     None => None,
                 };
-                task.start(&task_props).await?;
+                task.start(task_ctx, &task_props).await?;
                 tracing::info!(task = %span_id, "sink task RUNNING");
                 task_metrics.set_status(Status::Running);
                 SinkTaskRunner::new(ctx, task, consumer, events)
                     .with_transforms(pipeline.transforms)
                     .with_errors(pipeline.errors.with_dlq(dlq))
+                    .with_context(control, Some(reports))
                     .run()
                     .await
             }
             .await;
+            plugin_metrics.remove(&own_metrics);
             task_ended(&task_metrics, &result);
             (id, result)
         });
         self.task_ids.insert(handle.id(), tracked);
         Ok(())
+    }
+
+    /// The metrics handle of one run of task `id`.
+    fn task_plugin_metrics(&self, id: &TaskId) -> crate::connect::PluginMetrics {
+        self.plugin_metrics.handle(&[
+            ("connector", id.connector.as_str()),
+            ("task", id.task.to_string().as_str()),
+        ])
     }
 
     /// Runs until the shutdown token is cancelled, recording task failures

@@ -41,12 +41,29 @@ pub fn config_def() -> ConfigDef {
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     config: Config,
+    /// Read once at parse time: a bad value fails the worker's start.
+    bootstrap_servers: Option<String>,
+    offset_flush_interval: Duration,
+    offset_flush_timeout: Duration,
+    task_shutdown_timeout: Duration,
+    topic_creation_enable: bool,
+    offset_storage_file: Option<String>,
 }
 
 impl WorkerConfig {
     pub fn parse(props: &Props) -> Result<WorkerConfig, ConfigError> {
+        let config = config_def().parse(props)?;
+        let list = config.list(BOOTSTRAP_SERVERS)?;
         Ok(WorkerConfig {
-            config: config_def().parse(props)?,
+            bootstrap_servers: (!list.is_empty()).then(|| list.join(",")),
+            offset_flush_interval: config.duration_ms(OFFSET_FLUSH_INTERVAL_MS)?,
+            offset_flush_timeout: config.duration_ms(OFFSET_FLUSH_TIMEOUT_MS)?,
+            task_shutdown_timeout: config.duration_ms(TASK_SHUTDOWN_TIMEOUT_MS)?,
+            topic_creation_enable: config.boolean(TOPIC_CREATION_ENABLE)?,
+            offset_storage_file: config
+                .string(OFFSET_STORAGE_FILE)?
+                .filter(|s| !s.is_empty()),
+            config,
         })
     }
 
@@ -56,41 +73,34 @@ impl WorkerConfig {
 
     /// `None` when no brokers are configured (embedded mode).
     pub fn bootstrap_servers(&self) -> Option<String> {
-        let list = self.config.list(BOOTSTRAP_SERVERS);
-        (!list.is_empty()).then(|| list.join(","))
+        self.bootstrap_servers.clone()
     }
 
     pub fn offset_flush_interval(&self) -> Duration {
-        self.config.duration_ms(OFFSET_FLUSH_INTERVAL_MS)
+        self.offset_flush_interval
     }
 
     pub fn offset_flush_timeout(&self) -> Duration {
-        self.config.duration_ms(OFFSET_FLUSH_TIMEOUT_MS)
+        self.offset_flush_timeout
     }
 
     pub fn task_shutdown_timeout(&self) -> Duration {
-        self.config.duration_ms(TASK_SHUTDOWN_TIMEOUT_MS)
+        self.task_shutdown_timeout
     }
 
     /// `topic.creation.enable`.
     pub fn topic_creation_enable(&self) -> bool {
-        self.config.boolean(TOPIC_CREATION_ENABLE)
+        self.topic_creation_enable
     }
 
     pub fn offset_storage_file(&self) -> Option<String> {
-        self.config
-            .string(OFFSET_STORAGE_FILE)
-            .filter(|s| !s.is_empty())
+        self.offset_storage_file.clone()
     }
 
     /// A copy with `bootstrap.servers` set (used for the embedded cluster).
     pub fn with_bootstrap(&self, servers: &str) -> WorkerConfig {
         let mut props = self.props().clone();
         props.insert(BOOTSTRAP_SERVERS.into(), servers.into());
-        WorkerConfig {
-            config: config_def()
-                .parse(&props)
-                .unwrap_or_else(|_| self.config.clone()),
-        }
+        WorkerConfig::parse(&props).unwrap_or_else(|_| self.clone())
     }
 }

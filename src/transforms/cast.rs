@@ -593,7 +593,7 @@ impl Transform for Cast {
 
     fn configure(&mut self, props: &Props) -> Result<(), ConnectError> {
         let config = config_def().parse(props)?;
-        self.spec = parse_spec(&config.list(SPEC_CONFIG)).map_err(|why| {
+        self.spec = parse_spec(&config.list(SPEC_CONFIG)?).map_err(|why| {
             ConnectError::config(
                 SPEC_CONFIG,
                 format!(
@@ -602,7 +602,7 @@ impl Transform for Cast {
                 ),
             )
         })?;
-        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG);
+        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG)?;
         self.cache.clear();
         Ok(())
     }

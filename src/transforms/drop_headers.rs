@@ -42,7 +42,7 @@ impl Transform for DropHeaders {
 
     fn configure(&mut self, props: &Props) -> Result<(), ConnectError> {
         let config = config_def().parse(props)?;
-        let headers = config.list(HEADERS_FIELD);
+        let headers = config.list(HEADERS_FIELD)?;
         non_empty_list(HEADERS_FIELD, &headers)?;
         self.headers = headers.into_iter().collect();
         Ok(())

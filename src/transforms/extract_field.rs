@@ -232,10 +232,10 @@ impl Transform for ExtractField {
 
     fn configure(&mut self, props: &Props) -> Result<(), ConnectError> {
         let config = config_def().parse(props)?;
-        let field = config.string(FIELD_CONFIG).unwrap_or_default();
+        let field = config.string(FIELD_CONFIG)?.unwrap_or_default();
         let field = field.trim();
         let version = config
-            .string(FIELD_SYNTAX_VERSION_CONFIG)
+            .string(FIELD_SYNTAX_VERSION_CONFIG)?
             .unwrap_or_default()
             .trim()
             .to_ascii_uppercase();
@@ -244,7 +244,7 @@ impl Transform for ExtractField {
         } else {
             FieldPath::v1(field)
         };
-        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG);
+        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG)?;
         Ok(())
     }
 

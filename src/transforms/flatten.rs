@@ -191,7 +191,7 @@ impl Transform for Flatten {
         let config = config_def().parse(props)?;
         // Java's ConfigDef trims STRING values.
         self.delimiter = config
-            .string(DELIMITER_CONFIG)
+            .string(DELIMITER_CONFIG)?
             .unwrap_or_default()
             .trim()
             .to_owned();

@@ -208,8 +208,8 @@ impl Transform for HeaderFrom {
 
     fn configure(&mut self, props: &Props) -> Result<(), ConnectError> {
         let config = config_def().parse(props)?;
-        let fields = config.list(FIELDS_FIELD);
-        let headers = config.list(HEADERS_FIELD);
+        let fields = config.list(FIELDS_FIELD)?;
+        let headers = config.list(HEADERS_FIELD)?;
         non_empty_list(FIELDS_FIELD, &fields)?;
         non_empty_list(HEADERS_FIELD, &headers)?;
         if headers.len() != fields.len() {
@@ -221,7 +221,7 @@ impl Transform for HeaderFrom {
             ));
         }
         // Java's ValidString is case-sensitive.
-        let operation = config.string(OPERATION_FIELD).unwrap_or_default();
+        let operation = config.string(OPERATION_FIELD)?.unwrap_or_default();
         self.operation = match operation.as_str() {
             MOVE_OPERATION => Operation::Move,
             COPY_OPERATION => Operation::Copy,
@@ -236,7 +236,7 @@ impl Transform for HeaderFrom {
         };
         self.fields = fields;
         self.headers = headers;
-        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG);
+        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG)?;
         Ok(())
     }
 

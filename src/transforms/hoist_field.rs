@@ -62,7 +62,7 @@ impl Transform for HoistField {
     fn configure(&mut self, props: &Props) -> Result<(), ConnectError> {
         let config = config_def().parse(props)?;
         self.field = config
-            .string(FIELD_CONFIG)
+            .string(FIELD_CONFIG)?
             .unwrap_or_default()
             .trim()
             .to_owned();

@@ -259,14 +259,16 @@ impl Transform for InsertField {
     fn configure(&mut self, props: &Props) -> Result<(), ConnectError> {
         let config = config_def().parse(props)?;
         // Java's ConfigDef trims STRING values.
-        let get = |key: &str| config.string(key).unwrap_or_default().trim().to_owned();
-        self.topic = Spec::parse(&get(TOPIC_FIELD));
-        self.partition = Spec::parse(&get(PARTITION_FIELD));
-        self.offset = Spec::parse(&get(OFFSET_FIELD));
-        self.timestamp = Spec::parse(&get(TIMESTAMP_FIELD));
-        self.static_field = Spec::parse(&get(STATIC_FIELD));
-        self.static_value = get(STATIC_VALUE);
-        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG);
+        let get = |key: &str| -> Result<String, ConnectError> {
+            Ok(config.string(key)?.unwrap_or_default().trim().to_owned())
+        };
+        self.topic = Spec::parse(&get(TOPIC_FIELD)?);
+        self.partition = Spec::parse(&get(PARTITION_FIELD)?);
+        self.offset = Spec::parse(&get(OFFSET_FIELD)?);
+        self.timestamp = Spec::parse(&get(TIMESTAMP_FIELD)?);
+        self.static_field = Spec::parse(&get(STATIC_FIELD)?);
+        self.static_value = get(STATIC_VALUE)?;
+        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG)?;
         if self.topic.is_none()
             && self.partition.is_none()
             && self.offset.is_none()

@@ -72,8 +72,8 @@ impl Transform for InsertHeader {
 
     fn configure(&mut self, props: &Props) -> Result<(), ConnectError> {
         let config = config_def().parse(props)?;
-        self.header = config.string(HEADER_FIELD).unwrap_or_default();
-        let literal = config.string(VALUE_LITERAL_FIELD).unwrap_or_default();
+        self.header = config.string(HEADER_FIELD)?.unwrap_or_default();
+        let literal = config.string(VALUE_LITERAL_FIELD)?.unwrap_or_default();
         let (schema, value) = parse_string(&literal);
         self.schema = schema;
         self.value = value;

@@ -187,7 +187,7 @@ impl Transform for MaskField {
 
     fn configure(&mut self, props: &Props) -> Result<(), ConnectError> {
         let config = config_def().parse(props)?;
-        let fields = config.list(FIELDS_CONFIG);
+        let fields = config.list(FIELDS_CONFIG)?;
         if fields.is_empty() {
             return Err(ConnectError::config(
                 FIELDS_CONFIG,
@@ -214,7 +214,7 @@ impl Transform for MaskField {
             }
             Some(r) => Some(r.to_owned()),
         };
-        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG);
+        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG)?;
         Ok(())
     }
 

@@ -57,7 +57,7 @@ impl Predicate for TopicNameMatches {
 
     fn configure(&mut self, props: &Props) -> Result<(), ConnectError> {
         let config = topic_name_matches_def().parse(props)?;
-        let value = config.string(PATTERN_CONFIG).unwrap_or_default();
+        let value = config.string(PATTERN_CONFIG)?.unwrap_or_default();
         // Java composes NonEmptyString with RegexValidator.
         if value.is_empty() {
             return Err(ConnectError::config(
@@ -109,7 +109,7 @@ impl Predicate for HasHeaderKey {
 
     fn configure(&mut self, props: &Props) -> Result<(), ConnectError> {
         let config = has_header_key_def().parse(props)?;
-        self.name = config.string(NAME_CONFIG).unwrap_or_default();
+        self.name = config.string(NAME_CONFIG)?.unwrap_or_default();
         Ok(())
     }
 

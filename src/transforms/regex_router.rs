@@ -181,8 +181,8 @@ impl Transform for RegexRouter {
 
     fn configure(&mut self, props: &Props) -> Result<(), ConnectError> {
         let config = config_def().parse(props)?;
-        let regex = config.string(REGEX).unwrap_or_default();
-        let replacement = config.string(REPLACEMENT).unwrap_or_default();
+        let regex = config.string(REGEX)?.unwrap_or_default();
+        let replacement = config.string(REPLACEMENT)?.unwrap_or_default();
         let invalid_regex = |e: regex::Error| {
             ConnectError::config(
                 REGEX,

@@ -144,8 +144,8 @@ impl Transform for ReplaceField {
             }
         }
         let config = config_def().parse(&props)?;
-        self.exclude = config.list(EXCLUDE).into_iter().collect();
-        self.include = config.list(INCLUDE).into_iter().collect();
+        self.exclude = config.list(EXCLUDE)?.into_iter().collect();
+        self.include = config.list(INCLUDE)?.into_iter().collect();
         self.renames = parse_renames(props.get(RENAMES).map_or("", String::as_str))
             .map_err(|message| ConnectError::config(RENAMES, message))?;
         self.reverse_renames = self
@@ -153,7 +153,7 @@ impl Transform for ReplaceField {
             .iter()
             .map(|(from, to)| (to.clone(), from.clone()))
             .collect();
-        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG);
+        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG)?;
         self.cache.clear();
         Ok(())
     }

@@ -99,8 +99,8 @@ impl Transform for SetSchemaMetadata {
 
     fn configure(&mut self, props: &Props) -> Result<(), ConnectError> {
         let config = config_def().parse(props)?;
-        self.schema_name = config.string(SCHEMA_NAME).filter(|s| !s.is_empty());
-        let version = config.string(SCHEMA_VERSION).unwrap_or_default();
+        self.schema_name = config.string(SCHEMA_NAME)?.filter(|s| !s.is_empty());
+        let version = config.string(SCHEMA_VERSION)?.unwrap_or_default();
         self.schema_version = match version.trim() {
             "" => None,
             v => Some(v.parse::<i32>().map_err(|_| {
@@ -110,7 +110,7 @@ impl Transform for SetSchemaMetadata {
                 )
             })?),
         };
-        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG);
+        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG)?;
         if self.schema_name.is_none() && self.schema_version.is_none() {
             return Err(ConnectError::config(
                 SCHEMA_NAME,

@@ -167,8 +167,8 @@ impl Transform for TimestampConverter {
 
     fn configure(&mut self, props: &Props) -> Result<(), ConnectError> {
         let config = config_def().parse(props)?;
-        let field = config.string(FIELD_CONFIG).unwrap_or_default();
-        let target_raw = config.string(TARGET_TYPE_CONFIG).unwrap_or_default();
+        let field = config.string(FIELD_CONFIG)?.unwrap_or_default();
+        let target_raw = config.string(TARGET_TYPE_CONFIG)?.unwrap_or_default();
         // Java's ValidString is case-sensitive.
         let target = TsType::from_config(&target_raw).ok_or_else(|| {
             invalid(
@@ -177,7 +177,7 @@ impl Transform for TimestampConverter {
                 &format!("String must be one of: {}", TARGET_TYPES.join(", ")),
             )
         })?;
-        let precision_raw = config.string(UNIX_PRECISION_CONFIG).unwrap_or_default();
+        let precision_raw = config.string(UNIX_PRECISION_CONFIG)?.unwrap_or_default();
         let precision = match precision_raw.as_str() {
             "seconds" => Precision::Seconds,
             "milliseconds" => Precision::Millis,
@@ -191,7 +191,7 @@ impl Transform for TimestampConverter {
                 ))
             }
         };
-        let format_pattern = config.string(FORMAT_CONFIG).unwrap_or_default();
+        let format_pattern = config.string(FORMAT_CONFIG)?.unwrap_or_default();
         if target == TsType::String && format_pattern.trim().is_empty() {
             return Err(ConnectError::config(
                 FORMAT_CONFIG,
@@ -209,7 +209,7 @@ impl Transform for TimestampConverter {
             })?)
         };
         let v2 = config
-            .string(FIELD_SYNTAX_VERSION_CONFIG)
+            .string(FIELD_SYNTAX_VERSION_CONFIG)?
             .unwrap_or_default()
             .trim()
             .eq_ignore_ascii_case("V2");
@@ -225,7 +225,7 @@ impl Transform for TimestampConverter {
             target,
             format,
             precision,
-            replace_null_with_default: config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG),
+            replace_null_with_default: config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG)?,
         });
         Ok(())
     }

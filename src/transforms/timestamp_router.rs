@@ -50,8 +50,8 @@ impl Transform for TimestampRouter {
 
     fn configure(&mut self, props: &Props) -> Result<(), ConnectError> {
         let config = config_def().parse(props)?;
-        let topic_format = config.string(TOPIC_FORMAT).unwrap_or_default();
-        let pattern = config.string(TIMESTAMP_FORMAT).unwrap_or_default();
+        let topic_format = config.string(TOPIC_FORMAT)?.unwrap_or_default();
+        let pattern = config.string(TIMESTAMP_FORMAT)?.unwrap_or_default();
         // Java builds the SimpleDateFormat lazily and fails on the first
         // record; an invalid pattern is reported here instead.
         let format = JavaDateFormat::new(&pattern).map_err(|why| {

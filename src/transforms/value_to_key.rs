@@ -88,7 +88,7 @@ impl Transform for ValueToKey {
 
     fn configure(&mut self, props: &Props) -> Result<(), ConnectError> {
         let config = config_def().parse(props)?;
-        let fields = config.list(FIELDS_CONFIG);
+        let fields = config.list(FIELDS_CONFIG)?;
         let raw = props.get(FIELDS_CONFIG).map_or("", String::as_str);
         if fields.is_empty() {
             return Err(ConnectError::config(
@@ -108,7 +108,7 @@ impl Transform for ValueToKey {
             ));
         }
         self.fields = fields;
-        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG);
+        self.replace_null_with_default = config.boolean(REPLACE_NULL_WITH_DEFAULT_CONFIG)?;
         self.cache.clear();
         Ok(())
     }

@@ -10,6 +10,7 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::config_provider::has_variable;
@@ -105,6 +106,58 @@ pub enum Validator {
     NonEmpty,
     /// A valid regular expression.
     Regex,
+    /// A connector's own rule (Java's custom `ConfigDef.Validator`).
+    Custom(Check),
+}
+
+impl Validator {
+    /// A custom rule: `check` returns why a value is invalid.
+    pub fn custom(
+        describe: &'static str,
+        check: impl Fn(&str) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Validator {
+        Validator::Custom(Check {
+            describe,
+            check: Arc::new(check),
+        })
+    }
+}
+
+type CheckFn = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+type RecommendFn = Arc<dyn Fn(&Props) -> Vec<String> + Send + Sync>;
+
+/// A custom validator: a description (for docs) and the check.
+#[derive(Clone)]
+pub struct Check {
+    pub describe: &'static str,
+    check: CheckFn,
+}
+
+impl fmt::Debug for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Check({})", self.describe)
+    }
+}
+
+/// Recommended values of a key given the rest of the config (Java's
+/// `ConfigDef.Recommender`), shown by the REST validate endpoint.
+#[derive(Clone)]
+pub struct Recommender(RecommendFn);
+
+impl Recommender {
+    pub fn new(f: impl Fn(&Props) -> Vec<String> + Send + Sync + 'static) -> Recommender {
+        Recommender(Arc::new(f))
+    }
+
+    pub fn values(&self, props: &Props) -> Vec<String> {
+        (self.0)(props)
+    }
+}
+
+impl fmt::Debug for Recommender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Recommender")
+    }
 }
 
 /// One declared config key.
@@ -117,6 +170,7 @@ pub struct ConfigKey {
     pub importance: Importance,
     pub doc: &'static str,
     pub validator: Option<Validator>,
+    pub recommender: Option<Recommender>,
 }
 
 /// A set of declared keys.
@@ -146,6 +200,7 @@ impl ConfigDef {
             importance,
             doc,
             validator: None,
+            recommender: None,
         });
         self
     }
@@ -156,6 +211,30 @@ impl ConfigDef {
             last.validator = Some(validator);
         }
         self
+    }
+
+    /// Attaches a recommender to the most recently defined key.
+    pub fn recommend_with(mut self, recommender: Recommender) -> Self {
+        if let Some(last) = self.keys.last_mut() {
+            last.recommender = Some(recommender);
+        }
+        self
+    }
+
+    /// The values recommended for `name` given `props`: the recommender's,
+    /// else the choices of a one-of validator, else none.
+    pub fn recommended_values(&self, name: &str, props: &Props) -> Vec<String> {
+        match self.key(name) {
+            Some(ConfigKey {
+                recommender: Some(r),
+                ..
+            }) => r.values(props),
+            Some(ConfigKey {
+                validator: Some(Validator::OneOf(choices)),
+                ..
+            }) => choices.iter().map(|c| c.to_string()).collect(),
+            _ => Vec::new(),
+        }
     }
 
     pub fn keys(&self) -> &[ConfigKey] {
@@ -285,6 +364,11 @@ fn run_validator(key: &ConfigKey, v: &Validator, raw: &str) -> Result<(), Config
                 ));
             }
         }
+        Validator::Custom(c) => {
+            if let Err(why) = (c.check)(raw) {
+                return Err(ConfigError::invalid(key, raw, why));
+            }
+        }
         Validator::Regex => {
             if let Err(e) = regex::Regex::new(raw) {
                 // The regex error quotes the pattern: not for a password.
@@ -352,49 +436,73 @@ pub struct Config {
 }
 
 impl Config {
-    fn raw(&self, name: &str) -> Option<&str> {
-        self.props
-            .get(name)
-            .map(String::as_str)
-            .or_else(|| self.def.key(name).and_then(|k| k.default))
+    /// The raw value of a declared key (its default when unset); an
+    /// undeclared key is a bug in the caller and fails like Java's
+    /// `Unknown configuration`.
+    fn raw(&self, name: &str) -> Result<Option<&str>, ConfigError> {
+        let key = self
+            .def
+            .key(name)
+            .ok_or_else(|| ConfigError::new(name, format!("Unknown configuration '{name}'")))?;
+        Ok(self.props.get(name).map(String::as_str).or(key.default))
     }
 
-    /// A string value; `None` when unset and without default (or when set to
-    /// an empty default for optional keys).
-    pub fn string(&self, name: &str) -> Option<String> {
-        self.raw(name).map(str::to_owned)
+    /// The value parsed as `T`; a value that does not parse (one that
+    /// passed validation only because it holds an unresolved
+    /// `${provider:…}` variable) names the key instead of reading as 0.
+    fn typed<T: std::str::FromStr>(&self, name: &str, what: &str) -> Result<T, ConfigError> {
+        let raw = self.raw(name)?.ok_or_else(|| {
+            ConfigError::new(name, format!("Missing required configuration \"{name}\""))
+        })?;
+        raw.trim().parse().map_err(|_| {
+            let shown = if is_secret_name(name) { HIDDEN } else { raw };
+            ConfigError::new(
+                name,
+                format!(
+                    "Invalid value {shown} for configuration {name}: Expected value to be a {what}"
+                ),
+            )
+        })
     }
 
-    pub fn int(&self, name: &str) -> i32 {
-        self.raw(name)
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_default()
+    /// A string value; `None` when unset and without default.
+    pub fn string(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        Ok(self.raw(name)?.map(str::to_owned))
     }
 
-    pub fn long(&self, name: &str) -> i64 {
-        self.raw(name)
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_default()
+    pub fn int(&self, name: &str) -> Result<i32, ConfigError> {
+        self.typed(name, "32-bit integer")
     }
 
-    pub fn double(&self, name: &str) -> f64 {
-        self.raw(name)
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_default()
+    pub fn long(&self, name: &str) -> Result<i64, ConfigError> {
+        self.typed(name, "64-bit integer")
     }
 
-    pub fn boolean(&self, name: &str) -> bool {
-        self.raw(name)
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    pub fn double(&self, name: &str) -> Result<f64, ConfigError> {
+        self.typed(name, "number")
+    }
+
+    pub fn boolean(&self, name: &str) -> Result<bool, ConfigError> {
+        let raw = self
+            .raw(name)?
+            .unwrap_or("false")
+            .trim()
+            .to_ascii_lowercase();
+        raw.parse().map_err(|_| {
+            ConfigError::new(
+                name,
+                format!("Invalid value {raw} for configuration {name}: Expected value to be a boolean (true or false)"),
+            )
+        })
     }
 
     /// A comma-separated list, trimmed, empty items dropped.
-    pub fn list(&self, name: &str) -> Vec<String> {
-        split_list(self.raw(name).unwrap_or(""))
+    pub fn list(&self, name: &str) -> Result<Vec<String>, ConfigError> {
+        Ok(split_list(self.raw(name)?.unwrap_or("")))
     }
 
-    pub fn duration_ms(&self, name: &str) -> Duration {
-        Duration::from_millis(self.long(name).max(0) as u64)
+    pub fn duration_ms(&self, name: &str) -> Result<Duration, ConfigError> {
+        Ok(Duration::from_millis(self.long(name)?.max(0) as u64))
     }
 
     pub fn props(&self) -> &Props {
@@ -545,8 +653,79 @@ mod tests {
     #[test]
     fn defaults_and_typed_getters() {
         let cfg = def().parse(&props_of(&[("file", "/tmp/x")])).unwrap();
-        assert_eq!(cfg.int("batch.size"), 2000);
-        assert_eq!(cfg.string("file").as_deref(), Some("/tmp/x"));
+        assert_eq!(cfg.int("batch.size").unwrap(), 2000);
+        assert_eq!(cfg.string("file").unwrap().as_deref(), Some("/tmp/x"));
+        // A key nobody declared is a caller's bug, not a 0.
+        let err = cfg.int("batch.sise").unwrap_err();
+        assert_eq!(err.key, "batch.sise");
+        assert_eq!(err.message, "Unknown configuration 'batch.sise'");
+        assert!(cfg.string("nope").is_err());
+    }
+
+    #[test]
+    fn an_unresolved_variable_is_not_read_as_zero() {
+        let cfg = def()
+            .parse(&props_of(&[("file", "x"), ("batch.size", "${vault:n}")]))
+            .unwrap();
+        let err = cfg.int("batch.size").unwrap_err();
+        assert!(
+            err.message
+                .contains("Expected value to be a 32-bit integer"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn custom_validators_and_recommenders() {
+        let def = ConfigDef::new()
+            .define(
+                "slot.name",
+                ConfigType::String,
+                Some("debezium"),
+                Importance::Medium,
+                "Slot",
+            )
+            .validate_with(Validator::custom("a valid slot name", |v| {
+                if v.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                {
+                    Ok(())
+                } else {
+                    Err(
+                        "Slot names may contain only lower case letters, digits and underscores"
+                            .into(),
+                    )
+                }
+            }))
+            .define(
+                "plugin.name",
+                ConfigType::String,
+                Some("pgoutput"),
+                Importance::Medium,
+                "Plugin",
+            )
+            .recommend_with(Recommender::new(|_| {
+                vec!["pgoutput".into(), "decoderbufs".into()]
+            }));
+        let errors = def.validate(&props_of(&[("slot.name", "Bad-Slot")]));
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].key, "slot.name");
+        assert!(
+            errors[0].message.contains("lower case letters"),
+            "{}",
+            errors[0].message
+        );
+        assert!(def
+            .validate(&props_of(&[("slot.name", "good_1")]))
+            .is_empty());
+        assert_eq!(
+            def.recommended_values("plugin.name", &Props::new()),
+            ["pgoutput", "decoderbufs"]
+        );
+        assert!(def
+            .recommended_values("slot.name", &Props::new())
+            .is_empty());
         assert_eq!(split_list(" a, b,,c "), ["a", "b", "c"]);
     }
 }

@@ -12,15 +12,23 @@ pub mod config_provider;
 pub mod connector;
 pub mod converter;
 pub mod data;
+pub mod error;
+pub mod metrics;
 pub mod record;
 pub mod transform;
 
-pub use config::{Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Validator};
+pub use config::{
+    Config, ConfigDef, ConfigError, ConfigType, Importance, Props, Recommender, Validator,
+};
 pub use config_provider::{ConfigProviders, Masked, Redactor, ResolveError, Resolved};
 pub use connector::{
-    ConnectError, ConnectResult, Connector, ConnectorKind, OffsetReader, SinkConnector,
-    SinkOffsets, SinkTask, SourceConnector, SourceTask,
+    CommittedOffsets, Connector, ConnectorContext, ConnectorKind, DetachedContext,
+    ErrantRecordReporter, ExactlyOnceSupport, OffsetReader, SinkConnector, SinkContextControl,
+    SinkOffsets, SinkRequests, SinkTask, SinkTaskContext, SourceConnector, SourceTask,
+    SourceTaskContext, TransactionBoundaries, TransactionContext,
 };
 pub use converter::{Converter, ConverterError, SchemaAndValue};
 pub use data::{Decimal, Field, Schema, SchemaBuilder, SchemaRef, SchemaType, Struct, Value};
+pub use error::{BoxError, ConnectError, ConnectResult};
+pub use metrics::{PluginMetrics, PluginMetricsRegistry};
 pub use record::{ConnectRecord, Header, OffsetMap, SinkRecord, SourceRecord, TopicPartition};

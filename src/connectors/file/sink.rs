@@ -1,9 +1,11 @@
 use async_trait::async_trait;
 
 use super::FILE_CONFIG;
+use std::sync::Arc;
+
 use crate::connect::{
-    ConfigDef, ConfigType, ConnectError, ConnectResult, Connector, Importance, Props,
-    SinkConnector, SinkOffsets, SinkRecord, SinkTask,
+    ConfigDef, ConfigType, ConnectError, ConnectResult, Connector, ConnectorContext, Importance,
+    Props, SinkConnector, SinkOffsets, SinkRecord, SinkTask, SinkTaskContext,
 };
 
 /// The write buffer's size. A batch is written in pieces once half of it
@@ -27,18 +29,19 @@ pub struct FileStreamSinkConnector {
     props: Props,
 }
 
+#[async_trait]
 impl Connector for FileStreamSinkConnector {
     fn config_def(&self) -> ConfigDef {
         config_def()
     }
 
-    fn start(&mut self, props: &Props) -> ConnectResult<()> {
+    async fn start(&mut self, _ctx: Arc<dyn ConnectorContext>, props: &Props) -> ConnectResult<()> {
         config_def().parse(props)?;
         self.props = props.clone();
         Ok(())
     }
 
-    fn task_configs(&self, max_tasks: usize) -> ConnectResult<Vec<Props>> {
+    async fn task_configs(&self, max_tasks: usize) -> ConnectResult<Vec<Props>> {
         Ok(vec![self.props.clone(); max_tasks.max(1)])
     }
 }
@@ -95,14 +98,14 @@ impl FileStreamSinkTask {
         let mut out = self
             .out
             .take()
-            .ok_or_else(|| ConnectError::Other("put called before start".into()))?;
+            .ok_or_else(|| ConnectError::other("put called before start"))?;
         let buf = std::mem::take(&mut self.buffer);
         let (out, buf, result) = tokio::task::spawn_blocking(move || {
             let r = out.write_all(buf.as_bytes());
             (out, buf, r)
         })
         .await
-        .map_err(|e| ConnectError::Other(format!("writer thread failed: {e}")))?;
+        .map_err(|e| ConnectError::caused_by("writer thread failed", e))?;
         self.out = Some(out);
         self.buffer = buf;
         self.buffer.clear();
@@ -114,9 +117,9 @@ impl FileStreamSinkTask {
 
 #[async_trait]
 impl SinkTask for FileStreamSinkTask {
-    async fn start(&mut self, props: &Props) -> ConnectResult<()> {
+    async fn start(&mut self, _ctx: SinkTaskContext, props: &Props) -> ConnectResult<()> {
         let cfg = config_def().parse(props)?;
-        self.filename = cfg.string(FILE_CONFIG).filter(|f| !f.is_empty());
+        self.filename = cfg.string(FILE_CONFIG)?.filter(|f| !f.is_empty());
         self.out = Some(match &self.filename {
             None => Output::Stdout,
             Some(f) => {
@@ -169,6 +172,10 @@ impl SinkTask for FileStreamSinkTask {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sink_context() -> SinkTaskContext {
+        SinkTaskContext::new(crate::connect::PluginMetrics::detached(), None).0
+    }
     use crate::connect::{ConnectRecord, Value};
 
     #[tokio::test]
@@ -177,7 +184,7 @@ mod tests {
         let path = dir.path().join("out.txt");
         let props: Props = [("file".to_string(), path.display().to_string())].into();
         let mut task = FileStreamSinkTask::default();
-        task.start(&props).await.unwrap();
+        task.start(sink_context(), &props).await.unwrap();
         let rec = |v: Value, o| SinkRecord {
             record: ConnectRecord::new("t", None, v),
             kafka_partition: 0,
@@ -203,7 +210,7 @@ mod tests {
         let path = dir.path().join("out.txt");
         let props: Props = [("file".to_string(), path.display().to_string())].into();
         let mut task = FileStreamSinkTask::default();
-        task.start(&props).await.unwrap();
+        task.start(sink_context(), &props).await.unwrap();
         let line = "x".repeat(1023);
         let batch: Vec<SinkRecord> = (0..3000)
             .map(|o| SinkRecord {

@@ -7,9 +7,9 @@ use tokio::io::AsyncReadExt;
 
 use super::{BATCH_SIZE_CONFIG, FILE_CONFIG, TOPIC_CONFIG};
 use crate::connect::{
-    ConfigDef, ConfigType, ConnectError, ConnectRecord, ConnectResult, Connector, Importance,
-    OffsetMap, OffsetReader, Props, SchemaBuilder, SchemaRef, SourceConnector, SourceRecord,
-    SourceTask, Validator, Value,
+    ConfigDef, ConfigError, ConfigType, ConnectError, ConnectRecord, ConnectResult, Connector,
+    ConnectorContext, Importance, OffsetMap, Props, SchemaBuilder, SchemaRef, SourceConnector,
+    SourceRecord, SourceTask, SourceTaskContext, Validator, Value,
 };
 
 /// How long `poll` waits at end of file before returning an empty batch.
@@ -54,25 +54,33 @@ pub struct FileStreamSourceConnector {
     props: Props,
 }
 
+#[async_trait]
 impl Connector for FileStreamSourceConnector {
     fn config_def(&self) -> ConfigDef {
         config_def()
     }
 
-    fn start(&mut self, props: &Props) -> ConnectResult<()> {
-        config_def().parse(props)?;
+    fn validate(&self, props: &Props) -> Vec<ConfigError> {
+        let mut errors = config_def().validate(props);
         let topic = props.get(TOPIC_CONFIG).map(String::as_str).unwrap_or("");
         if topic.contains(',') {
-            return Err(ConnectError::config(
+            errors.push(ConfigError::new(
                 TOPIC_CONFIG,
                 "'topic' in FileStreamSourceConnector configuration requires definition of a single topic",
             ));
+        }
+        errors
+    }
+
+    async fn start(&mut self, _ctx: Arc<dyn ConnectorContext>, props: &Props) -> ConnectResult<()> {
+        if let Some(e) = self.validate(props).into_iter().next() {
+            return Err(e.into());
         }
         self.props = props.clone();
         Ok(())
     }
 
-    fn task_configs(&self, _max_tasks: usize) -> ConnectResult<Vec<Props>> {
+    async fn task_configs(&self, _max_tasks: usize) -> ConnectResult<Vec<Props>> {
         // One file is read by one task, like Java's connector.
         Ok(vec![self.props.clone()])
     }
@@ -138,7 +146,7 @@ impl FileStreamSourceTask {
             Ok(file)
         })
         .await
-        .map_err(|e| ConnectError::Other(format!("file reader thread failed: {e}")))?;
+        .map_err(|e| ConnectError::caused_by("file reader thread failed", e))?;
         let filename = self.filename.as_deref().unwrap_or_default();
         match opened {
             Ok(file) => {
@@ -246,7 +254,7 @@ impl FileStreamSourceTask {
                     (file, buf, r)
                 })
                 .await
-                .map_err(|e| ConnectError::Other(format!("file reader thread failed: {e}")))?;
+                .map_err(|e| ConnectError::caused_by("file reader thread failed", e))?;
                 self.buf = buf;
                 self.input = Some(Input::File(file));
                 r
@@ -268,18 +276,18 @@ impl FileStreamSourceTask {
 
 #[async_trait]
 impl SourceTask for FileStreamSourceTask {
-    async fn start(&mut self, props: &Props, offsets: Arc<dyn OffsetReader>) -> ConnectResult<()> {
+    async fn start(&mut self, ctx: SourceTaskContext, props: &Props) -> ConnectResult<()> {
         let cfg = config_def().parse(props)?;
-        self.filename = cfg.string(FILE_CONFIG).filter(|f| !f.is_empty());
-        self.topic = cfg.string(TOPIC_CONFIG).unwrap_or_default();
-        self.batch_size = cfg.int(BATCH_SIZE_CONFIG).max(1) as usize;
+        self.filename = cfg.string(FILE_CONFIG)?.filter(|f| !f.is_empty());
+        self.topic = cfg.string(TOPIC_CONFIG)?.unwrap_or_default();
+        self.batch_size = cfg.int(BATCH_SIZE_CONFIG)?.max(1) as usize;
         self.schema = Some(SchemaBuilder::string().build());
         if self.filename.is_some() {
-            if let Some(offset) = offsets.offset(&self.partition()) {
+            if let Some(offset) = ctx.offset_reader().offset(&self.partition()) {
                 match offset.get("position").and_then(|p| p.as_u64()) {
                     Some(p) => self.position = p,
                     None => {
-                        return Err(ConnectError::Other(format!(
+                        return Err(ConnectError::other(format!(
                             "Offset position is the incorrect type: {offset:?}"
                         )))
                     }
@@ -329,6 +337,12 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    use crate::connect::{DetachedContext, OffsetReader, PluginMetrics};
+
+    fn task_context(offsets: Arc<dyn OffsetReader>) -> SourceTaskContext {
+        SourceTaskContext::new(offsets, PluginMetrics::detached())
+    }
+
     struct Offsets(Option<OffsetMap>);
     impl OffsetReader for Offsets {
         fn offset(&self, _: &OffsetMap) -> Option<OffsetMap> {
@@ -350,7 +364,7 @@ mod tests {
         let path = f.path().to_str().unwrap().to_owned();
 
         let mut task = FileStreamSourceTask::default();
-        task.start(&props(&path), Arc::new(Offsets(None)))
+        task.start(task_context(Arc::new(Offsets(None))), &props(&path))
             .await
             .unwrap();
         let batch = task.poll().await.unwrap();
@@ -366,7 +380,7 @@ mod tests {
         let mut resumed = FileStreamSourceTask::default();
         let offset: OffsetMap = serde_json::from_value(json!({"position": 6})).unwrap();
         resumed
-            .start(&props(&path), Arc::new(Offsets(Some(offset))))
+            .start(task_context(Arc::new(Offsets(Some(offset)))), &props(&path))
             .await
             .unwrap();
         let batch = resumed.poll().await.unwrap();
@@ -401,7 +415,9 @@ mod tests {
                 p.insert("batch.size".into(), batch.to_string());
                 let offset =
                     from.map(|pos| serde_json::from_value(json!({"position": pos})).unwrap());
-                task.start(&p, Arc::new(Offsets(offset))).await.unwrap();
+                task.start(task_context(Arc::new(Offsets(offset))), &p)
+                    .await
+                    .unwrap();
                 let mut got = Vec::new();
                 for _ in 0..10_000 {
                     if got.len() >= lines {
@@ -457,13 +473,23 @@ mod tests {
         }
     }
 
-    #[test]
-    fn topic_is_required_and_single() {
+    #[tokio::test]
+    async fn topic_is_required_and_single() {
         let mut c = FileStreamSourceConnector::default();
         let mut p = props("/tmp/x");
         p.remove("topic");
-        assert!(matches!(c.start(&p), Err(ConnectError::Config { key, .. }) if key == "topic"));
+        assert_eq!(c.validate(&p)[0].key, "topic");
+        assert!(
+            matches!(c.start(DetachedContext::new(), &p).await, Err(ConnectError::Config { key, .. }) if key == "topic")
+        );
         p.insert("topic".into(), "a,b".into());
-        assert!(c.start(&p).is_err());
+        let errors = c.validate(&p);
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].message.contains("single topic"),
+            "{}",
+            errors[0].message
+        );
+        assert!(c.start(DetachedContext::new(), &p).await.is_err());
     }
 }
