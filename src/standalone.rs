@@ -33,10 +33,13 @@ use tokio_util::sync::CancellationToken;
 use crate::api::connector::RestartRequest;
 use crate::connect::config::validating_resolved;
 use crate::connect::config_provider::{has_variable, reverse_transform};
-use crate::connect::{ConfigProviders, ConnectorKind, OffsetMap, Props, Redactor, ResolveError};
+use crate::connect::{
+    ConfigProviders, ConnectorKind, OffsetMap, Props, Redactor, ResolveError, TopicPartition,
+};
 use crate::connectors::AnyConnector;
 use crate::engine::connector_config::{
-    self, common_topics, ConnectorConfigError, ValidatedConnector,
+    self, common_topics, connector_alters_offsets, ConnectorConfigError, OffsetChanges,
+    ValidatedConnector,
 };
 use crate::engine::connector_context::{ConnectorEvent, HostedConnector};
 use crate::engine::worker::WorkerError;
@@ -1271,7 +1274,13 @@ impl Herder {
             return Err(rest::offsets_need_stopped(name));
         }
         Ok(match conn.kind {
-            ConnectorKind::Source => OffsetsPlan::Source(self.offsets.clone()),
+            ConnectorKind::Source => OffsetsPlan::Source {
+                store: self.offsets.clone(),
+                props: conn
+                    .loaded
+                    .as_ref()
+                    .map_or_else(|| conn.raw.clone(), |l| l.resolved.clone()),
+            },
             ConnectorKind::Sink => {
                 let props = conn
                     .loaded
@@ -1293,7 +1302,11 @@ impl Herder {
 
 /// Where a connector's offsets live.
 enum OffsetsPlan {
-    Source(Arc<StandaloneOffsets>),
+    Source {
+        store: Arc<StandaloneOffsets>,
+        /// The connector's config, for its `alter_offsets` hook.
+        props: Props,
+    },
     Sink {
         cfg: rdkafka::ClientConfig,
         props: Props,
@@ -1364,6 +1377,24 @@ impl StandaloneBackend {
             .await
             .map_err(|e| RestError::internal(format!("offsets request failed: {e}")))?
     }
+}
+
+/// The connector's `alter_offsets` hook, before any offset is written; its
+/// error fails the request as in Java.
+async fn connector_says(
+    name: &str,
+    props: &Props,
+    changes: &OffsetChanges,
+) -> Result<(), RestError> {
+    connector_alters_offsets(props, changes)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            RestError::internal(format!(
+                "Failed to alter offsets for connector {name} because it threw an exception: {}",
+                e.trace()
+            ))
+        })
 }
 
 fn offsets_error(e: OffsetStoreError) -> RestError {
@@ -1475,7 +1506,7 @@ impl Backend for StandaloneBackend {
         let owned = name.to_owned();
         let plan = self.call(move |h| h.offsets_plan(&owned, false)).await??;
         let offsets = match plan {
-            OffsetsPlan::Source(store) => store
+            OffsetsPlan::Source { store, .. } => store
                 .list(name)
                 .into_iter()
                 .map(|(partition, offset)| ConnectorOffset {
@@ -1582,15 +1613,27 @@ impl Backend for StandaloneBackend {
         let owned = name.to_owned();
         let plan = self.call(move |h| h.offsets_plan(&owned, true)).await??;
         match plan {
-            OffsetsPlan::Source(store) => {
+            OffsetsPlan::Source { store, props } => {
                 let changes: Vec<(OffsetMap, Option<OffsetMap>)> = offsets
                     .into_iter()
                     .map(|o| (o.partition, o.offset))
                     .collect();
+                let changes = OffsetChanges::Source(changes);
+                connector_says(name, &props, &changes).await?;
+                let OffsetChanges::Source(changes) = changes else {
+                    unreachable!("built as source changes above")
+                };
                 store.modify(name, &changes).map_err(offsets_error)?;
             }
             OffsetsPlan::Sink { cfg, props } => {
                 let changes = sink_offsets::parse(&offsets)?;
+                let hook = OffsetChanges::Sink(
+                    changes
+                        .iter()
+                        .map(|((t, p), o)| (TopicPartition::new(t.clone(), *p), *o))
+                        .collect(),
+                );
+                connector_says(name, &props, &hook).await?;
                 let group = sink_offsets::group(name);
                 Self::blocking(move || sink_offsets::alter(&cfg, &props, &group, changes)).await?;
             }
@@ -1602,8 +1645,24 @@ impl Backend for StandaloneBackend {
         let owned = name.to_owned();
         let plan = self.call(move |h| h.offsets_plan(&owned, true)).await??;
         match plan {
-            OffsetsPlan::Source(store) => store.remove_all(name).map_err(offsets_error)?,
-            OffsetsPlan::Sink { cfg, .. } => {
+            OffsetsPlan::Source { store, props } => {
+                let all = store
+                    .list(name)
+                    .into_iter()
+                    .map(|(p, _)| (p, None))
+                    .collect();
+                connector_says(name, &props, &OffsetChanges::Source(all)).await?;
+                store.remove_all(name).map_err(offsets_error)?
+            }
+            OffsetsPlan::Sink { cfg, props } => {
+                let (read, connector) = (cfg.clone(), props.clone());
+                let committed =
+                    Self::blocking(move || sink_offsets::read(&read, &connector)).await?;
+                let all = sink_offsets::parse(&committed)?
+                    .into_iter()
+                    .map(|((t, p), _)| (TopicPartition::new(t, p), None))
+                    .collect();
+                connector_says(name, &props, &OffsetChanges::Sink(all)).await?;
                 let group = sink_offsets::group(name);
                 Self::blocking(move || sink_offsets::reset(&cfg, &group)).await?;
             }

@@ -1,6 +1,8 @@
 //! Built-in connectors, compiled in, and the registry that finds one by
 //! Java class name, short name or alias.
 
+#[cfg(test)]
+mod compliance;
 pub mod datagen;
 pub mod file;
 

@@ -258,6 +258,33 @@ pub fn common_topics(props: &Props) -> Vec<String> {
     crate::connect::config::split_list(props.get(TOPICS).map(String::as_str).unwrap_or(""))
 }
 
+/// Offsets a user alters (`Some`) or resets (`None`), KIP-875.
+pub enum OffsetChanges {
+    Source(Vec<(crate::connect::OffsetMap, Option<crate::connect::OffsetMap>)>),
+    Sink(Vec<(crate::connect::TopicPartition, Option<i64>)>),
+}
+
+/// Gives the connector its say before the framework writes altered or
+/// reset offsets: as Java's `Worker.modifyConnectorOffsets`, on a new
+/// instance that is not started, with the connector's (resolved) config.
+/// An error is the request's failure; the framework then writes nothing.
+pub async fn connector_alters_offsets(
+    props: &Props,
+    changes: &OffsetChanges,
+) -> Result<bool, crate::connect::ConnectError> {
+    let class = props.get(CONNECTOR_CLASS).map(String::as_str).unwrap_or("");
+    let plugin = connectors::find(class).map_err(crate::connect::ConnectError::other)?;
+    match ((plugin.create)(), changes) {
+        (AnyConnector::Source(c), OffsetChanges::Source(offsets)) => {
+            c.alter_offsets(props, offsets).await
+        }
+        (AnyConnector::Sink(c), OffsetChanges::Sink(offsets)) => {
+            c.alter_offsets(props, offsets).await
+        }
+        _ => Ok(false),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,5 +432,21 @@ mod tests {
         assert!(source_def()
             .key("errors.deadletterqueue.topic.name")
             .is_none());
+    }
+
+    #[tokio::test]
+    async fn the_alter_offsets_hook_runs_on_an_unstarted_instance_of_the_class() {
+        let props = crate::connect::config::props_of(&[
+            ("connector.class", "FileStreamSource"),
+            ("topic", "t"),
+        ]);
+        let changes = OffsetChanges::Source(vec![(crate::connect::OffsetMap::new(), None)]);
+        // FileStreamSource keeps its offsets only in Connect's store.
+        assert!(!connector_alters_offsets(&props, &changes).await.unwrap());
+        let unknown = crate::connect::config::props_of(&[("connector.class", "com.acme.Nope")]);
+        let err = connector_alters_offsets(&unknown, &changes)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("com.acme.Nope"), "{err}");
     }
 }
