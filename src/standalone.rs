@@ -19,14 +19,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::LocalBoxFuture;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
-use serde_json::Value as Json;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -50,9 +49,8 @@ use crate::rest::entities::{
 };
 use crate::rest::{self, sink_offsets, Backend, Created, Health, RestError};
 use crate::storage::config_topic::TargetState;
-use crate::storage::offsets::offset_key;
 use crate::storage::status_topic::State;
-use crate::storage::{OffsetStore, OffsetStoreError};
+use crate::storage::{FileOffsetStore, OffsetStore, OffsetStoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StandaloneError {
@@ -269,13 +267,13 @@ pub async fn run(
     let offsets = Arc::new(match worker_config.offset_storage_file() {
         Some(file) => {
             tracing::info!(file = %file, "source offsets stored in file");
-            StandaloneOffsets::open(Some(PathBuf::from(file)))?
+            FileOffsetStore::open(Some(PathBuf::from(file)))?
         }
         None => {
             tracing::warn!(
                 "no offset.storage.file.filename: source offsets are kept in memory only"
             );
-            StandaloneOffsets::open(None)?
+            FileOffsetStore::open(None)?
         }
     });
 
@@ -492,151 +490,6 @@ fn topics_of(props: &Props) -> Vec<String> {
     topics
 }
 
-/// Source offsets of standalone mode: `offset.storage.file.filename` (a
-/// JSON object of Java's offset-topic keys to offsets, replaced atomically
-/// on every change) or memory. Unlike the plain stores it lists and
-/// removes a connector's offsets, for the REST API's offsets endpoints.
-pub struct StandaloneOffsets {
-    path: Option<PathBuf>,
-    data: Mutex<BTreeMap<String, OffsetMap>>,
-    /// Serializes file writes so renames land in order.
-    write_lock: Mutex<()>,
-}
-
-impl StandaloneOffsets {
-    pub fn open(path: Option<PathBuf>) -> Result<StandaloneOffsets, OffsetStoreError> {
-        let mut data = BTreeMap::new();
-        if let Some(path) = &path {
-            match std::fs::read(path) {
-                Ok(bytes) if !bytes.is_empty() => {
-                    data = serde_json::from_slice(&bytes).map_err(|source| {
-                        OffsetStoreError::Corrupt {
-                            path: path.clone(),
-                            source,
-                        }
-                    })?;
-                }
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(OffsetStoreError::Io {
-                        context: format!("reading offsets file {}", path.display()),
-                        source,
-                    })
-                }
-            }
-        }
-        Ok(StandaloneOffsets {
-            path,
-            data: Mutex::new(data),
-            write_lock: Mutex::new(()),
-        })
-    }
-
-    /// Applies `f` to the offsets, then writes the file.
-    fn change(
-        &self,
-        f: impl FnOnce(&mut BTreeMap<String, OffsetMap>),
-    ) -> Result<(), OffsetStoreError> {
-        let _write = self
-            .write_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let snapshot = {
-            let mut data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut data);
-            self.path.as_ref().map(|_| data.clone())
-        };
-        match (&self.path, snapshot) {
-            (Some(path), Some(data)) => write_atomically(path, &data),
-            _ => Ok(()),
-        }
-    }
-
-    /// Every partition of `connector` with its offset.
-    pub fn list(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)> {
-        let data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
-        data.iter()
-            .filter_map(|(key, offset)| match serde_json::from_str::<Json>(key) {
-                Ok(Json::Array(parts)) if parts.len() == 2 && parts[0] == connector => {
-                    parts[1].as_object().map(|p| (p.clone(), offset.clone()))
-                }
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Sets partitions' offsets; `None` removes one.
-    pub fn modify(
-        &self,
-        connector: &str,
-        changes: &[(OffsetMap, Option<OffsetMap>)],
-    ) -> Result<(), OffsetStoreError> {
-        self.change(|data| {
-            for (p, o) in changes {
-                let key = offset_key(connector, p);
-                match o {
-                    Some(o) => data.insert(key, o.clone()),
-                    None => data.remove(&key),
-                };
-            }
-        })
-    }
-
-    /// Removes every offset of `connector`.
-    pub fn remove_all(&self, connector: &str) -> Result<(), OffsetStoreError> {
-        let partitions: Vec<(OffsetMap, Option<OffsetMap>)> = self
-            .list(connector)
-            .into_iter()
-            .map(|(p, _)| (p, None))
-            .collect();
-        self.modify(connector, &partitions)
-    }
-}
-
-impl OffsetStore for StandaloneOffsets {
-    fn get(&self, connector: &str, partition: &OffsetMap) -> Option<OffsetMap> {
-        let data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
-        data.get(&offset_key(connector, partition)).cloned()
-    }
-
-    fn commit(
-        &self,
-        connector: &str,
-        offsets: &[(OffsetMap, OffsetMap)],
-    ) -> Result<(), OffsetStoreError> {
-        self.change(|data| {
-            for (p, o) in offsets {
-                data.insert(offset_key(connector, p), o.clone());
-            }
-        })
-    }
-}
-
-/// Writes to a temp file, fsyncs, renames: a crash leaves the old or the
-/// new offsets, never a torn file.
-fn write_atomically(
-    path: &Path,
-    data: &BTreeMap<String, OffsetMap>,
-) -> Result<(), OffsetStoreError> {
-    use std::io::Write;
-    let text = serde_json::to_string(data).unwrap_or_else(|_| "{}".into());
-    let tmp = path.with_extension("tmp");
-    let io = |context: String| move |source| OffsetStoreError::Io { context, source };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
-    }
-    let mut f = std::fs::File::create(&tmp).map_err(io(format!("creating {}", tmp.display())))?;
-    f.write_all(text.as_bytes())
-        .and_then(|_| f.sync_all())
-        .map_err(io(format!("writing {}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(io(format!(
-        "renaming {} to {}",
-        tmp.display(),
-        path.display()
-    )))
-}
-
 /// Work for the herder, run on its loop with exclusive access.
 type Job = Box<dyn for<'a> FnOnce(&'a mut Herder) -> LocalBoxFuture<'a, ()> + Send>;
 
@@ -680,7 +533,7 @@ struct Herder {
     bootstrap: String,
     providers: ConfigProviders,
     worker_id: String,
-    offsets: Arc<StandaloneOffsets>,
+    offsets: Arc<FileOffsetStore>,
     embedded: Option<MockCluster<'static, DefaultProducerContext>>,
     connectors: BTreeMap<String, Conn>,
     /// Tasks whose loop runs (started and not yet ended).
@@ -1303,7 +1156,7 @@ impl Herder {
 /// Where a connector's offsets live.
 enum OffsetsPlan {
     Source {
-        store: Arc<StandaloneOffsets>,
+        store: Arc<FileOffsetStore>,
         /// The connector's config, for its `alter_offsets` hook.
         props: Props,
     },
@@ -1318,7 +1171,7 @@ enum OffsetsPlan {
 struct StandaloneBackend {
     jobs: mpsc::Sender<Job>,
     worker_props: Props,
-    cluster_id: Arc<Mutex<Option<String>>>,
+    cluster_id: rest::ClusterId,
     shutdown_timeout: Duration,
 }
 
@@ -1404,10 +1257,7 @@ fn offsets_error(e: OffsetStoreError) -> RestError {
 #[async_trait]
 impl Backend for StandaloneBackend {
     async fn kafka_cluster_id(&self) -> Option<String> {
-        self.cluster_id
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.cluster_id.get()
     }
 
     async fn health(&self) -> Health {

@@ -55,6 +55,7 @@ use crate::rest::entities::{
 use crate::rest::{self, sink_offsets, Backend, Created, Health, RestError};
 use crate::storage::config_topic::{ConfigRecord, ConfigState, TargetState};
 use crate::storage::offset_topic::KafkaOffsetStore;
+use crate::storage::offsets::parse_offset_key;
 use crate::storage::status_topic::{State, Status, StatusRecord, StatusState};
 use crate::storage::topic_log::{TopicLog, TopicLogError, TopicSpec};
 
@@ -1393,7 +1394,7 @@ struct WorkerBackend {
     bootstrap: String,
     offset_topic: String,
     providers: Arc<ConfigProviders>,
-    cluster_id: Arc<std::sync::Mutex<Option<String>>>,
+    cluster_id: rest::ClusterId,
     /// The Connector resources, when REST writes are enabled.
     writes: Option<ConnectorResources>,
     owner: Owner,
@@ -1475,17 +1476,13 @@ impl WorkerBackend {
         }
         Ok(offsets
             .iter()
-            .filter_map(
-                |(key, offset)| match serde_json::from_str::<serde_json::Value>(key) {
-                    Ok(serde_json::Value::Array(parts)) if parts.len() == 2 && parts[0] == name => {
-                        parts[1].as_object().map(|p| ConnectorOffset {
-                            partition: p.clone(),
-                            offset: Some(offset.clone()),
-                        })
-                    }
-                    _ => None,
-                },
-            )
+            .filter_map(|(key, offset)| match parse_offset_key(key) {
+                Some((connector, partition)) if connector == name => Some(ConnectorOffset {
+                    partition,
+                    offset: Some(offset.clone()),
+                }),
+                _ => None,
+            })
             .collect())
     }
 }
@@ -1493,10 +1490,7 @@ impl WorkerBackend {
 #[async_trait]
 impl Backend for WorkerBackend {
     async fn kafka_cluster_id(&self) -> Option<String> {
-        self.cluster_id
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.cluster_id.get()
     }
 
     async fn health(&self) -> Health {

@@ -15,7 +15,7 @@ use crate::api::Connector;
 use crate::connect::{ConnectorKind, OffsetMap, Props};
 use crate::rest::entities::{ConnectorOffset, ConnectorOffsets};
 use crate::rest::{offsets_modified, sink_offsets};
-use crate::storage::offsets::offset_key;
+use crate::storage::offsets::{offset_key, parse_offset_key};
 use crate::storage::topic_log::TopicLog;
 use kube::ResourceExt;
 
@@ -175,12 +175,7 @@ pub fn connector_offsets(
 ) -> Vec<(OffsetMap, OffsetMap)> {
     let mut folded: BTreeMap<String, Option<(OffsetMap, OffsetMap)>> = BTreeMap::new();
     for (key, value) in records {
-        let Ok(serde_json::Value::Array(parts)) = serde_json::from_str(&key) else {
-            continue;
-        };
-        let (Some(connector), Some(serde_json::Value::Object(partition))) =
-            (parts.first(), parts.get(1))
-        else {
+        let Some((connector, partition)) = parse_offset_key(&key) else {
             continue;
         };
         if connector != name {
@@ -190,8 +185,11 @@ pub fn connector_offsets(
             Ok(serde_json::Value::Object(o)) => Some(o),
             _ => None,
         });
-        let normalised = serde_json::Value::Array(parts.clone()).to_string();
-        folded.insert(normalised, offset.map(|o| (partition.clone(), o)));
+        // Keys that differ only in spacing name one partition.
+        folded.insert(
+            offset_key(&connector, &partition),
+            offset.map(|o| (partition, o)),
+        );
     }
     folded.into_values().flatten().collect()
 }

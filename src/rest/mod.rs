@@ -247,14 +247,24 @@ pub fn parse_listeners(raw: &str) -> Result<Vec<SocketAddr>, String> {
     Ok(out)
 }
 
+/// The Kafka cluster id once [`spawn_cluster_id_lookup`] found it.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterId(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl ClusterId {
+    pub fn get(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
 /// Looks the Kafka cluster id up once, in the background, for `GET /`
 /// (`admin.*` worker settings apply, as to Java's admin client).
-pub fn spawn_cluster_id_lookup(
-    bootstrap: String,
-    worker: Props,
-) -> std::sync::Arc<std::sync::Mutex<Option<String>>> {
-    let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let into = slot.clone();
+pub fn spawn_cluster_id_lookup(bootstrap: String, worker: Props) -> ClusterId {
+    let slot = ClusterId::default();
+    let into = slot.0.clone();
     tokio::task::spawn_blocking(move || {
         let mut cfg = rdkafka::ClientConfig::new();
         cfg.set("bootstrap.servers", &bootstrap);

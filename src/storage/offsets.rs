@@ -1,7 +1,7 @@
 //! Source offset stores. Keys use Java's offset-topic form
 //! `["<connector>",{<partition>}]` so offsets carry over to the topic store.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -28,6 +28,24 @@ pub enum OffsetStoreError {
 /// The key Java's worker writes for a connector's source partition.
 pub fn offset_key(connector: &str, partition: &OffsetMap) -> String {
     Json::Array(vec![Json::from(connector), Json::Object(partition.clone())]).to_string()
+}
+
+/// The connector and source partition of an offset key
+/// (`["<connector>", {<partition>}]`); `None` for a key of another shape.
+pub fn parse_offset_key(key: &str) -> Option<(String, OffsetMap)> {
+    match serde_json::from_str::<Json>(key).ok()? {
+        Json::Array(mut parts) if parts.len() == 2 => {
+            let partition = match parts.pop()? {
+                Json::Object(p) => p,
+                _ => return None,
+            };
+            match parts.pop()? {
+                Json::String(connector) => Some((connector, partition)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 /// Stores committed source offsets.
@@ -84,79 +102,113 @@ impl OffsetStore for MemoryOffsetStore {
     }
 }
 
-/// `offset.storage.file.filename`: a JSON object of key → offset, replaced
-/// atomically (write to a temp file, fsync, rename) on every commit, so a
-/// crash leaves either the old or the new offsets, never a torn file.
+/// Source offsets of standalone mode: `offset.storage.file.filename` (a
+/// JSON object of Java's offset-topic keys to offsets, replaced atomically
+/// on every change: write to a temp file, fsync, rename, so a crash leaves
+/// the old or the new offsets, never a torn file) or memory only. It lists,
+/// alters and removes a connector's offsets for the REST offsets endpoints.
 #[derive(Debug)]
 pub struct FileOffsetStore {
-    path: PathBuf,
-    memory: MemoryOffsetStore,
-    /// Serializes writers so renames land in commit order.
+    path: Option<PathBuf>,
+    data: Mutex<BTreeMap<String, OffsetMap>>,
+    /// Serializes file writes so renames land in order.
     write_lock: Mutex<()>,
 }
 
 impl FileOffsetStore {
-    pub fn open(path: impl AsRef<Path>) -> Result<FileOffsetStore, OffsetStoreError> {
-        let path = path.as_ref().to_path_buf();
-        let mut map = HashMap::new();
-        match std::fs::read(&path) {
-            Ok(bytes) if !bytes.is_empty() => {
-                let parsed: HashMap<String, OffsetMap> =
-                    serde_json::from_slice(&bytes).map_err(|source| OffsetStoreError::Corrupt {
-                        path: path.clone(),
-                        source,
+    /// The store kept in `path`, or in memory only when `None`.
+    pub fn open(path: Option<PathBuf>) -> Result<FileOffsetStore, OffsetStoreError> {
+        let mut data = BTreeMap::new();
+        if let Some(path) = &path {
+            match std::fs::read(path) {
+                Ok(bytes) if !bytes.is_empty() => {
+                    data = serde_json::from_slice(&bytes).map_err(|source| {
+                        OffsetStoreError::Corrupt {
+                            path: path.clone(),
+                            source,
+                        }
                     })?;
-                map = parsed;
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(OffsetStoreError::Io {
-                    context: format!("reading offsets file {}", path.display()),
-                    source,
-                })
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(OffsetStoreError::Io {
+                        context: format!("reading offsets file {}", path.display()),
+                        source,
+                    })
+                }
             }
         }
         Ok(FileOffsetStore {
             path,
-            memory: MemoryOffsetStore {
-                data: Mutex::new(map),
-            },
+            data: Mutex::new(data),
             write_lock: Mutex::new(()),
         })
     }
 
-    fn write(&self, entries: Vec<(String, Json)>) -> Result<(), OffsetStoreError> {
-        let _guard = self
+    /// Applies `f` to the offsets, then writes the file.
+    fn change(
+        &self,
+        f: impl FnOnce(&mut BTreeMap<String, OffsetMap>),
+    ) -> Result<(), OffsetStoreError> {
+        let _write = self
             .write_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let obj: serde_json::Map<String, Json> = entries.into_iter().collect();
-        let text = Json::Object(obj).to_string();
-        let tmp = self.path.with_extension("tmp");
-        let io = |context: String| move |source| OffsetStoreError::Io { context, source };
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+        let snapshot = {
+            let mut data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut data);
+            self.path.as_ref().map(|_| data.clone())
+        };
+        match (&self.path, snapshot) {
+            (Some(path), Some(data)) => write_atomically(path, &data),
+            _ => Ok(()),
         }
-        {
-            use std::io::Write;
-            let mut f =
-                std::fs::File::create(&tmp).map_err(io(format!("creating {}", tmp.display())))?;
-            f.write_all(text.as_bytes())
-                .and_then(|_| f.sync_all())
-                .map_err(io(format!("writing {}", tmp.display())))?;
-        }
-        std::fs::rename(&tmp, &self.path).map_err(io(format!(
-            "renaming {} to {}",
-            tmp.display(),
-            self.path.display()
-        )))
+    }
+
+    /// Every partition of `connector` with its offset.
+    pub fn list(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)> {
+        let data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
+        data.iter()
+            .filter_map(|(key, offset)| match parse_offset_key(key) {
+                Some((c, p)) if c == connector => Some((p, offset.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Sets partitions' offsets; `None` removes one.
+    pub fn modify(
+        &self,
+        connector: &str,
+        changes: &[(OffsetMap, Option<OffsetMap>)],
+    ) -> Result<(), OffsetStoreError> {
+        self.change(|data| {
+            for (p, o) in changes {
+                let key = offset_key(connector, p);
+                match o {
+                    Some(o) => data.insert(key, o.clone()),
+                    None => data.remove(&key),
+                };
+            }
+        })
+    }
+
+    /// Removes every offset of `connector`.
+    pub fn remove_all(&self, connector: &str) -> Result<(), OffsetStoreError> {
+        let partitions: Vec<(OffsetMap, Option<OffsetMap>)> = self
+            .list(connector)
+            .into_iter()
+            .map(|(p, _)| (p, None))
+            .collect();
+        self.modify(connector, &partitions)
     }
 }
 
 impl OffsetStore for FileOffsetStore {
     fn get(&self, connector: &str, partition: &OffsetMap) -> Option<OffsetMap> {
-        self.memory.get(connector, partition)
+        let data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
+        data.get(&offset_key(connector, partition)).cloned()
     }
 
     fn commit(
@@ -164,9 +216,35 @@ impl OffsetStore for FileOffsetStore {
         connector: &str,
         offsets: &[(OffsetMap, OffsetMap)],
     ) -> Result<(), OffsetStoreError> {
-        let all = self.memory.put_all(connector, offsets);
-        self.write(all)
+        self.change(|data| {
+            for (p, o) in offsets {
+                data.insert(offset_key(connector, p), o.clone());
+            }
+        })
     }
+}
+
+/// Writes to a temp file, fsyncs, renames.
+fn write_atomically(
+    path: &Path,
+    data: &BTreeMap<String, OffsetMap>,
+) -> Result<(), OffsetStoreError> {
+    use std::io::Write;
+    let text = serde_json::to_string(data).unwrap_or_else(|_| "{}".into());
+    let tmp = path.with_extension("tmp");
+    let io = |context: String| move |source| OffsetStoreError::Io { context, source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    }
+    let mut f = std::fs::File::create(&tmp).map_err(io(format!("creating {}", tmp.display())))?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(io(format!("writing {}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(io(format!(
+        "renaming {} to {}",
+        tmp.display(),
+        path.display()
+    )))
 }
 
 /// Gives one connector's tasks read access to a store.
@@ -192,10 +270,16 @@ mod tests {
 
     #[test]
     fn key_matches_java_offset_topic_key() {
+        let partition = map(json!({"filename": "test.txt"}));
+        let key = offset_key("local-file-source", &partition);
+        assert_eq!(key, r#"["local-file-source",{"filename":"test.txt"}]"#);
         assert_eq!(
-            offset_key("local-file-source", &map(json!({"filename": "test.txt"}))),
-            r#"["local-file-source",{"filename":"test.txt"}]"#
+            parse_offset_key(&key),
+            Some(("local-file-source".to_owned(), partition))
         );
+        assert_eq!(parse_offset_key(r#"["c", "not a map"]"#), None);
+        assert_eq!(parse_offset_key("{}"), None);
+        assert_eq!(parse_offset_key("not json"), None);
     }
 
     #[test]
@@ -204,13 +288,13 @@ mod tests {
         let path = dir.path().join("offsets.json");
         let p = map(json!({"filename": "a"}));
         {
-            let s = FileOffsetStore::open(&path).unwrap();
+            let s = FileOffsetStore::open(Some(path.clone())).unwrap();
             s.commit("c", &[(p.clone(), map(json!({"position": 10})))])
                 .unwrap();
             s.commit("c", &[(p.clone(), map(json!({"position": 20})))])
                 .unwrap();
         }
-        let s = FileOffsetStore::open(&path).unwrap();
+        let s = FileOffsetStore::open(Some(path.clone())).unwrap();
         assert_eq!(s.get("c", &p), Some(map(json!({"position": 20}))));
         assert_eq!(s.get("other", &p), None);
     }
@@ -221,7 +305,7 @@ mod tests {
         let path = dir.path().join("offsets.json");
         std::fs::write(&path, "{not json").unwrap();
         assert!(matches!(
-            FileOffsetStore::open(&path),
+            FileOffsetStore::open(Some(path)),
             Err(OffsetStoreError::Corrupt { .. })
         ));
     }
