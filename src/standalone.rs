@@ -317,9 +317,14 @@ pub async fn run(
         cluster_id,
         shutdown_timeout: herder.worker_config.task_shutdown_timeout(),
     });
+    // This mode's registry: the worker's Connect metrics and its plugins', at /metrics.
+    let registry = crate::metrics::registry(|r| {
+        metrics::register(r);
+        crate::engine::plugin_metrics::register(r);
+    });
     for (addr, explicit) in &listeners {
         match rest::bind(&[*addr]).await {
-            Ok(bound) => rest::serve(bound, backend.clone(), stop_rest.clone()),
+            Ok(bound) => rest::serve(bound, backend.clone(), registry.clone(), stop_rest.clone()),
             Err((addr, e)) if !explicit => tracing::error!(
                 %addr,
                 error = %e,

@@ -36,6 +36,7 @@ struct Running {
     stop: CancellationToken,
     done: tokio::task::JoinHandle<()>,
     metrics: SocketAddr,
+    registry: Arc<kconnect::metrics::Registry>,
 }
 
 impl Running {
@@ -54,6 +55,10 @@ impl Running {
             ("consumer.statistics.interval.ms", "300"),
         ]))
         .expect("worker config");
+        let registry = kconnect::metrics::registry(|r| {
+            kconnect::engine::metrics::register(r);
+            kconnect::engine::plugin_metrics::register(r);
+        });
         let (stop, done, metrics) = rt.block_on(async {
             let mut worker = Worker::new(
                 config,
@@ -71,9 +76,13 @@ impl Running {
                     .expect("starting connector");
             }
             let stop = worker.shutdown_token();
-            let metrics = kconnect::metrics::serve("127.0.0.1:0".parse().unwrap(), stop.clone())
-                .await
-                .expect("metrics listener");
+            let metrics = kconnect::metrics::serve(
+                "127.0.0.1:0".parse().unwrap(),
+                registry.clone(),
+                stop.clone(),
+            )
+            .await
+            .expect("metrics listener");
             let done = tokio::spawn(async move {
                 worker.run().await;
             });
@@ -84,6 +93,7 @@ impl Running {
             stop,
             done,
             metrics,
+            registry,
         }
     }
 
@@ -411,8 +421,9 @@ fn source_and_sink_metrics_have_strimzi_names_and_live_rates() {
     }
 
     // Stopped tasks take their metrics with them (Java's `destroyed`).
+    let registry = running.registry.clone();
     running.stop();
-    let text = kconnect::metrics::render();
+    let text = kconnect::metrics::render(&registry);
     assert!(
         sample(&text, "kafka_connect_connector_task_status", &[&src]).is_none(),
         "stopped task still exported"

@@ -553,9 +553,14 @@ impl DistributedWorker {
             owner,
             source_offsets: tokio::sync::Mutex::new(None),
         });
+        // This mode's registry: the worker's Connect metrics and its plugins', at /metrics.
+        let registry = crate::metrics::registry(|r| {
+            metrics::register(r);
+            crate::engine::plugin_metrics::register(r);
+        });
         for addr in addrs {
             match rest::bind(&[addr]).await {
-                Ok(bound) => rest::serve(bound, backend.clone(), stop.clone()),
+                Ok(bound) => rest::serve(bound, backend.clone(), registry.clone(), stop.clone()),
                 Err((addr, source)) if configured.is_none() => tracing::error!(
                     %addr,
                     error = %source,

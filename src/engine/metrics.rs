@@ -19,17 +19,19 @@
 //! Types follow the rules: attributes ending in `-total` are counters,
 //! everything else gauges (the `task-error-metrics` `total-…` attributes
 //! are gauges there too). Rates, averages and maxima cover the last 30
-//! seconds ([`crate::metrics`]); "percentages" are fractions from 0 to 1, as
-//! Java's. A task's metrics exist from its start until it stops (a FAILED
-//! task keeps them, with its status, until it is restarted or forgotten),
-//! and start again from zero on restart, as in Java.
+//! seconds ([`crate::metrics::sampled`]); "percentages" are fractions from
+//! 0 to 1, as Java's. A task's metrics exist from its start until it stops
+//! (a FAILED task keeps them, with its status, until it is restarted or
+//! forgotten), and start again from zero on restart, as in Java.
 //!
 //! The loops record per poll batch / consumed chunk / commit: a few atomic
-//! operations each, no lock and no allocation on the record path.
+//! operations each, no lock and no allocation on the record path. What
+//! they record is process-wide, so no handle has to reach them; a mode
+//! exports it by [`register`]ing this module's collector into its registry.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -39,7 +41,7 @@ use prometheus_client::metrics::MetricType;
 
 use super::task::TaskId;
 use crate::connect::ConnectorKind;
-use crate::metrics::{epoch_ms, ticks_us, Meter, Outcomes, Stat};
+use crate::metrics::{epoch_ms, ticks_us, Meter, Outcomes, Registry, Stat};
 use crate::storage::status_topic::State;
 
 /// Connect's connector and task states, as the `status` label spells them.
@@ -495,8 +497,6 @@ impl Drop for ClientStatsHandle {
 }
 
 struct Connect {
-    /// Whether a worker runs in this process (the operator's has none).
-    active: AtomicBool,
     /// librdkafka handle name → its statistics.
     clients: RwLock<BTreeMap<String, ClientStats>>,
     tasks: RwLock<BTreeMap<TaskId, Arc<TaskMetrics>>>,
@@ -507,7 +507,6 @@ struct Connect {
 }
 
 static CONNECT: LazyLock<Connect> = LazyLock::new(|| Connect {
-    active: AtomicBool::new(false),
     clients: RwLock::new(BTreeMap::new()),
     tasks: RwLock::new(BTreeMap::new()),
     connectors: RwLock::new(BTreeMap::new()),
@@ -515,11 +514,6 @@ static CONNECT: LazyLock<Connect> = LazyLock::new(|| Connect {
     task_startups: Startups::default(),
     rebalances: Mutex::new(None),
 });
-
-/// A Connect worker runs in this process: its metrics are exported.
-pub fn activate() {
-    CONNECT.active.store(true, Ordering::Relaxed);
-}
 
 /// Fresh metrics for a task that is starting (replacing those of an earlier
 /// run), status `unassigned` until it runs.
@@ -694,9 +688,15 @@ pub fn rebalance_completed(
     r.tasks = tasks;
 }
 
+/// Registers the worker's Connect metrics into `registry`: each scrape
+/// reads the process-wide state the task loops record into.
+pub fn register(registry: &mut Registry) {
+    registry.register_collector(Box::new(ConnectCollector));
+}
+
 /// Exports [`Connect`] at each scrape.
 #[derive(Debug)]
-pub struct ConnectCollector;
+struct ConnectCollector;
 
 type TaskLabels<'a> = [(&'static str, &'a str); 2];
 
@@ -755,9 +755,6 @@ fn ms(us: f64) -> f64 {
 impl Collector for ConnectCollector {
     fn encode(&self, mut enc: DescriptorEncoder<'_>) -> fmt::Result {
         let c = &*CONNECT;
-        if !c.active.load(Ordering::Relaxed) {
-            return Ok(());
-        }
         let now = ticks_us();
         let tasks: Vec<Arc<TaskMetrics>> = c
             .tasks
@@ -1323,6 +1320,11 @@ mod tests {
         line.rsplit(' ').next().unwrap().parse().unwrap()
     }
 
+    /// What a worker's `/metrics` shows.
+    fn render() -> String {
+        crate::metrics::render(&crate::metrics::registry(register))
+    }
+
     fn type_of<'a>(text: &'a str, name: &str) -> &'a str {
         let prefix = format!("# TYPE {name} ");
         text.lines()
@@ -1332,7 +1334,6 @@ mod tests {
 
     #[test]
     fn renders_strimzi_names_labels_and_types() {
-        activate();
         let src = register_task(&id("m-src", 0), ConnectorKind::Source);
         let snk = register_task(&id("m-snk", 1), ConnectorKind::Sink);
         let failed = register_task(&id("m-snk", 2), ConnectorKind::Sink);
@@ -1359,7 +1360,7 @@ mod tests {
         snk.errors.skipped();
         snk.errors.dlq_request();
 
-        let text = crate::metrics::render();
+        let text = render();
         let src_l = r#"connector="m-src",task="0""#;
         let snk_l = r#"connector="m-snk",task="1""#;
 
@@ -1602,7 +1603,7 @@ mod tests {
         unregister_task(&snk);
         let again = register_task(&id("m-src", 0), ConnectorKind::Source);
         unregister_task(&src);
-        let text = crate::metrics::render();
+        let text = render();
         assert!(!text.contains(snk_l));
         assert_eq!(
             value(
@@ -1614,7 +1615,7 @@ mod tests {
         );
         unregister_task(&again);
         forget_task(failed.id());
-        let text = crate::metrics::render();
+        let text = render();
         assert!(!text.contains(r#"connector="m-snk""#));
         assert!(!text.contains(src_l));
         remove_connector("m-src");
@@ -1622,10 +1623,9 @@ mod tests {
 
     #[test]
     fn rebalances_are_counted() {
-        activate();
         rebalance_completed("w-1", 4, 1, 3, Duration::from_millis(20));
         rebalance_completed("w-1", 5, 1, 2, Duration::from_millis(40));
-        let text = crate::metrics::render();
+        let text = render();
         assert_eq!(
             type_of(
                 &text,
@@ -1652,7 +1652,6 @@ mod tests {
 
     #[test]
     fn client_statistics_are_summed_per_client_id() {
-        activate();
         let stats = |name: &str, tx: u64| {
             format!(
                 r#"{{"name":"{name}","client_id":"connector-producer-m-cli","type":"producer","ts":1,"time":1,"age":1,
@@ -1666,7 +1665,7 @@ mod tests {
         a.record(stats("connector-producer-m-cli#producer-1", 100).as_bytes());
         let b = ClientStatsHandle::default();
         b.record(stats("connector-producer-m-cli#producer-2", 50).as_bytes());
-        let text = crate::metrics::render();
+        let text = render();
         let l = r#"clientid="connector-producer-m-cli""#;
         assert_eq!(
             type_of(&text, "kafka_producer_outgoing_byte_total"),
@@ -1677,7 +1676,7 @@ mod tests {
         assert_eq!(value(&text, "kafka_producer_connection_count", l), 2.0);
         drop(a);
         drop(b);
-        assert!(!crate::metrics::render().contains(l));
+        assert!(!render().contains(l));
     }
 
     #[test]

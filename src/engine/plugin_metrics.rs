@@ -10,6 +10,7 @@ use prometheus_client::metrics::MetricType;
 
 use crate::connect::metrics::{MetricKind, MetricSample};
 use crate::connect::PluginMetricsRegistry;
+use crate::metrics::Registry;
 
 /// The plugin registries of the workers of this process (one per worker;
 /// tests run several).
@@ -33,10 +34,15 @@ fn samples() -> Vec<MetricSample> {
     out
 }
 
+/// Registers the metrics of every exposed plugin registry into `registry`.
+pub fn register(registry: &mut Registry) {
+    registry.register_collector(Box::new(PluginCollector));
+}
+
 /// The collector of every exposed plugin registry: one family per metric
 /// name, one sample per label set.
 #[derive(Debug)]
-pub struct PluginCollector;
+struct PluginCollector;
 
 impl Collector for PluginCollector {
     fn encode(&self, mut enc: DescriptorEncoder<'_>) -> fmt::Result {
@@ -85,7 +91,6 @@ impl Collector for PluginCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prometheus_client::registry::Registry;
 
     #[test]
     fn plugin_metrics_are_exposed_while_their_registry_lives() {
@@ -97,7 +102,7 @@ mod tests {
             .inc_by(7);
         task.gauge("lag_ms", "Lag").set(1.5);
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(PluginCollector));
+        register(&mut registry);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
         assert!(

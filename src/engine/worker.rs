@@ -99,7 +99,6 @@ impl Worker {
     }
 
     pub fn new(config: WorkerConfig, bootstrap: String, offsets: Arc<dyn OffsetStore>) -> Worker {
-        metrics::activate();
         let plugin_metrics = Arc::new(PluginMetricsRegistry::default());
         super::plugin_metrics::expose(&plugin_metrics);
         let (connector_events, connector_rx) = ConnectorEvents::new(plugin_metrics.clone());

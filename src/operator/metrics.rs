@@ -19,8 +19,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use prometheus_client::collector::Collector;
@@ -32,6 +31,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use tokio_util::sync::CancellationToken;
 
 use super::runtime::ClusterKey;
+use crate::metrics::Registry;
 use crate::storage::status_topic::State;
 
 /// Environment variable with the metrics listener's address.
@@ -51,8 +51,6 @@ fn reconcile_histogram() -> Histogram {
 }
 
 struct OperatorMetrics {
-    /// Whether the operator runs in this process.
-    active: AtomicBool,
     reconciles: Family<ResultLabels, Counter>,
     reconcile_errors: Family<ResultLabels, Counter>,
     durations: Family<ControllerLabels, Histogram, fn() -> Histogram>,
@@ -66,7 +64,6 @@ struct OperatorMetrics {
 }
 
 static OPERATOR: LazyLock<OperatorMetrics> = LazyLock::new(|| OperatorMetrics {
-    active: AtomicBool::new(false),
     reconciles: Family::default(),
     reconcile_errors: Family::default(),
     durations: Family::new_with_constructor(reconcile_histogram),
@@ -105,9 +102,10 @@ fn cluster_state_labels(key: &ClusterKey, state: &'static str) -> ClusterStateLa
     ]
 }
 
-/// The operator runs in this process: its metrics are exported.
-pub fn activate() {
-    OPERATOR.active.store(true, Ordering::Relaxed);
+/// Registers the operator's metrics into `registry`: each scrape reads the
+/// process-wide state the reconcilers and cluster loops record into.
+pub fn register(registry: &mut Registry) {
+    registry.register_collector(Box::new(OperatorCollector));
 }
 
 /// A reconcile of `controller` ended after `took`; `error` names the kind
@@ -198,16 +196,13 @@ pub fn cluster_gone(key: &ClusterKey) {
     }
 }
 
-/// Exports the operator's metrics at each scrape (nothing in a worker).
+/// Exports the operator's metrics at each scrape.
 #[derive(Debug)]
-pub struct OperatorCollector;
+struct OperatorCollector;
 
 impl Collector for OperatorCollector {
     fn encode(&self, mut enc: DescriptorEncoder<'_>) -> fmt::Result {
         let m = &*OPERATOR;
-        if !m.active.load(Ordering::Relaxed) {
-            return Ok(());
-        }
         let families: [(&str, &str, &dyn EncodeMetric); 10] = [
             (
                 "kconnect_operator_reconcile",
@@ -287,16 +282,19 @@ pub fn parse_listen(raw: &str) -> Result<Option<SocketAddr>, String> {
         .map_err(|e| format!("{LISTEN_ENV}={raw}: not an address like 0.0.0.0:8080: {e}"))
 }
 
-/// Marks the operator's metrics active and serves `/metrics` on `addr`
-/// until `stop`. A listener that cannot bind is logged, never fatal: the
-/// operator works without it (e.g. a second replica on the same host).
-pub async fn start_listener(addr: Option<SocketAddr>, stop: CancellationToken) {
-    activate();
+/// Serves `registry` at `/metrics` on `addr` until `stop`. A listener that
+/// cannot bind is logged, never fatal: the operator works without it (e.g.
+/// a second replica on the same host).
+pub async fn start_listener(
+    addr: Option<SocketAddr>,
+    registry: Arc<Registry>,
+    stop: CancellationToken,
+) {
     let Some(addr) = addr else {
         tracing::info!("operator metrics listener disabled");
         return;
     };
-    match crate::metrics::serve(addr, stop).await {
+    match crate::metrics::serve(addr, registry, stop).await {
         Ok(bound) => tracing::info!(addr = %bound, "operator metrics at /metrics"),
         Err(e) => {
             tracing::warn!(%addr, error = %e, "operator metrics listener could not bind; metrics are not served")
@@ -307,6 +305,11 @@ pub async fn start_listener(addr: Option<SocketAddr>, stop: CancellationToken) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the operator's `/metrics` shows.
+    fn render() -> String {
+        crate::metrics::render(&crate::metrics::registry(register))
+    }
 
     #[test]
     fn listen_address_parses_off_and_urls() {
@@ -325,7 +328,6 @@ mod tests {
 
     #[test]
     fn renders_operator_metrics() {
-        activate();
         let key = ClusterKey {
             namespace: "ns-m".into(),
             name: "main".into(),
@@ -342,7 +344,7 @@ mod tests {
         );
         cluster_pass(&key, true);
         task_restart(&key);
-        let text = crate::metrics::render();
+        let text = render();
         for line in [
             "# TYPE kconnect_operator_reconcile_total counter",
             r#"kconnect_operator_reconcile_total{controller="connectcluster",result="success"}"#,
@@ -361,7 +363,7 @@ mod tests {
             assert!(text.contains(line), "missing {line} in:\n{text}");
         }
         cluster_gone(&key);
-        let text = crate::metrics::render();
+        let text = render();
         assert!(!text.contains(r#"cluster="main""#), "{text}");
     }
 }

@@ -148,7 +148,9 @@ pub async fn run_with_metrics(
     metrics_listen: Option<std::net::SocketAddr>,
     stop: CancellationToken,
 ) {
-    metrics::start_listener(metrics_listen, stop.clone()).await;
+    // The operator's registry: its own metrics (no worker runs here).
+    let registry = crate::metrics::registry(metrics::register);
+    metrics::start_listener(metrics_listen, registry, stop.clone()).await;
     metrics::set_leader(false);
     let mut settings =
         leader::LeaseSettings::new(config.lease_namespace.clone(), config.identity.clone());

@@ -11,8 +11,8 @@
 //! unless the worker config says `kconnect.rest.writes=true`, refuses
 //! changes with 409 naming the Connector resource to change instead.
 //!
-//! Besides Connect's own paths the listener serves `GET /metrics`
-//! (Prometheus text from [`crate::metrics::render`]).
+//! Besides Connect's own paths the listener serves `GET /metrics`: the
+//! registry its mode built, rendered by [`crate::metrics::render`].
 
 pub mod entities;
 pub mod logging;

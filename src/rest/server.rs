@@ -21,6 +21,7 @@ use super::entities::{
 };
 use super::{java_bool, logging, plugins, Backend, Health, RestError, REQUEST_TIMEOUT};
 use crate::connect::Props;
+use crate::metrics::Registry;
 
 type Shared = Arc<dyn Backend>;
 type Params = Query<Vec<(String, String)>>;
@@ -51,9 +52,15 @@ pub async fn bind(addrs: &[SocketAddr]) -> Result<Vec<Listener>, (SocketAddr, st
     Ok(out)
 }
 
-/// Serves the API on the listeners until `stop` is cancelled.
-pub fn serve(listeners: Vec<Listener>, backend: Shared, stop: CancellationToken) {
-    let app = router(backend);
+/// Serves the API on the listeners until `stop` is cancelled; `/metrics`
+/// renders `metrics`.
+pub fn serve(
+    listeners: Vec<Listener>,
+    backend: Shared,
+    metrics: Arc<Registry>,
+    stop: CancellationToken,
+) {
+    let app = router(backend, metrics);
     for listener in listeners {
         let addr = listener.local_addr().ok();
         tracing::info!(?addr, "REST API listening");
@@ -80,12 +87,12 @@ fn both(router: Router<Shared>, path: &str, method: MethodRouter<Shared>) -> Rou
     }
 }
 
-/// The whole API over `backend`.
-pub fn router(backend: Shared) -> Router {
+/// The whole API over `backend`, with `metrics` at `/metrics`.
+pub fn router(backend: Shared, metrics: Arc<Registry>) -> Router {
     let mut r = Router::new();
     r = both(r, "/", get(server_info));
     r = both(r, "/health", get(health));
-    r = both(r, "/metrics", get(metrics));
+    r = both(r, "/metrics", get(move || metrics_text(metrics.clone())));
     r = both(
         r,
         "/connectors",
@@ -279,8 +286,8 @@ async fn health(State(b): State<Shared>) -> Response {
     .into_response()
 }
 
-async fn metrics() -> Response {
-    let text = crate::metrics::render();
+async fn metrics_text(registry: Arc<Registry>) -> Response {
+    let text = crate::metrics::render(&registry);
     let content_type = if text.trim_end().ends_with("# EOF") {
         "application/openmetrics-text; version=1.0.0; charset=utf-8"
     } else {
