@@ -20,8 +20,8 @@ use std::time::Duration;
 use kconnect::connect::ConnectorKind;
 use kconnect::engine::metrics::{self, ClientStatsHandle, Status};
 use kconnect::engine::task::TaskId;
+use kconnect::operator::cluster_key::ClusterKey;
 use kconnect::operator::metrics as operator;
-use kconnect::operator::runtime::ClusterKey;
 use kconnect::storage::status_topic::State;
 
 /// Metrics whose values depend on when they are read.

@@ -17,8 +17,9 @@ use kube::runtime::finalizer::{finalizer, Event as Finalizer};
 use kube::ResourceExt;
 use serde_json::json;
 
+use super::cluster_key::ClusterKey;
 use super::pods;
-use super::runtime::{ClusterKey, ClusterRuntime, KafkaSettings};
+use super::runtime::{ClusterRuntime, KafkaSettings};
 use super::{Context, Error, MANAGER};
 use crate::api::condition::{self, Condition, READY};
 use crate::api::{ConnectCluster, ConnectClusterStatus, WorkerStatus, CLUSTER_LABEL};

@@ -14,8 +14,9 @@ use kube::runtime::finalizer::{finalizer, Event as Finalizer};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use super::cluster_key::ClusterKey;
 use super::offsets;
-use super::runtime::{ClusterKey, ClusterRuntime, ClusterView, ConnectorPolicy};
+use super::runtime::{ClusterRuntime, ClusterView, ConnectorPolicy};
 use super::{Context, Error, MANAGER};
 use crate::api::condition::{self, Condition, READY};
 use crate::api::connector::{

@@ -30,7 +30,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use tokio_util::sync::CancellationToken;
 
-use super::runtime::ClusterKey;
+use super::cluster_key::ClusterKey;
 use crate::metrics::Registry;
 use crate::storage::status_topic::State;
 

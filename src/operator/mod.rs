@@ -14,6 +14,7 @@
 //!   on `KCONNECT_OPERATOR_METRICS_LISTEN` (default `0.0.0.0:8080`).
 
 pub mod cluster;
+pub mod cluster_key;
 pub mod connector;
 pub mod leader;
 pub mod metrics;
@@ -39,8 +40,9 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{ConnectCluster, Connector, CLUSTER_LABEL};
+use cluster_key::ClusterKey;
 pub use runtime::Timings;
-use runtime::{ClusterKey, ClusterRuntime, Triggers};
+use runtime::{ClusterRuntime, Triggers};
 
 /// Name under which the operator manages objects (field manager, Event
 /// reporter, `app.kubernetes.io/managed-by`).

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio_util::sync::CancellationToken;
 
+use super::cluster_key::ClusterKey;
 use crate::api::{ConnectCluster, Connector, CLUSTER_LABEL};
 use crate::connect::Props;
 use crate::placement::{self, Assignment, WorkerId};
@@ -59,19 +60,6 @@ impl Default for Timings {
             drain_timeout: Duration::from_secs(60),
             hold_timeout: Duration::from_secs(10),
         }
-    }
-}
-
-/// Namespace and name of a ConnectCluster.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ClusterKey {
-    pub namespace: String,
-    pub name: String,
-}
-
-impl std::fmt::Display for ClusterKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.namespace, self.name)
     }
 }
 
