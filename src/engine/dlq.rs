@@ -18,9 +18,9 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedPro
 use rdkafka::ClientContext;
 use tokio_util::sync::CancellationToken;
 
-use super::errors::{DlqConfig, Stage, StageError};
 use super::kafka::{admin_config, producer_config, with_statistics};
 use super::metrics::{task_metrics, ClientStatsHandle, TaskMetrics};
+use super::stage::{Stage, StageError};
 use super::task::{TaskFailure, TaskId};
 use super::topic_creation::{create_topic, NewTopicSpec};
 use crate::connect::{ConnectorKind, Props};
@@ -37,6 +37,15 @@ pub const ERROR_HEADER_EXECUTING_CLASS: &str = "__connect.errors.class.name";
 pub const ERROR_HEADER_EXCEPTION: &str = "__connect.errors.exception.class.name";
 pub const ERROR_HEADER_EXCEPTION_MESSAGE: &str = "__connect.errors.exception.message";
 pub const ERROR_HEADER_EXCEPTION_STACK_TRACE: &str = "__connect.errors.exception.stacktrace";
+
+/// `errors.deadletterqueue.*`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DlqConfig {
+    pub topic: String,
+    /// `-1`: the broker's default.
+    pub replication_factor: i32,
+    pub context_headers: bool,
+}
 
 /// Java creates the queue's topic with one partition.
 const DLQ_PARTITIONS: i32 = 1;

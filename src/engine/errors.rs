@@ -26,8 +26,10 @@ use rdkafka::message::{BorrowedMessage, Message, Timestamp};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::dlq::DeadLetterQueue;
+use super::dlq::{DeadLetterQueue, DlqConfig};
 use super::metrics::{task_metrics, TaskMetrics};
+// Part of Java's `runtime.errors` package too: the task loops import them here.
+pub use super::stage::{Stage, StageError, CONNECT_EXCEPTION, DATA_EXCEPTION, RETRIABLE_EXCEPTION};
 use super::task::{TaskFailure, TaskId};
 use crate::connect::config::split_list;
 use crate::connect::{
@@ -48,10 +50,6 @@ pub const DLQ_CONTEXT_HEADERS_ENABLE: &str = "errors.deadletterqueue.context.hea
 /// Java's `RetryWithToleranceOperator.RETRIES_DELAY_MIN_MS`.
 pub const RETRIES_DELAY_MIN: Duration = Duration::from_millis(300);
 
-/// Java exception class names written to DLQ headers and traces.
-pub const DATA_EXCEPTION: &str = "org.apache.kafka.connect.errors.DataException";
-pub const CONNECT_EXCEPTION: &str = "org.apache.kafka.connect.errors.ConnectException";
-pub const RETRIABLE_EXCEPTION: &str = "org.apache.kafka.connect.errors.RetriableException";
 /// Java's class behind the `TRANSFORMATION` stage when the step is unknown.
 const TRANSFORMATION_CHAIN_CLASS: &str = "org.apache.kafka.connect.runtime.TransformationChain";
 
@@ -132,55 +130,6 @@ pub fn define_sink(def: ConfigDef) -> ConfigDef {
     )
 }
 
-/// Where in the pipeline an operation failed: Java's `Stage`, whose names
-/// appear in DLQ headers and logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    KeyConverter,
-    ValueConverter,
-    HeaderConverter,
-    Transformation,
-    TaskPut,
-    TaskPoll,
-    KafkaProduce,
-    KafkaConsume,
-}
-
-impl Stage {
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::KeyConverter => "KEY_CONVERTER",
-            Stage::ValueConverter => "VALUE_CONVERTER",
-            Stage::HeaderConverter => "HEADER_CONVERTER",
-            Stage::Transformation => "TRANSFORMATION",
-            Stage::TaskPut => "TASK_PUT",
-            Stage::TaskPoll => "TASK_POLL",
-            Stage::KafkaProduce => "KAFKA_PRODUCE",
-            Stage::KafkaConsume => "KAFKA_CONSUME",
-        }
-    }
-
-    /// Java tolerates every exception of converters and transformations
-    /// (and a source's failed produce, through `executeFailed`), and only
-    /// retriable ones elsewhere.
-    fn tolerates_everything(self) -> bool {
-        matches!(
-            self,
-            Stage::KeyConverter
-                | Stage::ValueConverter
-                | Stage::HeaderConverter
-                | Stage::Transformation
-                | Stage::KafkaProduce
-        )
-    }
-}
-
-impl std::fmt::Display for Stage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 /// `errors.tolerance`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tolerance {
@@ -199,15 +148,6 @@ pub struct ErrorConfig {
     pub log_include_messages: bool,
     /// Sinks only: `errors.deadletterqueue.*` when a topic is named.
     pub dlq: Option<DlqConfig>,
-}
-
-/// `errors.deadletterqueue.*`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DlqConfig {
-    pub topic: String,
-    /// `-1`: the broker's default.
-    pub replication_factor: i32,
-    pub context_headers: bool,
 }
 
 impl Default for ErrorConfig {
@@ -263,61 +203,6 @@ impl ErrorConfig {
             log_include_messages: cfg.boolean(ERRORS_LOG_INCLUDE_MESSAGES)?,
             dlq,
         })
-    }
-}
-
-/// A failed operation, described as Java would: the exception's class,
-/// its message, and whether it was a `RetriableException`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StageError {
-    pub exception_class: &'static str,
-    pub message: String,
-    pub retriable: bool,
-}
-
-impl StageError {
-    pub fn data(message: impl Into<String>) -> StageError {
-        StageError {
-            exception_class: DATA_EXCEPTION,
-            message: message.into(),
-            retriable: false,
-        }
-    }
-}
-
-impl std::fmt::Display for StageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.exception_class, self.message)
-    }
-}
-
-impl From<&ConverterError> for StageError {
-    fn from(e: &ConverterError) -> Self {
-        // Converters raise DataException in Java; the Rust converter API has
-        // no retriable flag (yet), so their failures are never retried.
-        StageError::data(e.message.clone())
-    }
-}
-
-impl From<&ConnectError> for StageError {
-    fn from(e: &ConnectError) -> Self {
-        match e {
-            ConnectError::Retriable { message, .. } => StageError {
-                exception_class: RETRIABLE_EXCEPTION,
-                message: message.clone(),
-                retriable: true,
-            },
-            ConnectError::Config { .. } => StageError {
-                exception_class: "org.apache.kafka.common.config.ConfigException",
-                message: e.to_string(),
-                retriable: false,
-            },
-            other => StageError {
-                exception_class: CONNECT_EXCEPTION,
-                message: other.to_string(),
-                retriable: false,
-            },
-        }
     }
 }
 

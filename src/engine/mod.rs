@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod plugin_metrics;
 pub mod sink;
 pub mod source;
+pub mod stage;
 pub mod task;
 pub mod topic_creation;
 pub mod worker;
