@@ -27,8 +27,10 @@
 //! The loops record per poll batch / consumed chunk / commit: a few atomic
 //! operations each, no lock and no allocation on the record path. What
 //! they record is process-wide, so no handle has to reach them; a mode
-//! exports it by [`register`]ing this module's collector into its registry.
+//! exports it by [`register`]ing this module's collector into its registry,
+//! which encodes each group from a table of rows (name, help, type, getter).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -694,11 +696,12 @@ pub fn register(registry: &mut Registry) {
     registry.register_collector(Box::new(ConnectCollector));
 }
 
-/// Exports [`Connect`] at each scrape.
+/// Exports [`Connect`] at each scrape, one group table after the other.
 #[derive(Debug)]
 struct ConnectCollector;
 
 type TaskLabels<'a> = [(&'static str, &'a str); 2];
+type OneLabel<'a> = [(&'static str, &'a str); 1];
 
 /// The label set of a metric without labels.
 const NO_LABELS: [(&str, &str); 0] = [];
@@ -710,52 +713,549 @@ fn task_labels(t: &TaskMetrics) -> TaskLabels<'_> {
     ]
 }
 
-/// One gauge family; nothing when it has no samples.
-fn gauges<L: EncodeLabelSet>(
-    enc: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    samples: impl IntoIterator<Item = (L, f64)>,
-) -> fmt::Result {
-    let mut samples = samples.into_iter().peekable();
-    if samples.peek().is_none() {
-        return Ok(());
-    }
-    let mut metric = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for (labels, value) in samples {
-        metric.encode_family(&labels)?.encode_gauge(&value)?;
-    }
-    Ok(())
-}
-
-/// One counter family (`name` without `_total`, which the encoder adds).
-fn counters<L: EncodeLabelSet>(
-    enc: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    samples: impl IntoIterator<Item = (L, u64)>,
-) -> fmt::Result {
-    let mut samples = samples.into_iter().peekable();
-    if samples.peek().is_none() {
-        return Ok(());
-    }
-    let mut metric = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
-    for (labels, value) in samples {
-        metric
-            .encode_family(&labels)?
-            .encode_counter::<NoLabelSet, _, u64>(&value, None)?;
-    }
-    Ok(())
-}
-
 fn ms(us: f64) -> f64 {
     us / 1000.0
 }
+
+/// How a row reads its sample from one member of its group (a connector,
+/// a task, a client, the worker).
+enum Read<T> {
+    /// A gauge, read at the scrape's time (microseconds, [`ticks_us`]).
+    Gauge(fn(&T, u64) -> f64),
+    /// A counter; the encoder adds `_total` to the name.
+    Counter(fn(&T) -> u64),
+    /// A gauge of 1 with one more label carrying the value: how the JMX
+    /// exporter exports Java's string attributes (status, class, …).
+    Label(&'static str, fn(&T) -> Cow<'_, str>),
+}
+
+impl<T> Read<T> {
+    fn metric_type(&self) -> MetricType {
+        match self {
+            Read::Counter(_) => MetricType::Counter,
+            Read::Gauge(_) | Read::Label(..) => MetricType::Gauge,
+        }
+    }
+}
+
+/// One exported metric of a group: Java's attribute under the name
+/// Strimzi's rules give it.
+struct Row<T> {
+    name: &'static str,
+    help: &'static str,
+    read: Read<T>,
+}
+
+const fn gauge<T>(name: &'static str, help: &'static str, get: fn(&T, u64) -> f64) -> Row<T> {
+    Row {
+        name,
+        help,
+        read: Read::Gauge(get),
+    }
+}
+
+const fn counter<T>(name: &'static str, help: &'static str, get: fn(&T) -> u64) -> Row<T> {
+    Row {
+        name,
+        help,
+        read: Read::Counter(get),
+    }
+}
+
+const fn label<T>(
+    name: &'static str,
+    help: &'static str,
+    key: &'static str,
+    get: fn(&T) -> Cow<'_, str>,
+) -> Row<T> {
+    Row {
+        name,
+        help,
+        read: Read::Label(key, get),
+    }
+}
+
+/// Encodes a group: one family per row, in the table's order, each with a
+/// sample per member; nothing when the group has no members.
+fn encode_group<T, L: EncodeLabelSet + Copy>(
+    enc: &mut DescriptorEncoder<'_>,
+    rows: &[Row<T>],
+    members: &[(L, &T)],
+    now: u64,
+) -> fmt::Result {
+    if members.is_empty() {
+        return Ok(());
+    }
+    for row in rows {
+        let mut family = enc.encode_descriptor(row.name, row.help, None, row.read.metric_type())?;
+        for (labels, member) in members {
+            match &row.read {
+                Read::Gauge(get) => family
+                    .encode_family(labels)?
+                    .encode_gauge(&get(member, now))?,
+                Read::Counter(get) => family
+                    .encode_family(labels)?
+                    .encode_counter::<NoLabelSet, _, u64>(&get(member), None)?,
+                Read::Label(key, get) => family
+                    .encode_family(&(*labels, [(*key, get(member))]))?
+                    .encode_gauge(&1.0)?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `connector-metrics`, per connector.
+const CONNECTOR_METRICS: [Row<ConnectorInfo>; 4] = [
+    label(
+        "kafka_connect_connector_status",
+        "The status of the connector. One of 'unassigned', 'running', 'paused', 'failed', or 'restarting'.",
+        "status",
+        |c| c.status.name().into(),
+    ),
+    label(
+        "kafka_connect_connector_connector_class",
+        "The name of the connector class.",
+        "connector_class",
+        |c| c.class.as_str().into(),
+    ),
+    label(
+        "kafka_connect_connector_connector_type",
+        "The type of the connector. One of 'source' or 'sink'.",
+        "connector_type",
+        |c| c.kind.to_string().into(),
+    ),
+    label(
+        "kafka_connect_connector_connector_version",
+        "The version of the connector class, as reported by the connector.",
+        "connector_version",
+        |c| c.version.as_str().into(),
+    ),
+];
+
+/// `connector-task-metrics`, per task.
+const CONNECTOR_TASK_METRICS: [Row<TaskMetrics>; 9] = [
+    label(
+        "kafka_connect_connector_task_status",
+        "The status of the connector task. One of 'unassigned', 'running', 'paused', 'failed', or 'restarting'.",
+        "status",
+        |t| t.status().name().into(),
+    ),
+    gauge(
+        "kafka_connect_connector_task_running_ratio",
+        "The fraction of time this task has spent in the running state.",
+        |t, now| t.ratios(now).0,
+    ),
+    gauge(
+        "kafka_connect_connector_task_pause_ratio",
+        "The fraction of time this task has spent in the pause state.",
+        |t, now| t.ratios(now).1,
+    ),
+    gauge(
+        "kafka_connect_connector_task_offset_commit_max_time_ms",
+        "The maximum time in milliseconds taken by this task to commit offsets.",
+        |t, now| ms(t.commit_time_us.max(now)),
+    ),
+    gauge(
+        "kafka_connect_connector_task_offset_commit_avg_time_ms",
+        "The average time in milliseconds taken by this task to commit offsets.",
+        |t, now| ms(t.commit_time_us.avg(now)),
+    ),
+    gauge(
+        "kafka_connect_connector_task_batch_size_max",
+        "The number of records in the largest batch the task has processed so far.",
+        |t, now| t.batch_size.max(now),
+    ),
+    gauge(
+        "kafka_connect_connector_task_batch_size_avg",
+        "The average number of records in the batches the task has processed so far.",
+        |t, now| t.batch_size.avg(now),
+    ),
+    gauge(
+        "kafka_connect_connector_task_offset_commit_failure_percentage",
+        "The average percentage of this task's offset commit attempts that failed.",
+        |t, now| t.commits.failure(now),
+    ),
+    gauge(
+        "kafka_connect_connector_task_offset_commit_success_percentage",
+        "The average percentage of this task's offset commit attempts that succeeded.",
+        |t, now| t.commits.success(now),
+    ),
+];
+
+/// `source-task-metrics`, per source task.
+const SOURCE_TASK_METRICS: [Row<TaskMetrics>; 9] = [
+    gauge(
+        "kafka_connect_source_task_source_record_poll_rate",
+        "The average per-second number of records produced/polled (before transformation) by this task belonging to the named source connector in this worker.",
+        |t, now| t.poll.rate(now),
+    ),
+    counter(
+        "kafka_connect_source_task_source_record_poll",
+        "The total number of records produced/polled (before transformation) by this task belonging to the named source connector in this worker.",
+        |t| t.poll.total(),
+    ),
+    gauge(
+        "kafka_connect_source_task_source_record_write_rate",
+        "The average per-second number of records written to Kafka for this task belonging to the named source connector in this worker, since the task was last restarted. This is after transformations are applied, and excludes any records filtered out by the transformations.",
+        |t, now| t.write.rate(now),
+    ),
+    counter(
+        "kafka_connect_source_task_source_record_write",
+        "The number of records output written to Kafka for this task belonging to the named source connector in this worker, since the task was last restarted. This is after transformations are applied, and excludes any records filtered out by the transformations.",
+        |t| t.write.total(),
+    ),
+    gauge(
+        "kafka_connect_source_task_poll_batch_max_time_ms",
+        "The maximum time in milliseconds taken by this task to poll for a batch of source records.",
+        |t, now| ms(t.poll_time_us.max(now)),
+    ),
+    gauge(
+        "kafka_connect_source_task_poll_batch_avg_time_ms",
+        "The average time in milliseconds taken by this task to poll for a batch of source records.",
+        |t, now| ms(t.poll_time_us.avg(now)),
+    ),
+    gauge(
+        "kafka_connect_source_task_source_record_active_count",
+        "The number of records that have been produced by this task but not yet completely written to Kafka.",
+        |t, _| t.active.load(Ordering::Relaxed).max(0) as f64,
+    ),
+    gauge(
+        "kafka_connect_source_task_source_record_active_count_max",
+        "The maximum number of records that have been produced by this task but not yet completely written to Kafka.",
+        |t, now| t.active_stat.max(now),
+    ),
+    gauge(
+        "kafka_connect_source_task_source_record_active_count_avg",
+        "The average number of records that have been produced by this task but not yet completely written to Kafka.",
+        |t, now| t.active_stat.avg(now),
+    ),
+];
+
+/// `sink-task-metrics`, per sink task.
+const SINK_TASK_METRICS: [Row<TaskMetrics>; 12] = [
+    gauge(
+        "kafka_connect_sink_task_sink_record_read_rate",
+        "The average per-second number of records read from Kafka for this task belonging to the named sink connector in this worker. This is before transformations are applied.",
+        |t, now| t.read.rate(now),
+    ),
+    counter(
+        "kafka_connect_sink_task_sink_record_read",
+        "The total number of records read from Kafka by this task belonging to the named sink connector in this worker, since the task was last restarted.",
+        |t| t.read.total(),
+    ),
+    gauge(
+        "kafka_connect_sink_task_sink_record_send_rate",
+        "The average per-second number of records output from the transformations and sent/put to this task belonging to the named sink connector in this worker. This is after transformations are applied and excludes any records filtered out by the transformations.",
+        |t, now| t.send.rate(now),
+    ),
+    counter(
+        "kafka_connect_sink_task_sink_record_send",
+        "The total number of records output from the transformations and sent/put to this task belonging to the named sink connector in this worker, since the task was last restarted.",
+        |t| t.send.total(),
+    ),
+    gauge(
+        "kafka_connect_sink_task_partition_count",
+        "The number of topic partitions assigned to this task belonging to the named sink connector in this worker.",
+        |t, _| t.partitions.load(Ordering::Relaxed) as f64,
+    ),
+    gauge(
+        "kafka_connect_sink_task_offset_commit_seq_no",
+        "The current sequence number for offset commits.",
+        |t, _| t.commit_seq.load(Ordering::Relaxed) as f64,
+    ),
+    gauge(
+        "kafka_connect_sink_task_offset_commit_completion_rate",
+        "The average per-second number of offset commit completions that were completed successfully.",
+        |t, now| t.commit_completion.rate(now),
+    ),
+    counter(
+        "kafka_connect_sink_task_offset_commit_completion",
+        "The total number of offset commit completions that were completed successfully.",
+        |t| t.commit_completion.total(),
+    ),
+    gauge(
+        "kafka_connect_sink_task_offset_commit_skip_rate",
+        "The average per-second number of offset commit completions that were received too late and skipped/ignored.",
+        |t, now| t.commit_skip.rate(now),
+    ),
+    counter(
+        "kafka_connect_sink_task_offset_commit_skip",
+        "The total number of offset commit completions that were received too late and skipped/ignored.",
+        |t| t.commit_skip.total(),
+    ),
+    gauge(
+        "kafka_connect_sink_task_put_batch_max_time_ms",
+        "The maximum time taken by this task to put a batch of sinks records.",
+        |t, now| ms(t.put_time_us.max(now)),
+    ),
+    gauge(
+        "kafka_connect_sink_task_put_batch_avg_time_ms",
+        "The average time taken by this task to put a batch of sinks records.",
+        |t, now| ms(t.put_time_us.avg(now)),
+    ),
+];
+
+/// `task-error-metrics`, per task: gauges, as the JMX exporter's rules
+/// make the `total-…` attributes of this group.
+const TASK_ERROR_METRICS: [Row<TaskMetrics>; 8] = [
+    gauge(
+        "kafka_connect_task_error_total_record_failures",
+        "The number of record processing failures in this task.",
+        |t, _| t.errors.failures.load(Ordering::Relaxed) as f64,
+    ),
+    gauge(
+        "kafka_connect_task_error_total_record_errors",
+        "The number of record processing errors in this task.",
+        |t, _| t.errors.errors.load(Ordering::Relaxed) as f64,
+    ),
+    gauge(
+        "kafka_connect_task_error_total_records_skipped",
+        "The number of records skipped due to errors.",
+        |t, _| t.errors.skipped.load(Ordering::Relaxed) as f64,
+    ),
+    gauge(
+        "kafka_connect_task_error_total_retries",
+        "The number of operations retried.",
+        |t, _| t.errors.retries.load(Ordering::Relaxed) as f64,
+    ),
+    gauge(
+        "kafka_connect_task_error_total_errors_logged",
+        "The number of errors that were logged.",
+        |t, _| t.errors.logged.load(Ordering::Relaxed) as f64,
+    ),
+    gauge(
+        "kafka_connect_task_error_deadletterqueue_produce_requests",
+        "The number of attempted writes to the dead letter queue.",
+        |t, _| t.errors.dlq_requests.load(Ordering::Relaxed) as f64,
+    ),
+    gauge(
+        "kafka_connect_task_error_deadletterqueue_produce_failures",
+        "The number of failed writes to the dead letter queue.",
+        |t, _| t.errors.dlq_failures.load(Ordering::Relaxed) as f64,
+    ),
+    gauge(
+        "kafka_connect_task_error_last_error_timestamp",
+        "The epoch timestamp when this task last encountered an error.",
+        |t, _| t.errors.last_error_ms.load(Ordering::Relaxed) as f64,
+    ),
+];
+
+/// What `connect-worker-metrics` reads of the worker at one scrape.
+struct WorkerView<'a> {
+    connectors: usize,
+    tasks: usize,
+    connector_startups: &'a Startups,
+    task_startups: &'a Startups,
+}
+
+/// `connect-worker-metrics` of the whole worker.
+const WORKER_METRICS: [Row<WorkerView<'_>>; 12] = [
+    gauge(
+        "kafka_connect_worker_connector_count",
+        "The number of connectors run in this worker.",
+        |w, _| w.connectors as f64,
+    ),
+    gauge(
+        "kafka_connect_worker_task_count",
+        "The number of tasks run in this worker.",
+        |w, _| w.tasks as f64,
+    ),
+    counter(
+        "kafka_connect_worker_connector_startup_attempts",
+        "The total number of connector startups that this worker has attempted.",
+        |w| w.connector_startups.attempts.load(Ordering::Relaxed),
+    ),
+    counter(
+        "kafka_connect_worker_connector_startup_success",
+        "The total number of connector starts that succeeded.",
+        |w| w.connector_startups.successes.load(Ordering::Relaxed),
+    ),
+    counter(
+        "kafka_connect_worker_connector_startup_failure",
+        "The total number of connector starts that failed.",
+        |w| w.connector_startups.failures.load(Ordering::Relaxed),
+    ),
+    gauge(
+        "kafka_connect_worker_connector_startup_success_percentage",
+        "The average percentage of this worker's connectors starts that succeeded.",
+        |w, now| w.connector_startups.outcomes.success(now),
+    ),
+    gauge(
+        "kafka_connect_worker_connector_startup_failure_percentage",
+        "The average percentage of this worker's connectors starts that failed.",
+        |w, now| w.connector_startups.outcomes.failure(now),
+    ),
+    counter(
+        "kafka_connect_worker_task_startup_attempts",
+        "The total number of task startups that this worker has attempted.",
+        |w| w.task_startups.attempts.load(Ordering::Relaxed),
+    ),
+    counter(
+        "kafka_connect_worker_task_startup_success",
+        "The total number of task starts that succeeded.",
+        |w| w.task_startups.successes.load(Ordering::Relaxed),
+    ),
+    counter(
+        "kafka_connect_worker_task_startup_failure",
+        "The total number of task starts that failed.",
+        |w| w.task_startups.failures.load(Ordering::Relaxed),
+    ),
+    gauge(
+        "kafka_connect_worker_task_startup_success_percentage",
+        "The average percentage of this worker's tasks starts that succeeded.",
+        |w, now| w.task_startups.outcomes.success(now),
+    ),
+    gauge(
+        "kafka_connect_worker_task_startup_failure_percentage",
+        "The average percentage of this worker's tasks starts that failed.",
+        |w, now| w.task_startups.outcomes.failure(now),
+    ),
+];
+
+/// A connector's tasks on this worker, counted per [`Status`].
+type StatusCounts = [u64; Status::ALL.len()];
+
+/// `connect-worker-metrics` per connector: its tasks on this worker by
+/// status.
+const WORKER_CONNECTOR_METRICS: [Row<StatusCounts>; 7] = [
+    gauge(
+        "kafka_connect_worker_connector_total_task_count",
+        "The number of tasks of the connector on the worker.",
+        |n, _| n.iter().sum::<u64>() as f64,
+    ),
+    gauge(
+        "kafka_connect_worker_connector_running_task_count",
+        "The number of running tasks of the connector on the worker.",
+        |n, _| n[Status::Running as usize] as f64,
+    ),
+    gauge(
+        "kafka_connect_worker_connector_paused_task_count",
+        "The number of paused tasks of the connector on the worker.",
+        |n, _| n[Status::Paused as usize] as f64,
+    ),
+    gauge(
+        "kafka_connect_worker_connector_failed_task_count",
+        "The number of failed tasks of the connector on the worker.",
+        |n, _| n[Status::Failed as usize] as f64,
+    ),
+    gauge(
+        "kafka_connect_worker_connector_unassigned_task_count",
+        "The number of unassigned tasks of the connector on the worker.",
+        |n, _| n[Status::Unassigned as usize] as f64,
+    ),
+    gauge(
+        "kafka_connect_worker_connector_destroyed_task_count",
+        "The number of destroyed tasks of the connector on the worker.",
+        |n, _| n[Status::Destroyed as usize] as f64,
+    ),
+    gauge(
+        "kafka_connect_worker_connector_restarting_task_count",
+        "The number of restarting tasks of the connector on the worker.",
+        |n, _| n[Status::Restarting as usize] as f64,
+    ),
+];
+
+/// A client id's byte and connection counts, summed over its handles.
+#[derive(Debug, Default)]
+struct ClientSums {
+    tx_bytes: u64,
+    rx_bytes: u64,
+    connections: u64,
+}
+
+/// `producer-metrics` of the tasks' producers, per client id.
+const PRODUCER_METRICS: [Row<ClientSums>; 3] = [
+    counter(
+        "kafka_producer_outgoing_byte",
+        "The total number of outgoing bytes sent to all servers.",
+        |s| s.tx_bytes,
+    ),
+    counter(
+        "kafka_producer_incoming_byte",
+        "The total number of bytes read off all sockets.",
+        |s| s.rx_bytes,
+    ),
+    gauge(
+        "kafka_producer_connection_count",
+        "The current number of active connections.",
+        |s, _| s.connections as f64,
+    ),
+];
+
+/// `consumer-metrics` of the tasks' consumers, per client id.
+const CONSUMER_METRICS: [Row<ClientSums>; 3] = [
+    counter(
+        "kafka_consumer_outgoing_byte",
+        "The total number of outgoing bytes sent to all servers.",
+        |s| s.tx_bytes,
+    ),
+    counter(
+        "kafka_consumer_incoming_byte",
+        "The total number of bytes read off all sockets.",
+        |s| s.rx_bytes,
+    ),
+    gauge(
+        "kafka_consumer_connection_count",
+        "The current number of active connections.",
+        |s, _| s.connections as f64,
+    ),
+];
+
+/// `connect-worker-rebalance-metrics` of a distributed worker.
+const REBALANCE_METRICS: [Row<Rebalances>; 6] = [
+    counter(
+        "kafka_connect_worker_rebalance_completed_rebalances",
+        "The total number of rebalances completed by this worker.",
+        |r| r.completed,
+    ),
+    gauge(
+        "kafka_connect_worker_rebalance_epoch",
+        "The epoch or generation number of this worker.",
+        |r, _| r.generation as f64,
+    ),
+    gauge(
+        "kafka_connect_worker_rebalance_rebalancing",
+        "Whether this worker is currently rebalancing.",
+        |_, _| 0.0,
+    ),
+    gauge(
+        "kafka_connect_worker_rebalance_rebalance_max_time_ms",
+        "The maximum time in milliseconds spent by this worker to rebalance.",
+        |r, now| ms(r.time_us.max(now)),
+    ),
+    gauge(
+        "kafka_connect_worker_rebalance_rebalance_avg_time_ms",
+        "The average time in milliseconds spent by this worker to rebalance.",
+        |r, now| ms(r.time_us.avg(now)),
+    ),
+    gauge(
+        "kafka_connect_worker_rebalance_time_since_last_rebalance_ms",
+        "The time in milliseconds since this worker completed the most recent rebalance.",
+        |r, now| ms(now.saturating_sub(r.last_us) as f64),
+    ),
+];
+
+/// `connect-coordinator-metrics` of a distributed worker, labelled with
+/// the worker's id.
+const COORDINATOR_METRICS: [Row<Rebalances>; 2] = [
+    gauge(
+        "kafka_connect_coordinator_assigned_connectors",
+        "The number of connector instances currently assigned to this consumer.",
+        |r, _| r.connectors as f64,
+    ),
+    gauge(
+        "kafka_connect_coordinator_assigned_tasks",
+        "The number of tasks currently assigned to this consumer.",
+        |r, _| r.tasks as f64,
+    ),
+];
 
 impl Collector for ConnectCollector {
     fn encode(&self, mut enc: DescriptorEncoder<'_>) -> fmt::Result {
         let c = &*CONNECT;
         let now = ticks_us();
+        // Snapshots: the maps' locks are held only to copy them.
         let tasks: Vec<Arc<TaskMetrics>> = c
             .tasks
             .read()
@@ -770,521 +1270,91 @@ impl Collector for ConnectCollector {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let e = &mut enc;
-
-        // connector-metrics
-        let conn = |name: &'static str| {
-            move |(n, i): &(String, ConnectorInfo)| -> ([(&'static str, String); 2], f64) {
-                let value = match name {
-                    "status" => i.status.name().to_owned(),
-                    "connector_class" => i.class.clone(),
-                    "connector_type" => i.kind.to_string(),
-                    _ => i.version.clone(),
-                };
-                ([("connector", n.clone()), (name, value)], 1.0)
-            }
-        };
-        gauges(
-            e,
-            "kafka_connect_connector_status",
-            "The status of the connector. One of 'unassigned', 'running', 'paused', 'failed', or 'restarting'.",
-            connectors.iter().map(conn("status")),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_connector_connector_class",
-            "The name of the connector class.",
-            connectors.iter().map(conn("connector_class")),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_connector_connector_type",
-            "The type of the connector. One of 'source' or 'sink'.",
-            connectors.iter().map(conn("connector_type")),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_connector_connector_version",
-            "The version of the connector class, as reported by the connector.",
-            connectors.iter().map(conn("connector_version")),
-        )?;
-
-        // connector-task-metrics
-        gauges(
-            e,
-            "kafka_connect_connector_task_status",
-            "The status of the connector task. One of 'unassigned', 'running', 'paused', 'failed', or 'restarting'.",
-            tasks.iter().map(|t| {
-                let [c, n] = task_labels(t);
-                ([c, n, ("status", t.status().name())], 1.0)
-            }),
-        )?;
-        let ratios: Vec<(f64, f64)> = tasks.iter().map(|t| t.ratios(now)).collect();
-        gauges(
-            e,
-            "kafka_connect_connector_task_running_ratio",
-            "The fraction of time this task has spent in the running state.",
-            tasks
-                .iter()
-                .zip(&ratios)
-                .map(|(t, r)| (task_labels(t), r.0)),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_connector_task_pause_ratio",
-            "The fraction of time this task has spent in the pause state.",
-            tasks
-                .iter()
-                .zip(&ratios)
-                .map(|(t, r)| (task_labels(t), r.1)),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_connector_task_offset_commit_max_time_ms",
-            "The maximum time in milliseconds taken by this task to commit offsets.",
-            tasks
-                .iter()
-                .map(|t| (task_labels(t), ms(t.commit_time_us.max(now)))),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_connector_task_offset_commit_avg_time_ms",
-            "The average time in milliseconds taken by this task to commit offsets.",
-            tasks
-                .iter()
-                .map(|t| (task_labels(t), ms(t.commit_time_us.avg(now)))),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_connector_task_batch_size_max",
-            "The number of records in the largest batch the task has processed so far.",
-            tasks
-                .iter()
-                .map(|t| (task_labels(t), t.batch_size.max(now))),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_connector_task_batch_size_avg",
-            "The average number of records in the batches the task has processed so far.",
-            tasks
-                .iter()
-                .map(|t| (task_labels(t), t.batch_size.avg(now))),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_connector_task_offset_commit_failure_percentage",
-            "The average percentage of this task's offset commit attempts that failed.",
-            tasks
-                .iter()
-                .map(|t| (task_labels(t), t.commits.failure(now))),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_connector_task_offset_commit_success_percentage",
-            "The average percentage of this task's offset commit attempts that succeeded.",
-            tasks
-                .iter()
-                .map(|t| (task_labels(t), t.commits.success(now))),
-        )?;
-
-        // source-task-metrics
-        let sources: Vec<&Arc<TaskMetrics>> = tasks
-            .iter()
-            .filter(|t| t.kind == ConnectorKind::Source)
-            .collect();
-        gauges(
-            e,
-            "kafka_connect_source_task_source_record_poll_rate",
-            "The average per-second number of records produced/polled (before transformation) by this task belonging to the named source connector in this worker.",
-            sources.iter().map(|t| (task_labels(t), t.poll.rate(now))),
-        )?;
-        counters(
-            e,
-            "kafka_connect_source_task_source_record_poll",
-            "The total number of records produced/polled (before transformation) by this task belonging to the named source connector in this worker.",
-            sources.iter().map(|t| (task_labels(t), t.poll.total())),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_source_task_source_record_write_rate",
-            "The average per-second number of records written to Kafka for this task belonging to the named source connector in this worker, since the task was last restarted. This is after transformations are applied, and excludes any records filtered out by the transformations.",
-            sources.iter().map(|t| (task_labels(t), t.write.rate(now))),
-        )?;
-        counters(
-            e,
-            "kafka_connect_source_task_source_record_write",
-            "The number of records output written to Kafka for this task belonging to the named source connector in this worker, since the task was last restarted. This is after transformations are applied, and excludes any records filtered out by the transformations.",
-            sources.iter().map(|t| (task_labels(t), t.write.total())),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_source_task_poll_batch_max_time_ms",
-            "The maximum time in milliseconds taken by this task to poll for a batch of source records.",
-            sources
-                .iter()
-                .map(|t| (task_labels(t), ms(t.poll_time_us.max(now)))),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_source_task_poll_batch_avg_time_ms",
-            "The average time in milliseconds taken by this task to poll for a batch of source records.",
-            sources
-                .iter()
-                .map(|t| (task_labels(t), ms(t.poll_time_us.avg(now)))),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_source_task_source_record_active_count",
-            "The number of records that have been produced by this task but not yet completely written to Kafka.",
-            sources.iter().map(|t| {
-                (
-                    task_labels(t),
-                    t.active.load(Ordering::Relaxed).max(0) as f64,
-                )
-            }),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_source_task_source_record_active_count_max",
-            "The maximum number of records that have been produced by this task but not yet completely written to Kafka.",
-            sources
-                .iter()
-                .map(|t| (task_labels(t), t.active_stat.max(now))),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_source_task_source_record_active_count_avg",
-            "The average number of records that have been produced by this task but not yet completely written to Kafka.",
-            sources
-                .iter()
-                .map(|t| (task_labels(t), t.active_stat.avg(now))),
-        )?;
-
-        // sink-task-metrics
-        let sinks: Vec<&Arc<TaskMetrics>> = tasks
-            .iter()
-            .filter(|t| t.kind == ConnectorKind::Sink)
-            .collect();
-        gauges(
-            e,
-            "kafka_connect_sink_task_sink_record_read_rate",
-            "The average per-second number of records read from Kafka for this task belonging to the named sink connector in this worker. This is before transformations are applied.",
-            sinks.iter().map(|t| (task_labels(t), t.read.rate(now))),
-        )?;
-        counters(
-            e,
-            "kafka_connect_sink_task_sink_record_read",
-            "The total number of records read from Kafka by this task belonging to the named sink connector in this worker, since the task was last restarted.",
-            sinks.iter().map(|t| (task_labels(t), t.read.total())),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_sink_task_sink_record_send_rate",
-            "The average per-second number of records output from the transformations and sent/put to this task belonging to the named sink connector in this worker. This is after transformations are applied and excludes any records filtered out by the transformations.",
-            sinks.iter().map(|t| (task_labels(t), t.send.rate(now))),
-        )?;
-        counters(
-            e,
-            "kafka_connect_sink_task_sink_record_send",
-            "The total number of records output from the transformations and sent/put to this task belonging to the named sink connector in this worker, since the task was last restarted.",
-            sinks.iter().map(|t| (task_labels(t), t.send.total())),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_sink_task_partition_count",
-            "The number of topic partitions assigned to this task belonging to the named sink connector in this worker.",
-            sinks.iter().map(|t| {
-                (
-                    task_labels(t),
-                    t.partitions.load(Ordering::Relaxed) as f64,
-                )
-            }),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_sink_task_offset_commit_seq_no",
-            "The current sequence number for offset commits.",
-            sinks
-                .iter()
-                .map(|t| (task_labels(t), t.commit_seq.load(Ordering::Relaxed) as f64)),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_sink_task_offset_commit_completion_rate",
-            "The average per-second number of offset commit completions that were completed successfully.",
-            sinks
-                .iter()
-                .map(|t| (task_labels(t), t.commit_completion.rate(now))),
-        )?;
-        counters(
-            e,
-            "kafka_connect_sink_task_offset_commit_completion",
-            "The total number of offset commit completions that were completed successfully.",
-            sinks
-                .iter()
-                .map(|t| (task_labels(t), t.commit_completion.total())),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_sink_task_offset_commit_skip_rate",
-            "The average per-second number of offset commit completions that were received too late and skipped/ignored.",
-            sinks
-                .iter()
-                .map(|t| (task_labels(t), t.commit_skip.rate(now))),
-        )?;
-        counters(
-            e,
-            "kafka_connect_sink_task_offset_commit_skip",
-            "The total number of offset commit completions that were received too late and skipped/ignored.",
-            sinks
-                .iter()
-                .map(|t| (task_labels(t), t.commit_skip.total())),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_sink_task_put_batch_max_time_ms",
-            "The maximum time taken by this task to put a batch of sinks records.",
-            sinks
-                .iter()
-                .map(|t| (task_labels(t), ms(t.put_time_us.max(now)))),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_sink_task_put_batch_avg_time_ms",
-            "The average time taken by this task to put a batch of sinks records.",
-            sinks
-                .iter()
-                .map(|t| (task_labels(t), ms(t.put_time_us.avg(now)))),
-        )?;
-
-        // task-error-metrics
-        type Get = fn(&ErrorMetrics) -> f64;
-        let error_metrics: [(&str, &str, Get); 8] = [
-            (
-                "kafka_connect_task_error_total_record_failures",
-                "The number of record processing failures in this task.",
-                |m| m.failures.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "kafka_connect_task_error_total_record_errors",
-                "The number of record processing errors in this task.",
-                |m| m.errors.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "kafka_connect_task_error_total_records_skipped",
-                "The number of records skipped due to errors.",
-                |m| m.skipped.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "kafka_connect_task_error_total_retries",
-                "The number of operations retried.",
-                |m| m.retries.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "kafka_connect_task_error_total_errors_logged",
-                "The number of errors that were logged.",
-                |m| m.logged.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "kafka_connect_task_error_deadletterqueue_produce_requests",
-                "The number of attempted writes to the dead letter queue.",
-                |m| m.dlq_requests.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "kafka_connect_task_error_deadletterqueue_produce_failures",
-                "The number of failed writes to the dead letter queue.",
-                |m| m.dlq_failures.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "kafka_connect_task_error_last_error_timestamp",
-                "The epoch timestamp when this task last encountered an error.",
-                |m| m.last_error_ms.load(Ordering::Relaxed) as f64,
-            ),
-        ];
-        for (name, help, get) in error_metrics {
-            gauges(
-                e,
-                name,
-                help,
-                tasks.iter().map(|t| (task_labels(t), get(&t.errors))),
-            )?;
-        }
-
-        // connect-worker-metrics
-        let one = |v: f64| [(NO_LABELS, v)];
-        gauges(
-            e,
-            "kafka_connect_worker_connector_count",
-            "The number of connectors run in this worker.",
-            one(connectors.len() as f64),
-        )?;
-        gauges(
-            e,
-            "kafka_connect_worker_task_count",
-            "The number of tasks run in this worker.",
-            one(tasks.len() as f64),
-        )?;
-        for (what, s) in [
-            ("connector", &c.connector_startups),
-            ("task", &c.task_startups),
-        ] {
-            counters(
-                e,
-                &format!("kafka_connect_worker_{what}_startup_attempts"),
-                &format!("The total number of {what} startups that this worker has attempted."),
-                std::iter::once((NO_LABELS, s.attempts.load(Ordering::Relaxed))),
-            )?;
-            counters(
-                e,
-                &format!("kafka_connect_worker_{what}_startup_success"),
-                &format!("The total number of {what} starts that succeeded."),
-                std::iter::once((NO_LABELS, s.successes.load(Ordering::Relaxed))),
-            )?;
-            counters(
-                e,
-                &format!("kafka_connect_worker_{what}_startup_failure"),
-                &format!("The total number of {what} starts that failed."),
-                std::iter::once((NO_LABELS, s.failures.load(Ordering::Relaxed))),
-            )?;
-            gauges(
-                e,
-                &format!("kafka_connect_worker_{what}_startup_success_percentage"),
-                &format!("The average percentage of this worker's {what}s starts that succeeded."),
-                one(s.outcomes.success(now)),
-            )?;
-            gauges(
-                e,
-                &format!("kafka_connect_worker_{what}_startup_failure_percentage"),
-                &format!("The average percentage of this worker's {what}s starts that failed."),
-                one(s.outcomes.failure(now)),
-            )?;
-        }
-        // Per connector, its tasks on this worker by status.
-        let mut per_connector: BTreeMap<&str, [u64; Status::ALL.len()]> = BTreeMap::new();
-        for t in &tasks {
-            let counts = per_connector.entry(t.id.connector.as_str()).or_default();
-            counts[t.status() as usize] += 1;
-        }
-        gauges(
-            e,
-            "kafka_connect_worker_connector_total_task_count",
-            "The number of tasks of the connector on the worker.",
-            per_connector
-                .iter()
-                .map(|(c, n)| ([("connector", *c)], n.iter().sum::<u64>() as f64)),
-        )?;
-        for status in [
-            Status::Running,
-            Status::Paused,
-            Status::Failed,
-            Status::Unassigned,
-            Status::Destroyed,
-            Status::Restarting,
-        ] {
-            let s = status.name();
-            gauges(
-                e,
-                &format!("kafka_connect_worker_connector_{s}_task_count"),
-                &format!("The number of {s} tasks of the connector on the worker."),
-                per_connector
-                    .iter()
-                    .map(|(c, n)| ([("connector", *c)], n[status as usize] as f64)),
-            )?;
-        }
-
-        // producer-metrics and consumer-metrics of the tasks' clients, summed
-        // per client id (the tasks of a source connector share theirs).
-        let mut clients: BTreeMap<(&str, String), (u64, u64, u64)> = BTreeMap::new();
-        let stats: Vec<ClientStats> = c
+        let clients: Vec<ClientStats> = c
             .clients
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .values()
             .cloned()
             .collect();
-        for s in &stats {
-            let sums = clients.entry((s.kind, s.client_id.clone())).or_default();
-            sums.0 += s.tx_bytes;
-            sums.1 += s.rx_bytes;
-            sums.2 += s.connections;
+        let e = &mut enc;
+
+        let by_connector: Vec<(OneLabel<'_>, &ConnectorInfo)> = connectors
+            .iter()
+            .map(|(name, info)| ([("connector", name.as_str())], info))
+            .collect();
+        encode_group(e, &CONNECTOR_METRICS, &by_connector, now)?;
+
+        let by_task: Vec<(TaskLabels<'_>, &TaskMetrics)> =
+            tasks.iter().map(|t| (task_labels(t), &**t)).collect();
+        let tasks_of_kind = |kind: ConnectorKind| -> Vec<(TaskLabels<'_>, &TaskMetrics)> {
+            by_task
+                .iter()
+                .filter(|(_, t)| t.kind == kind)
+                .copied()
+                .collect()
+        };
+        encode_group(e, &CONNECTOR_TASK_METRICS, &by_task, now)?;
+        encode_group(
+            e,
+            &SOURCE_TASK_METRICS,
+            &tasks_of_kind(ConnectorKind::Source),
+            now,
+        )?;
+        encode_group(
+            e,
+            &SINK_TASK_METRICS,
+            &tasks_of_kind(ConnectorKind::Sink),
+            now,
+        )?;
+        encode_group(e, &TASK_ERROR_METRICS, &by_task, now)?;
+
+        let worker = WorkerView {
+            connectors: connectors.len(),
+            tasks: tasks.len(),
+            connector_startups: &c.connector_startups,
+            task_startups: &c.task_startups,
+        };
+        encode_group(e, &WORKER_METRICS, &[(NO_LABELS, &worker)], now)?;
+        let mut per_connector: BTreeMap<&str, StatusCounts> = BTreeMap::new();
+        for t in &tasks {
+            let counts = per_connector.entry(t.id.connector.as_str()).or_default();
+            counts[t.status() as usize] += 1;
         }
-        for kind in ["producer", "consumer"] {
-            let of_kind = || {
-                clients
-                    .iter()
-                    .filter(move |((k, _), _)| *k == kind)
-                    .map(|((_, id), sums)| ([("clientid", id.as_str())], *sums))
-            };
-            counters(
-                e,
-                &format!("kafka_{kind}_outgoing_byte"),
-                "The total number of outgoing bytes sent to all servers.",
-                of_kind().map(|(l, s)| (l, s.0)),
-            )?;
-            counters(
-                e,
-                &format!("kafka_{kind}_incoming_byte"),
-                "The total number of bytes read off all sockets.",
-                of_kind().map(|(l, s)| (l, s.1)),
-            )?;
-            gauges(
-                e,
-                &format!("kafka_{kind}_connection_count"),
-                "The current number of active connections.",
-                of_kind().map(|(l, s)| (l, s.2 as f64)),
-            )?;
+        let per_connector: Vec<(OneLabel<'_>, &StatusCounts)> = per_connector
+            .iter()
+            .map(|(name, counts)| ([("connector", *name)], counts))
+            .collect();
+        encode_group(e, &WORKER_CONNECTOR_METRICS, &per_connector, now)?;
+
+        // Summed per client id: the tasks of a source connector share theirs.
+        let mut sums: BTreeMap<(&str, &str), ClientSums> = BTreeMap::new();
+        for s in &clients {
+            let sum = sums.entry((s.kind, s.client_id.as_str())).or_default();
+            sum.tx_bytes += s.tx_bytes;
+            sum.rx_bytes += s.rx_bytes;
+            sum.connections += s.connections;
+        }
+        for (kind, rows) in [
+            ("producer", &PRODUCER_METRICS),
+            ("consumer", &CONSUMER_METRICS),
+        ] {
+            let clients_of_kind: Vec<(OneLabel<'_>, &ClientSums)> = sums
+                .iter()
+                .filter(|((k, _), _)| *k == kind)
+                .map(|((_, id), sum)| ([("clientid", *id)], sum))
+                .collect();
+            encode_group(e, rows, &clients_of_kind, now)?;
         }
 
-        // connect-worker-rebalance-metrics and connect-coordinator-metrics
         let rebalances = c.rebalances.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(r) = rebalances.as_ref() {
-            counters(
+            encode_group(e, &REBALANCE_METRICS, &[(NO_LABELS, r)], now)?;
+            encode_group(
                 e,
-                "kafka_connect_worker_rebalance_completed_rebalances",
-                "The total number of rebalances completed by this worker.",
-                std::iter::once((NO_LABELS, r.completed)),
-            )?;
-            gauges(
-                e,
-                "kafka_connect_worker_rebalance_epoch",
-                "The epoch or generation number of this worker.",
-                one(r.generation as f64),
-            )?;
-            gauges(
-                e,
-                "kafka_connect_worker_rebalance_rebalancing",
-                "Whether this worker is currently rebalancing.",
-                one(0.0),
-            )?;
-            gauges(
-                e,
-                "kafka_connect_worker_rebalance_rebalance_max_time_ms",
-                "The maximum time in milliseconds spent by this worker to rebalance.",
-                one(ms(r.time_us.max(now))),
-            )?;
-            gauges(
-                e,
-                "kafka_connect_worker_rebalance_rebalance_avg_time_ms",
-                "The average time in milliseconds spent by this worker to rebalance.",
-                one(ms(r.time_us.avg(now))),
-            )?;
-            gauges(
-                e,
-                "kafka_connect_worker_rebalance_time_since_last_rebalance_ms",
-                "The time in milliseconds since this worker completed the most recent rebalance.",
-                one(ms(now.saturating_sub(r.last_us) as f64)),
-            )?;
-            gauges(
-                e,
-                "kafka_connect_coordinator_assigned_connectors",
-                "The number of connector instances currently assigned to this consumer.",
-                [([("clientid", r.worker.as_str())], r.connectors as f64)],
-            )?;
-            gauges(
-                e,
-                "kafka_connect_coordinator_assigned_tasks",
-                "The number of tasks currently assigned to this consumer.",
-                [([("clientid", r.worker.as_str())], r.tasks as f64)],
+                &COORDINATOR_METRICS,
+                &[([("clientid", r.worker.as_str())], r)],
+                now,
             )?;
         }
         Ok(())
@@ -1677,6 +1747,41 @@ mod tests {
         drop(a);
         drop(b);
         assert!(!render().contains(l));
+    }
+
+    #[test]
+    fn group_tables_have_unique_strimzi_style_names() {
+        fn rows<T>(rows: &[Row<T>]) -> Vec<(&'static str, MetricType)> {
+            rows.iter()
+                .map(|r| (r.name, r.read.metric_type()))
+                .collect()
+        }
+        let all = [
+            rows(&CONNECTOR_METRICS),
+            rows(&CONNECTOR_TASK_METRICS),
+            rows(&SOURCE_TASK_METRICS),
+            rows(&SINK_TASK_METRICS),
+            rows(&TASK_ERROR_METRICS),
+            rows(&WORKER_METRICS),
+            rows(&WORKER_CONNECTOR_METRICS),
+            rows(&PRODUCER_METRICS),
+            rows(&CONSUMER_METRICS),
+            rows(&REBALANCE_METRICS),
+            rows(&COORDINATOR_METRICS),
+        ]
+        .concat();
+        let mut seen = std::collections::BTreeSet::new();
+        for (name, kind) in all {
+            assert!(seen.insert(name), "{name} twice");
+            assert!(name.starts_with("kafka_"), "{name}");
+            assert!(
+                name.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{name}"
+            );
+            // The encoder adds `_total` to counters, and no gauge ends so.
+            assert!(!name.ends_with("_total"), "{name} ({kind:?})");
+        }
     }
 
     #[test]
