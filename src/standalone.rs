@@ -674,7 +674,8 @@ impl Herder {
                 conn.trace = None;
                 conn.task_states
                     .retain(|n, _| (*n as usize) < configs.len());
-                conn.task_configs = configs;
+                conn.task_configs =
+                    connector_config::complete_task_configs(&loaded.validated, configs);
             }
             Err(e) => {
                 let trace = loaded.redactor.redact(&e.trace());

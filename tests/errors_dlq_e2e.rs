@@ -429,6 +429,7 @@ mod flaky {
     pub static PLUGIN: Plugin = Plugin {
         class: "test.FlakySink",
         aliases: &[],
+        task_class: "test.FlakySinkTask",
         kind: ConnectorKind::Sink,
         create: || unreachable!("created by the test"),
     };

@@ -45,18 +45,6 @@ struct Allowed {
 }
 
 const ALLOWED: &[Allowed] = &[
-    // Java's Worker adds `task.class` (the Java task class) to every task
-    // config; kconnect's tasks are not Java classes and it adds nothing.
-    Allowed {
-        request: "GET /connectors/{src}/tasks",
-        path: "$[].config.task.class",
-        reason: "Java's Worker adds the Java task class to task configs",
-    },
-    Allowed {
-        request: "GET /connectors/{snk}/tasks",
-        path: "$[].config.task.class",
-        reason: "Java's Worker adds the Java task class to task configs",
-    },
     // Java's ConnectExceptionMapper answers every exception that is not a
     // Connect or JAX-RS one with 500, so a body Jackson cannot parse is a
     // server error there. kconnect answers the client's mistake with 400

@@ -38,10 +38,14 @@ impl AnyConnector {
 }
 
 /// One built-in plugin: its canonical (Java) class name, the other names it
-/// answers to, and its constructor.
+/// answers to, its task class and its constructor.
 pub struct Plugin {
     pub class: &'static str,
     pub aliases: &'static [&'static str],
+    /// The Java class of its tasks, written as `task.class` into every task
+    /// config as Java's Worker does: Java Connect reading the config topic
+    /// later fails a task config without it.
+    pub task_class: &'static str,
     pub kind: ConnectorKind,
     pub create: fn() -> AnyConnector,
 }
@@ -58,18 +62,21 @@ pub fn plugins() -> &'static [Plugin] {
         Plugin {
             class: "org.apache.kafka.connect.file.FileStreamSourceConnector",
             aliases: &["FileStreamSourceConnector", "FileStreamSource"],
+            task_class: "org.apache.kafka.connect.file.FileStreamSourceTask",
             kind: ConnectorKind::Source,
             create: || AnyConnector::Source(Box::<file::FileStreamSourceConnector>::default()),
         },
         Plugin {
             class: "org.apache.kafka.connect.file.FileStreamSinkConnector",
             aliases: &["FileStreamSinkConnector", "FileStreamSink"],
+            task_class: "org.apache.kafka.connect.file.FileStreamSinkTask",
             kind: ConnectorKind::Sink,
             create: || AnyConnector::Sink(Box::<file::FileStreamSinkConnector>::default()),
         },
         Plugin {
             class: "dev.kconnect.connectors.DatagenConnector",
             aliases: &["DatagenConnector", "Datagen", "datagen"],
+            task_class: "dev.kconnect.connectors.DatagenTask",
             kind: ConnectorKind::Source,
             create: || AnyConnector::Source(Box::<datagen::DatagenConnector>::default()),
         },

@@ -906,6 +906,7 @@ impl DistributedWorker {
             let computed = loaded
                 .task_configs(|| engine.connector_context(name))
                 .await
+                .map(|configs| connector_config::complete_task_configs(&loaded.validated, configs))
                 .map(|configs| {
                     let configs: Vec<Props> = configs
                         .into_iter()

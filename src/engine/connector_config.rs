@@ -18,6 +18,8 @@ pub const TOPICS: &str = "topics";
 pub const TOPICS_REGEX: &str = "topics.regex";
 pub const TRANSFORMS: &str = "transforms";
 pub const PREDICATES: &str = "predicates";
+/// Java's `TaskConfig.TASK_CLASS_CONFIG`, in every task config Java writes.
+pub const TASK_CLASS: &str = "task.class";
 
 pub fn common_def() -> ConfigDef {
     let def = ConfigDef::new()
@@ -253,6 +255,28 @@ fn check_dlq_topic(
     })
 }
 
+/// The task configs a connector computed, as Java's
+/// `Worker.connectorTaskConfigs` completes them: `task.class` set to the
+/// plugin's task class, and the connector's own `topics` / `topics.regex`
+/// (where its config has them) over whatever the connector put there.
+/// Java Connect fails a task whose config lacks `task.class`, so a config
+/// topic kconnect wrote must carry it for a switch back to Java; kconnect
+/// itself runs tasks from the plugin and reads configs with or without it.
+pub fn complete_task_configs(validated: &ValidatedConnector, configs: Vec<Props>) -> Vec<Props> {
+    configs
+        .into_iter()
+        .map(|mut config| {
+            config.insert(TASK_CLASS.into(), validated.plugin.task_class.into());
+            for key in [TOPICS, TOPICS_REGEX] {
+                if let Some(v) = validated.props.get(key) {
+                    config.insert(key.into(), v.clone());
+                }
+            }
+            config
+        })
+        .collect()
+}
+
 /// The `topics` list of a sink config.
 pub fn common_topics(props: &Props) -> Vec<String> {
     crate::connect::config::split_list(props.get(TOPICS).map(String::as_str).unwrap_or(""))
@@ -289,6 +313,67 @@ pub async fn connector_alters_offsets(
 mod tests {
     use super::*;
     use crate::connect::config::props_of;
+
+    #[test]
+    fn task_configs_get_task_class_and_the_connector_topics_like_java() {
+        let (validated, _) = validate(&props_of(&[
+            ("name", "snk"),
+            ("connector.class", "FileStreamSink"),
+            ("tasks.max", "2"),
+            ("topics", "a,b"),
+            ("file", "/tmp/out.txt"),
+        ]))
+        .unwrap();
+        // What a connector might compute: one task narrowed to topic a,
+        // one without topics. Java overrules both with the connector's.
+        let computed = vec![
+            props_of(&[("file", "/tmp/out.txt"), ("topics", "a")]),
+            props_of(&[("file", "/tmp/out.txt")]),
+        ];
+        let tasks = complete_task_configs(&validated, computed);
+        assert_eq!(tasks.len(), 2);
+        for t in &tasks {
+            assert_eq!(
+                t[TASK_CLASS],
+                "org.apache.kafka.connect.file.FileStreamSinkTask"
+            );
+            assert_eq!(t[TOPICS], "a,b");
+            assert!(!t.contains_key(TOPICS_REGEX));
+            assert_eq!(t["file"], "/tmp/out.txt");
+        }
+
+        let (validated, _) = validate(&props_of(&[
+            ("name", "src"),
+            (
+                "connector.class",
+                "org.apache.kafka.connect.file.FileStreamSourceConnector",
+            ),
+            ("topic", "t"),
+        ]))
+        .unwrap();
+        // Idempotent: a config with task.class already keeps it as it is.
+        let tasks = complete_task_configs(
+            &validated,
+            vec![props_of(&[
+                ("topic", "t"),
+                (
+                    "task.class",
+                    "org.apache.kafka.connect.file.FileStreamSourceTask",
+                ),
+            ])],
+        );
+        assert_eq!(
+            tasks,
+            vec![props_of(&[
+                ("topic", "t"),
+                (
+                    "task.class",
+                    "org.apache.kafka.connect.file.FileStreamSourceTask"
+                ),
+            ])],
+            "a source has no topics key to copy"
+        );
+    }
 
     #[test]
     fn errors_name_connector_and_key() {

@@ -10,7 +10,7 @@ use rdkafka::ClientConfig;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::connector_config::{common_topics, ValidatedConnector, TOPICS_REGEX};
+use super::connector_config::{self, common_topics, ValidatedConnector, TOPICS_REGEX};
 use super::connector_context::{ConnectorEvent, ConnectorEvents, HostedConnector};
 use super::dlq::DeadLetterQueue;
 use super::errors::{chain_of, converter_class_name, ErrorConfig, ErrorHandler};
@@ -221,6 +221,7 @@ impl Worker {
             }
             Err(e) => Err(e),
         }
+        .map(|configs| connector_config::complete_task_configs(validated, configs))
         .map_err(|e| WorkerError::Connector {
             connector: validated.name.clone(),
             message: e.trace(),
