@@ -3,7 +3,7 @@
 //!
 //! The operator calls [`place`] whenever the set of live workers, the set of
 //! connectors or a connector's task count changes, and writes the result to
-//! the config topic as the `assignment-<group>` record:
+//! the status topic as the `status-assignment-<group>` record:
 //!
 //! ```json
 //! {"generation": 7, "workers": {"w-0": {"connectors": ["datagen"], "tasks": ["datagen-0", "sink-1"]}}}
@@ -225,7 +225,8 @@ pub struct WorkerAssignment {
     pub tasks: Vec<TaskId>,
 }
 
-/// The `assignment-<group>` record: which worker runs what, in a generation.
+/// The `status-assignment-<group>` record: which worker runs what, in a
+/// generation.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Assignment {
     pub generation: u64,

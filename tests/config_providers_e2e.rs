@@ -36,6 +36,19 @@ impl Cluster {
             .expect("writing a config record");
     }
 
+    /// Writes the operator's placement record where workers read it.
+    async fn assign(&self, value: serde_json::Value) {
+        let (k, v) = StatusRecord::Assignment {
+            group: self.group.clone(),
+            value: Some(value),
+        }
+        .encode();
+        self.status
+            .send(&k, v.as_deref())
+            .await
+            .expect("writing the assignment record");
+    }
+
     async fn refresh(&mut self) {
         for (k, v) in self
             .status
@@ -338,10 +351,7 @@ async fn secrets_resolve_on_the_worker_and_stay_out_of_topics_and_logs() {
     }
     let names: Vec<&str> = connectors.keys().copied().collect();
     cluster
-        .send(ConfigRecord::Assignment {
-            group: cluster.group.clone(),
-            value: json!({"generation": 1, "workers": {"w-0": {"connectors": names, "tasks": []}}}),
-        })
+        .assign(json!({"generation": 1, "workers": {"w-0": {"connectors": names, "tasks": []}}}))
         .await;
     cluster
         .wait("task configs of gen, sink and bad-task", &log, |c| {
@@ -359,12 +369,9 @@ async fn secrets_resolve_on_the_worker_and_stay_out_of_topics_and_logs() {
     assert_eq!(cluster.config_state.tasks[&gen][0]["topic"], topic_var);
 
     cluster
-        .send(ConfigRecord::Assignment {
-            group: cluster.group.clone(),
-            value: json!({"generation": 2, "workers": {"w-0": {
-                "connectors": names,
-                "tasks": [format!("{gen}-0"), format!("{sink}-0"), format!("{bad_task}-0")]}}}),
-        })
+        .assign(json!({"generation": 2, "workers": {"w-0": {
+            "connectors": names,
+            "tasks": [format!("{gen}-0"), format!("{sink}-0"), format!("{bad_task}-0")]}}}))
         .await;
     cluster
         .wait("gen and sink running, the bad ones failed", &log, |c| {

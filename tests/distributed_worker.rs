@@ -1,5 +1,5 @@
 //! `kconnect worker` against the real broker, driven only through the
-//! config topic the way the operator drives it: the worker publishes task
+//! config and status topics the way the operator drives it: the worker publishes task
 //! configs for its connector, runs the tasks it is assigned, stops the ones
 //! taken away, follows pause, and reports statuses and heartbeats.
 
@@ -32,12 +32,27 @@ impl Cluster {
             .expect("writing a config record");
     }
 
-    async fn assign(&self, generation: u64, workers: serde_json::Value) {
-        self.send(ConfigRecord::Assignment {
+    /// Writes the placement record where an older operator wrote it, in the
+    /// config topic.
+    async fn assign_legacy(&self, generation: u64, workers: serde_json::Value) {
+        self.send(ConfigRecord::LegacyAssignment {
             group: self.group.clone(),
-            value: json!({"generation": generation, "workers": workers}),
+            value: Some(json!({"generation": generation, "workers": workers})),
         })
         .await;
+    }
+
+    /// Writes the operator's placement record where workers read it.
+    async fn assign(&self, generation: u64, workers: serde_json::Value) {
+        let (k, v) = StatusRecord::Assignment {
+            group: self.group.clone(),
+            value: Some(json!({"generation": generation, "workers": workers})),
+        }
+        .encode();
+        self.status
+            .send(&k, v.as_deref())
+            .await
+            .expect("writing the assignment record");
     }
 
     async fn refresh(&mut self) {
@@ -89,7 +104,7 @@ impl Cluster {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn worker_follows_assignments_from_the_config_topic() {
+async fn worker_follows_assignments_from_the_status_topic() {
     let bootstrap = kafka_bootstrap();
     let dir = tempfile::tempdir().expect("tempdir");
     let group = unique("dist");
@@ -181,8 +196,10 @@ async fn worker_follows_assignments_from_the_config_topic() {
             state: TargetState::Started,
         })
         .await;
+    // The first generation as an older operator wrote it: followed while
+    // the status topic has none.
     cluster
-        .assign(1, json!({"w-0": {"connectors": ["gen"], "tasks": []}}))
+        .assign_legacy(1, json!({"w-0": {"connectors": ["gen"], "tasks": []}}))
         .await;
     cluster
         .wait(
@@ -196,12 +213,17 @@ async fn worker_follows_assignments_from_the_config_topic() {
         )
         .await;
 
-    // Both tasks assigned: they run and every record arrives.
+    // Both tasks assigned: they run and every record arrives. From now on
+    // the status topic's record rules: a stale legacy one, even of a higher
+    // generation, taking everything away, is ignored.
     cluster
         .assign(
             2,
             json!({"w-0": {"connectors": ["gen"], "tasks": ["gen-0", "gen-1"]}}),
         )
+        .await;
+    cluster
+        .assign_legacy(99, json!({"w-0": {"connectors": [], "tasks": []}}))
         .await;
     cluster
         .wait("both tasks RUNNING on w-0", |c| {

@@ -7,6 +7,7 @@ mod support;
 
 use kconnect::connect::Props;
 use kconnect::storage::config_topic::{ConfigRecord, TargetState};
+use kconnect::storage::status_topic::StatusRecord;
 use kconnect::storage::topic_log::TopicLog;
 use serde_json::json;
 use support::rest::{states, Api};
@@ -87,10 +88,17 @@ fn worker_serves_reads_and_refuses_writes() {
         connector: "gen".into(),
         state: TargetState::Started,
     });
-    send(ConfigRecord::Assignment {
+    // The placement record goes to the status topic, as the operator writes it.
+    let status_log = TopicLog::open(&bootstrap, &format!("{group}-status"), &Props::new())
+        .expect("status topic");
+    let (k, v) = StatusRecord::Assignment {
         group: group.clone(),
-        value: json!({"generation": 1, "workers": {worker_id: {"connectors": ["gen"], "tasks": ["gen-0", "gen-1"]}}}),
-    });
+        value: Some(json!({"generation": 1, "workers": {worker_id: {"connectors": ["gen"], "tasks": ["gen-0", "gen-1"]}}})),
+    }
+    .encode();
+    runtime
+        .block_on(status_log.send(&k, v.as_deref()))
+        .expect("writing the assignment record");
 
     // Reads, in Java's shapes, from the topics.
     let status = api.wait("gen RUNNING", "/connectors/gen/status", |r| {

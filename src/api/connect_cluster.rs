@@ -309,7 +309,7 @@ pub struct ConnectClusterStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_selector: Option<String>,
     /// Generation of the newest assignment of connectors and tasks to
-    /// workers that the operator has written to the config topic.
+    /// workers that the operator has written to the status topic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignment_generation: Option<i64>,
     /// The worker Pods and what each runs.

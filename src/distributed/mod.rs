@@ -2,11 +2,13 @@
 //!
 //! Everything reaches the worker through Kafka, so it needs no Kubernetes
 //! credentials: it follows the config topic (connector configs, target
-//! states, committed task configs, and the operator's `assignment-<group>`
-//! record), runs the connectors and tasks of the newest assignment that
-//! names it, stops what is no longer its own (tasks commit their offsets
-//! first), writes task configs for the connectors it runs, and reports
-//! connector/task statuses and a heartbeat to the status topic.
+//! states, committed task configs) and the operator's
+//! `status-assignment-<group>` record in the status topic, runs the
+//! connectors and tasks of the newest assignment that names it (a task
+//! whose config it has not read yet starts at a later sync), stops what is
+//! no longer its own (tasks commit their offsets first), writes task
+//! configs for the connectors it runs, and reports connector/task statuses
+//! and a heartbeat to the status topic.
 //!
 //! Config-provider variables (`${file:/secrets/db.properties:password}`,
 //! see [`crate::connect::config_provider`]) are resolved here, by the
@@ -139,7 +141,7 @@ pub fn config_def() -> ConfigDef {
             ConfigType::Long,
             Some("500"),
             Importance::Low,
-            "How often the worker reads the config topic for new assignments",
+            "How often the worker reads the config and status topics for new configs and assignments",
         )
         .validate_with(Validator::Range {
             min: Some(10),
@@ -722,8 +724,8 @@ impl DistributedWorker {
             .await;
     }
 
-    /// Reads the config topic and brings running connectors and tasks in
-    /// line with the newest assignment.
+    /// Reads the config and status topics and brings running connectors and
+    /// tasks in line with the newest assignment.
     async fn sync(&mut self, engine: &mut Worker) -> Result<(), DistributedError> {
         let config_records = self.config_log.read_to_end(Duration::from_secs(30)).await?;
         let config_changed = !config_records.is_empty();
@@ -756,7 +758,14 @@ impl DistributedWorker {
             }
             self.view_published = true;
         }
-        let assignment: AssignmentRecord = match self.state.assignments.get(&self.group) {
+        // The status topic holds it; an older operator's record in the
+        // config topic counts only until the new one exists.
+        let assignment = self
+            .statuses
+            .assignments
+            .get(&self.group)
+            .or_else(|| self.state.legacy_assignments.get(&self.group));
+        let assignment: AssignmentRecord = match assignment {
             Some(v) => serde_json::from_value(v.clone()).unwrap_or_else(|e| {
                 tracing::warn!(worker = %self.id, error = %e, "unreadable assignment record");
                 AssignmentRecord::default()

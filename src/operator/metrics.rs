@@ -236,7 +236,7 @@ impl Collector for OperatorCollector {
             ),
             (
                 "kconnect_operator_assignments_written",
-                "Assignment records written to the config topic.",
+                "Assignment records written to the status topic.",
                 &m.assignments_written,
             ),
             (

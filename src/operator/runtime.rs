@@ -6,9 +6,14 @@
 //! live workers (Pods that exist, are not being deleted or drained, and
 //! whose heartbeat keeps changing), places connectors and tasks with
 //! [`crate::placement::place`], requests restarts of failed tasks whose
-//! backoff has passed, and writes a new `assignment-<group>` record when
-//! any of that changed. Reconcilers read the result as a [`ClusterView`] and
-//! are woken when the part they show changed.
+//! backoff has passed, and writes a new `status-assignment-<group>` record
+//! to the status topic when any of that changed (the status topic, because
+//! Java Connect logs every unknown config-topic key at ERROR, which a
+//! cluster switched back to Java would hit; it skips unknown status keys
+//! with a WARN). An older operator's `assignment-<group>` in the config
+//! topic is read once for the generation to continue from, then removed.
+//! Reconcilers read the result as a [`ClusterView`] and are woken when the
+//! part they show changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -140,7 +145,8 @@ pub struct RestartInfo {
     healthy_since: Option<Instant>,
 }
 
-/// The `assignment-<group>` record: the placement plus restart requests.
+/// The `status-assignment-<group>` record: the placement plus restart
+/// requests.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AssignmentRecord {
     #[serde(flatten)]
@@ -686,9 +692,7 @@ impl Loop {
         let (draining, policies, restart_floors) = {
             let mut inputs = self.inputs.lock().expect("inputs lock");
             let written = self
-                .config
-                .assignments
-                .get(&self.group)
+                .written_assignment()
                 .and_then(|v| serde_json::from_value::<AssignmentRecord>(v.clone()).ok())
                 .map(|r| r.restarts)
                 .unwrap_or_default();
@@ -735,12 +739,11 @@ impl Loop {
             self.log_live_change(&previous_live, &live, &pods, &draining, &fresh);
         }
 
-        let previous: Option<AssignmentRecord> =
-            self.config.assignments.get(&self.group).and_then(|v| {
-                serde_json::from_value(v.clone())
-                    .map_err(|e| tracing::warn!(cluster = %self.key, error = %e, "unreadable assignment record; placing afresh"))
-                    .ok()
-            });
+        let previous: Option<AssignmentRecord> = self.written_assignment().and_then(|v| {
+            serde_json::from_value(v.clone())
+                .map_err(|e| tracing::warn!(cluster = %self.key, error = %e, "unreadable assignment record; placing afresh"))
+                .ok()
+        });
         let counts: BTreeMap<String, u32> = self
             .config
             .connectors
@@ -778,15 +781,18 @@ impl Loop {
             p.assignment.workers != next.assignment.workers || p.restarts != next.restarts
         });
         next.assignment.generation = if changed { generation + 1 } else { generation };
-        if changed {
+        let legacy = self.config.legacy_assignments.contains_key(&self.group);
+        // Moving an older operator's record writes it even unchanged.
+        let write = changed || (legacy && !self.statuses.assignments.contains_key(&self.group));
+        if write {
             let value = serde_json::to_value(&next).unwrap_or_default();
-            let (k, v) = ConfigRecord::Assignment {
+            let (k, v) = StatusRecord::Assignment {
                 group: self.group.clone(),
-                value: value.clone(),
+                value: Some(value.clone()),
             }
             .encode();
-            self.config_log.send(&k, v.as_deref()).await?;
-            self.config.assignments.insert(self.group.clone(), value);
+            self.status_log.send(&k, v.as_deref()).await?;
+            self.statuses.assignments.insert(self.group.clone(), value);
             tracing::info!(
                 cluster = %self.key,
                 generation = next.assignment.generation,
@@ -795,11 +801,27 @@ impl Loop {
                 "assignment written"
             );
         }
+        if legacy {
+            // The status topic has the record now, so workers that read the
+            // tombstone also find the new one.
+            let (k, v) = ConfigRecord::LegacyAssignment {
+                group: self.group.clone(),
+                value: None,
+            }
+            .encode();
+            self.config_log.send(&k, v.as_deref()).await?;
+            self.config.legacy_assignments.remove(&self.group);
+            tracing::info!(
+                cluster = %self.key,
+                generation = next.assignment.generation,
+                "assignment record moved from the config topic ({k}) to the status topic; the old record is tombstoned"
+            );
+        }
         super::metrics::cluster_state(
             &self.key,
             next.assignment.generation,
             live.len(),
-            changed,
+            write,
             self.statuses.tasks.values().map(|s| s.state),
         );
         self.publish(ClusterView {
@@ -814,6 +836,15 @@ impl Loop {
             error: None,
         });
         Ok(())
+    }
+
+    /// The assignment as last written: the status topic's record, or while
+    /// there is none, the one an older operator left in the config topic.
+    fn written_assignment(&self) -> Option<&serde_json::Value> {
+        self.statuses
+            .assignments
+            .get(&self.group)
+            .or_else(|| self.config.legacy_assignments.get(&self.group))
     }
 
     /// Says which workers joined and which left placement, and why.

@@ -6,7 +6,12 @@
 //! - `commit-<name>` → `{"tasks": n}`: makes the task configs written
 //!   before it visible, all at once
 //! - `target-state-<name>` → `{"state": "STARTED"|"PAUSED", "state.v2": …}`
-//! - `assignment-<group>` → kconnect's own placement record (Java ignores it)
+//!
+//! Nothing else goes here: Java's `KafkaConfigBackingStore` logs every key
+//! it does not know at ERROR. Older kconnect wrote its placement record
+//! `assignment-<group>` here; it is still read (see
+//! [`ConfigRecord::LegacyAssignment`]) until the operator has moved it to
+//! the status topic (`status-assignment-<group>`) and removed it.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +28,9 @@ pub enum TargetState {
     Paused,
     Stopped,
 }
+
+/// Key prefix of the placement record older kconnect wrote here.
+pub const LEGACY_ASSIGNMENT_PREFIX: &str = "assignment-";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConfigRecord {
@@ -44,10 +52,12 @@ pub enum ConfigRecord {
         connector: String,
         state: TargetState,
     },
-    /// kconnect's placement record, kept as JSON for the placement module.
-    Assignment {
+    /// `assignment-<group>`: where older kconnect kept its placement
+    /// record (now `status-assignment-<group>` in the status topic). Read
+    /// for the upgrade, written only as a tombstone (`None`).
+    LegacyAssignment {
         group: String,
-        value: Json,
+        value: Option<Json>,
     },
     /// A key kconnect does not use (Java's `session-key`, restart requests …).
     Other {
@@ -92,7 +102,9 @@ impl ConfigRecord {
             } => format!("task-{connector}-{task}"),
             ConfigRecord::Commit { connector, .. } => format!("commit-{connector}"),
             ConfigRecord::TargetState { connector, .. } => format!("target-state-{connector}"),
-            ConfigRecord::Assignment { group, .. } => format!("assignment-{group}"),
+            ConfigRecord::LegacyAssignment { group, .. } => {
+                format!("{LEGACY_ASSIGNMENT_PREFIX}{group}")
+            }
             ConfigRecord::Other { key } => key.clone(),
         }
     }
@@ -112,7 +124,7 @@ impl ConfigRecord {
                 };
                 Some(json!({ "state": v1, "state.v2": state }))
             }
-            ConfigRecord::Assignment { value, .. } => Some(value.clone()),
+            ConfigRecord::LegacyAssignment { value, .. } => value.clone(),
         };
         (self.key(), value.map(|v| v.to_string().into_bytes()))
     }
@@ -183,13 +195,11 @@ impl ConfigRecord {
                 state,
             });
         }
-        if let Some(group) = key.strip_prefix("assignment-") {
-            if let Some(value) = json {
-                return Ok(ConfigRecord::Assignment {
-                    group: group.to_owned(),
-                    value,
-                });
-            }
+        if let Some(group) = key.strip_prefix(LEGACY_ASSIGNMENT_PREFIX) {
+            return Ok(ConfigRecord::LegacyAssignment {
+                group: group.to_owned(),
+                value: json,
+            });
         }
         Ok(ConfigRecord::Other {
             key: key.to_owned(),
@@ -206,7 +216,8 @@ pub struct ConfigState {
     pub tasks: BTreeMap<String, Vec<Props>>,
     /// Task configs written but not yet committed.
     pending: BTreeMap<String, BTreeMap<u32, Props>>,
-    pub assignments: BTreeMap<String, Json>,
+    /// `assignment-<group>` records an older kconnect left here.
+    pub legacy_assignments: BTreeMap<String, Json>,
 }
 
 impl ConfigState {
@@ -252,8 +263,14 @@ impl ConfigState {
             ConfigRecord::TargetState { connector, state } => {
                 self.target_states.insert(connector, state);
             }
-            ConfigRecord::Assignment { group, value } => {
-                self.assignments.insert(group, value);
+            ConfigRecord::LegacyAssignment {
+                group,
+                value: Some(v),
+            } => {
+                self.legacy_assignments.insert(group, v);
+            }
+            ConfigRecord::LegacyAssignment { group, value: None } => {
+                self.legacy_assignments.remove(&group);
             }
             ConfigRecord::Other { .. } => {}
         }
@@ -350,6 +367,24 @@ mod tests {
             ConfigRecord::decode("session-key", Some(b"{}")).unwrap(),
             ConfigRecord::Other { .. }
         ));
+    }
+
+    #[test]
+    fn legacy_assignment_is_read_and_its_tombstone_removes_it() {
+        let mut s = ConfigState::default();
+        s.apply(
+            ConfigRecord::decode("assignment-grp", Some(br#"{"generation":4,"workers":{}}"#))
+                .unwrap(),
+        );
+        assert_eq!(s.legacy_assignments["grp"]["generation"], 4);
+        let tombstone = ConfigRecord::LegacyAssignment {
+            group: "grp".into(),
+            value: None,
+        };
+        let (k, v) = tombstone.encode();
+        assert_eq!((k.as_str(), v), ("assignment-grp", None));
+        s.apply(ConfigRecord::decode(&k, None).unwrap());
+        assert!(s.legacy_assignments.is_empty());
     }
 
     #[test]

@@ -1,7 +1,16 @@
 //! Records of the status topic in Java Connect's format:
 //! `status-connector-<name>` / `status-task-<name>-<n>` →
 //! `{"state": …, "trace": …, "worker_id": …, "generation": g}`, plus
-//! kconnect's worker heartbeats `status-worker-<id>` (ignored by Java).
+//! kconnect's own records:
+//!
+//! - `status-worker-<id>`: a worker's heartbeat
+//! - `status-assignment-<group>`: the operator's placement (see
+//!   [`crate::placement`]), `{"generation": g, "workers": {…}, "restarts": {…}}`
+//!
+//! Java's `KafkaStatusBackingStore` skips keys it does not know with a WARN
+//! ("Discarding record with invalid key"), values and tombstones alike, so
+//! kconnect's own records live here and not in the config topic, where
+//! Java's `KafkaConfigBackingStore` logs every unknown key at ERROR.
 
 use std::collections::BTreeMap;
 
@@ -48,6 +57,9 @@ pub struct Heartbeat {
     pub stopping: u32,
 }
 
+/// Key prefix of the operator's placement record.
+pub const ASSIGNMENT_PREFIX: &str = "status-assignment-";
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatusRecord {
     Connector {
@@ -63,6 +75,12 @@ pub enum StatusRecord {
         id: String,
         heartbeat: Option<Heartbeat>,
     },
+    /// The operator's placement for Connect group `group`, kept as JSON for
+    /// its readers (`None`: a tombstone).
+    Assignment {
+        group: String,
+        value: Option<Json>,
+    },
     Other {
         key: String,
     },
@@ -76,6 +94,7 @@ impl StatusRecord {
                 connector, task, ..
             } => format!("status-task-{connector}-{task}"),
             StatusRecord::Worker { id, .. } => format!("status-worker-{id}"),
+            StatusRecord::Assignment { group, .. } => format!("{ASSIGNMENT_PREFIX}{group}"),
             StatusRecord::Other { key } => key.clone(),
         }
     }
@@ -88,6 +107,7 @@ impl StatusRecord {
             StatusRecord::Worker { heartbeat, .. } => heartbeat
                 .as_ref()
                 .and_then(|h| serde_json::to_value(h).ok()),
+            StatusRecord::Assignment { value, .. } => value.clone(),
             StatusRecord::Other { .. } => None,
         };
         (self.key(), value.map(|v| v.to_string().into_bytes()))
@@ -133,6 +153,15 @@ impl StatusRecord {
                 },
             );
         }
+        if let Some(group) = key.strip_prefix(ASSIGNMENT_PREFIX) {
+            return parse(key, value).map_or_else(
+                |_| other(),
+                |value| StatusRecord::Assignment {
+                    group: group.to_owned(),
+                    value,
+                },
+            );
+        }
         if let Some(id) = key.strip_prefix("status-worker-") {
             return parse(key, value).map_or_else(
                 |_| other(),
@@ -154,6 +183,8 @@ pub struct StatusState {
     pub connectors: BTreeMap<String, Status>,
     pub tasks: BTreeMap<(String, u32), Status>,
     pub workers: BTreeMap<String, Heartbeat>,
+    /// The operator's placement record per Connect group, as JSON.
+    pub assignments: BTreeMap<String, Json>,
 }
 
 fn newer(existing: Option<&Status>, incoming: &Status) -> bool {
@@ -224,6 +255,16 @@ impl StatusState {
             } => {
                 self.workers.remove(&id);
             }
+            // One key, one partition: the last record read is the newest.
+            StatusRecord::Assignment {
+                group,
+                value: Some(v),
+            } => {
+                self.assignments.insert(group, v);
+            }
+            StatusRecord::Assignment { group, value: None } => {
+                self.assignments.remove(&group);
+            }
             StatusRecord::Other { .. } => {}
         }
     }
@@ -273,6 +314,36 @@ mod tests {
         ));
         assert!(matches!(
             StatusRecord::decode("status-connector-c", Some(b"nope")),
+            StatusRecord::Other { .. }
+        ));
+    }
+
+    #[test]
+    fn assignment_records_round_trip_and_fold_by_group() {
+        let value = serde_json::json!({"generation": 3, "workers": {"w-0": {"connectors": ["c"], "tasks": ["c-0"]}}});
+        let r = StatusRecord::Assignment {
+            group: "connect-cluster".into(),
+            value: Some(value.clone()),
+        };
+        let (k, v) = r.encode();
+        assert_eq!(k, "status-assignment-connect-cluster");
+        assert_eq!(StatusRecord::decode(&k, v.as_deref()), r);
+        let mut s = StatusState::default();
+        s.apply(r);
+        s.apply(StatusRecord::decode(
+            "status-assignment-other",
+            Some(br#"{"generation":1}"#),
+        ));
+        assert_eq!(s.assignments["connect-cluster"], value);
+        assert_eq!(s.assignments.len(), 2);
+        s.apply(StatusRecord::decode(
+            "status-assignment-connect-cluster",
+            None,
+        ));
+        assert!(!s.assignments.contains_key("connect-cluster"));
+        // Not JSON: skipped, the state keeps what it had.
+        assert!(matches!(
+            StatusRecord::decode("status-assignment-other", Some(b"{nope")),
             StatusRecord::Other { .. }
         ));
     }
