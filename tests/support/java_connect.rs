@@ -12,9 +12,9 @@ pub fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/connect-java.sh")
 }
 
-/// `tests/env/connect-java.sh standalone …` in the foreground. The script
-/// execs the JVM, so `child` is the JVM itself. SIGTERM, then SIGKILL, if it
-/// is dropped while still running.
+/// `tests/env/connect-java.sh standalone|distributed …` in the foreground.
+/// The script execs the JVM, so `child` is the JVM itself. SIGTERM, then
+/// SIGKILL, if it is dropped while still running.
 pub struct JavaConnect {
     pub child: Child,
     state: PathBuf,
@@ -23,25 +23,41 @@ pub struct JavaConnect {
 }
 
 impl JavaConnect {
+    /// `ConnectStandalone` with a worker config and connector files.
     pub fn standalone(state: &Path, files: &[&Path]) -> JavaConnect {
+        JavaConnect::spawn("standalone", state, files)
+    }
+
+    /// `ConnectDistributed` with a worker config (`group.id`, the three
+    /// internal topics, `listeners` …).
+    pub fn distributed(state: &Path, worker: &Path) -> JavaConnect {
+        JavaConnect::spawn("distributed", state, &[worker])
+    }
+
+    fn spawn(mode: &str, state: &Path, files: &[&Path]) -> JavaConnect {
         let console = state.join("console.log");
         let out = std::fs::File::create(&console).expect("creating console log");
         let err = out.try_clone().expect("cloning console log handle");
         let child = Command::new("bash")
             .arg(script())
-            .arg("standalone")
+            .arg(mode)
             .args(files)
             .env("KCONNECT_JAVA_CONNECT_STATE", state)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .spawn()
-            .expect("starting tests/env/connect-java.sh standalone");
+            .unwrap_or_else(|e| panic!("starting tests/env/connect-java.sh {mode}: {e}"));
         JavaConnect {
             child,
             state: state.to_owned(),
             console,
         }
+    }
+
+    /// The worker log (`connect.log` in the state dir), as written so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.state.join("connect.log")).unwrap_or_default()
     }
 
     pub fn log_tail(&self) -> String {
