@@ -275,8 +275,7 @@ async fn run_worker(
             kconnect::standalone::parse_properties(&text)?
         }
     };
-    let (worker, engine) =
-        kconnect::distributed::DistributedWorker::connect(&props, worker_id).await?;
+    let worker = kconnect::distributed::DistributedWorker::connect(&props, worker_id).await?;
     let stop = tokio_util::sync::CancellationToken::new();
     worker.serve_health(health, stop.clone()).await?;
     // Connect's REST API on `listeners` (reads; writes per kconnect.rest.writes).
@@ -288,6 +287,6 @@ async fn run_worker(
         }
         on_signal.cancel();
     });
-    worker.run(engine, stop).await?;
+    worker.run(stop).await?;
     Ok(())
 }

@@ -10,9 +10,9 @@
 //! Connect's REST API ([`crate::rest`]) serves on `listeners` (default
 //! `http://:8083`): connectors are created, reconfigured, paused, resumed,
 //! stopped, restarted and deleted at runtime, and their offsets read,
-//! altered and reset (KIP-875). A [`Herder`] owns the engine's [`Worker`]
-//! and every connector's target state and status; REST calls run as jobs on
-//! its loop, between task exits. Pausing stops a connector's tasks (their
+//! altered and reset (KIP-875). The shared [`Herder`] runs the connectors
+//! and tasks; this adapter keeps every connector's target state and status
+//! and runs REST calls as jobs on its loop, between task exits. Pausing stops a connector's tasks (their
 //! offsets committed) and reports them PAUSED; resuming starts them again.
 //! The REST API shows configs as submitted, variables unresolved.
 
@@ -35,12 +35,13 @@ use crate::connect::config_provider::{has_variable, reverse_transform};
 use crate::connect::{
     ConfigProviders, ConnectorKind, OffsetMap, Props, Redactor, ResolveError, TopicPartition,
 };
-use crate::connectors::AnyConnector;
 use crate::engine::connector_config::{
-    self, common_topics, connector_alters_offsets, ConnectorConfigError, OffsetChanges,
-    ValidatedConnector,
+    common_topics, connector_alters_offsets, ConnectorConfigError, OffsetChanges,
 };
-use crate::engine::connector_context::{ConnectorEvent, HostedConnector};
+use crate::engine::connector_context::ConnectorEvent;
+use crate::engine::herder::{
+    connector_task_targets, AlreadyResolved, ConnectorInstance, Herder, TaskReport, TaskTarget,
+};
 use crate::engine::worker::WorkerError;
 use crate::engine::{metrics, TaskId, TaskState, Worker, WorkerConfig};
 use crate::rest::entities::{
@@ -228,7 +229,7 @@ pub async fn run(
         })?;
 
     // Validate every connector before starting anything, like Java does.
-    let mut connectors: Vec<(Props, Loaded)> = Vec::new();
+    let mut connectors: Vec<(Props, ConnectorInstance)> = Vec::new();
     for file in connector_files {
         let raw = read_props(file)?;
         let loaded = load(&providers, &raw).map_err(|e| match e {
@@ -238,11 +239,8 @@ pub async fn run(
             },
             LoadError::Invalid(e) => StandaloneError::Connector(e),
         })?;
-        if connectors
-            .iter()
-            .any(|(_, c)| c.validated.name == loaded.validated.name)
-        {
-            return Err(StandaloneError::DuplicateName(loaded.validated.name));
+        if connectors.iter().any(|(_, c)| c.name() == loaded.name()) {
+            return Err(StandaloneError::DuplicateName(loaded.name().to_owned()));
         }
         connectors.push((raw, loaded));
     }
@@ -280,8 +278,8 @@ pub async fn run(
     let worker_id = worker_id(&worker_props.props, listeners.first().map(|(a, _)| *a));
     let store: Arc<dyn OffsetStore> = offsets.clone();
     let worker = Worker::new(worker_config.clone(), bootstrap.clone(), store);
-    let mut herder = Herder {
-        worker,
+    let mut herder = Standalone {
+        herder: Herder::new(worker),
         worker_config,
         worker_props: worker_props.props.clone(),
         bootstrap: bootstrap.clone(),
@@ -290,18 +288,14 @@ pub async fn run(
         offsets,
         embedded,
         connectors: BTreeMap::new(),
-        live: BTreeSet::new(),
-        stopping: BTreeSet::new(),
-        restart_on_exit: BTreeSet::new(),
         secrets: Redactor::default(),
     };
     let mut connector_events = herder
-        .worker
+        .herder
         .take_connector_events()
         .expect("a new worker has its connector events");
-    for (raw, loaded) in connectors {
-        let name = loaded.validated.name.clone();
-        herder.add(&name, raw, loaded, TargetState::Started).await?;
+    for (raw, instance) in connectors {
+        herder.add(raw, instance, TargetState::Started).await?;
     }
     herder.publish_metrics();
 
@@ -347,26 +341,20 @@ pub async fn run(
             }
             Some(job) = job_rx.recv() => job(&mut herder).await,
             Some(event) = connector_events.recv() => herder.on_connector_event(event).await,
-            Some((id, state)) = herder.worker.next_exit() => herder.on_exit(id, state),
+            Some((id, state)) = herder.herder.next_exit() => herder.on_exit(id, state).await,
         }
         herder.publish_metrics();
     }
     stop_rest.cancel();
     job_rx.close();
-    let Herder {
-        worker,
-        mut connectors,
+    let Standalone {
+        mut herder,
         secrets,
         embedded,
         ..
     } = herder;
-    worker.shutdown_token().cancel();
-    let states = worker.run().await;
-    for (name, conn) in connectors.iter_mut() {
-        if let Some(loaded) = &mut conn.loaded {
-            loaded.stop_instance(name).await;
-        }
-    }
+    herder.shutdown().await;
+    let states = herder.final_states().clone();
     drop(embedded);
     Ok(states
         .into_iter()
@@ -426,59 +414,24 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
-/// A connector config that passed validation with its variables resolved.
-struct Loaded {
-    validated: ValidatedConnector,
-    connector: AnyConnector,
-    /// The connector config with its variables resolved.
-    resolved: Props,
-    /// Scrubs the resolved values from errors and traces.
-    redactor: Redactor,
-    /// The running connector instance's context; `None` until `start`ed.
-    context: Option<Arc<HostedConnector>>,
-}
-
-impl Loaded {
-    /// Stops the connector instance if it runs (Java's `Connector.stop`).
-    async fn stop_instance(&mut self, name: &str) {
-        if let Some(ctx) = self.context.take() {
-            if let Err(e) = self.connector.as_connector_mut().stop().await {
-                tracing::warn!(connector = %name, error = %self.redactor.redact(&e.trace()), "connector stop failed");
-            }
-            ctx.release();
-        }
-    }
-}
-
 enum LoadError {
     Resolve(ResolveError),
     Invalid(ConnectorConfigError),
 }
 
+impl LoadError {
+    fn message(self) -> String {
+        match self {
+            LoadError::Resolve(e) => e.to_string(),
+            LoadError::Invalid(e) => e.message,
+        }
+    }
+}
+
 /// Resolves a connector config's variables and validates the result.
-fn load(providers: &ConfigProviders, raw: &Props) -> Result<Loaded, LoadError> {
+fn load(providers: &ConfigProviders, raw: &Props) -> Result<ConnectorInstance, LoadError> {
     let resolved = providers.transform(raw).map_err(LoadError::Resolve)?;
-    let redactor = resolved.redactor.clone();
-    let (validated, connector) =
-        validating_resolved(|| connector_config::validate(&resolved.props)).map_err(|e| {
-            LoadError::Invalid(ConnectorConfigError {
-                message: redactor.redact(&e.message),
-                ..e
-            })
-        })?;
-    let def = connector_config::common_def().merge(&connector.as_connector().config_def());
-    tracing::info!(
-        connector = %validated.name,
-        config = %resolved.masked(Some(&def)),
-        "connector config"
-    );
-    Ok(Loaded {
-        validated,
-        connector,
-        resolved: resolved.props,
-        redactor,
-        context: None,
-    })
+    ConnectorInstance::load(raw.clone(), resolved).map_err(LoadError::Invalid)
 }
 
 /// Topics a connector config names (`topic`, `topics`): created up front
@@ -496,21 +449,22 @@ fn topics_of(props: &Props) -> Vec<String> {
 }
 
 /// Work for the herder, run on its loop with exclusive access.
-type Job = Box<dyn for<'a> FnOnce(&'a mut Herder) -> LocalBoxFuture<'a, ()> + Send>;
+type Job = Box<dyn for<'a> FnOnce(&'a mut Standalone) -> LocalBoxFuture<'a, ()> + Send>;
 
-/// One connector of the herder.
+/// One connector as the REST API knows it; its instance and tasks run in
+/// the [`Herder`].
 struct Conn {
     /// The config as submitted, variables unresolved: what the API shows.
     raw: Props,
     target: TargetState,
     kind: ConnectorKind,
-    /// Validated and instantiated; `None` when that failed.
-    loaded: Option<Loaded>,
     state: State,
     trace: Option<String>,
     /// Task configs (resolved) the tasks start with; empty when stopped.
     task_configs: Vec<Props>,
     task_states: BTreeMap<u32, (State, Option<String>)>,
+    /// Restarts asked per task: a task restarts when its count grows.
+    restarts: BTreeMap<u32, u32>,
     /// KIP-558 active topics.
     topics: BTreeSet<String>,
 }
@@ -527,12 +481,19 @@ impl Conn {
             .map(|c| reverse_transform(&self.raw, c.clone()))
             .collect()
     }
+
+    /// Asks every task for one more restart.
+    fn restart_all(&mut self) {
+        for n in 0..self.task_count() as u32 {
+            *self.restarts.entry(n).or_default() += 1;
+        }
+    }
 }
 
-/// Standalone's herder: the one worker's connectors, their target states
-/// and statuses, over the engine's [`Worker`].
-struct Herder {
-    worker: Worker,
+/// Standalone's adapter over the shared [`Herder`]: connectors come from
+/// files and REST calls, statuses are kept in memory.
+struct Standalone {
+    herder: Herder,
     worker_config: WorkerConfig,
     worker_props: Props,
     bootstrap: String,
@@ -541,12 +502,6 @@ struct Herder {
     offsets: Arc<FileOffsetStore>,
     embedded: Option<MockCluster<'static, DefaultProducerContext>>,
     connectors: BTreeMap<String, Conn>,
-    /// Tasks whose loop runs (started and not yet ended).
-    live: BTreeSet<TaskId>,
-    /// Tasks asked to stop: their end is expected.
-    stopping: BTreeSet<TaskId>,
-    /// Tasks to start again once they ended.
-    restart_on_exit: BTreeSet<TaskId>,
     /// Every resolved value ever loaded, scrubbed from final states.
     secrets: Redactor,
 }
@@ -558,27 +513,26 @@ fn task_id(name: &str, task: u32) -> TaskId {
     }
 }
 
-impl Herder {
+impl Standalone {
     /// Adds a validated connector and starts it in `target` state. A
-    /// failure to start its tasks is the error (files at startup).
+    /// failure to start it or its tasks is the error (files at startup).
     async fn add(
         &mut self,
-        name: &str,
         raw: Props,
-        loaded: Loaded,
+        instance: ConnectorInstance,
         target: TargetState,
     ) -> Result<(), WorkerError> {
+        let name = instance.name().to_owned();
         if let Some(cluster) = &self.embedded {
-            for topic in topics_of(&loaded.resolved) {
+            for topic in topics_of(instance.resolved()) {
                 if let Err(e) = cluster.create_topic(&topic, 1, 1) {
                     tracing::debug!(topic = %topic, error = %e, "creating a topic on the embedded cluster failed");
                 }
             }
         }
-        self.secrets = self.secrets.merged(&loaded.redactor);
-        self.worker.hide_secrets(&loaded.redactor);
-        if let Some(file) = loaded.validated.props.get("file").filter(|f| !f.is_empty()) {
-            let direction = if loaded.connector.kind() == ConnectorKind::Sink {
+        self.secrets = self.secrets.merged(&instance.redactor);
+        if let Some(file) = instance.resolved().get("file").filter(|f| !f.is_empty()) {
+            let direction = if instance.kind() == ConnectorKind::Sink {
                 "writing to"
             } else {
                 "reading from"
@@ -593,21 +547,36 @@ impl Herder {
         let conn = Conn {
             raw,
             target,
-            kind: loaded.connector.kind(),
-            loaded: Some(loaded),
+            kind: instance.kind(),
             state: State::Unassigned,
             trace: None,
             task_configs: Vec::new(),
             task_states: BTreeMap::new(),
+            restarts: BTreeMap::new(),
             topics: BTreeSet::new(),
         };
-        self.connectors.insert(name.to_owned(), conn);
-        self.start_connector(name).await
+        self.connectors.insert(name.clone(), conn);
+        self.herder.install(instance).await;
+        let connector = self.refresh_connector(&name).await;
+        let failed_task = self
+            .sync()
+            .await
+            .into_iter()
+            .find(|r| r.id.connector == name && r.state == State::Failed);
+        connector?;
+        match failed_task {
+            Some(r) => Err(WorkerError::Connector {
+                connector: name,
+                message: r.trace.unwrap_or_default(),
+            }),
+            None => Ok(()),
+        }
     }
 
-    /// Brings a connector to its target state: computes task configs and
-    /// starts the tasks (STARTED), or reports PAUSED / STOPPED.
-    async fn start_connector(&mut self, name: &str) -> Result<(), WorkerError> {
+    /// Brings a connector's instance to its target state: when STARTED its
+    /// task configs computed (the tasks follow at the next [`Self::sync`]);
+    /// PAUSED or STOPPED reported (a stopped one's instance stops).
+    async fn refresh_connector(&mut self, name: &str) -> Result<(), WorkerError> {
         let Some(conn) = self.connectors.get_mut(name) else {
             return Ok(());
         };
@@ -615,9 +584,6 @@ impl Herder {
             TargetState::Paused => {
                 conn.state = State::Paused;
                 conn.trace = None;
-                for s in conn.task_states.values_mut() {
-                    *s = (State::Paused, None);
-                }
                 return Ok(());
             }
             TargetState::Stopped => {
@@ -625,202 +591,92 @@ impl Herder {
                 conn.trace = None;
                 conn.task_configs.clear();
                 conn.task_states.clear();
-                if let Some(loaded) = &mut conn.loaded {
-                    loaded.stop_instance(name).await;
-                }
+                self.herder.stop_instance(name).await;
                 return Ok(());
             }
             TargetState::Started => {}
         }
-        let Some(loaded) = &mut conn.loaded else {
+        let Some(computed) = self.herder.task_configs(name).await else {
             return Ok(());
         };
-        let started = match &loaded.context {
-            Some(_) => Ok(()),
-            None => {
-                let ctx = self.worker.connector_context(name);
-                let started = loaded
-                    .connector
-                    .as_connector_mut()
-                    .start(ctx.clone(), &loaded.resolved)
-                    .await;
-                match started {
-                    Ok(()) => {
-                        loaded.context = Some(ctx);
-                        Ok(())
-                    }
-                    Err(e) => {
-                        ctx.release();
-                        Err(e)
-                    }
-                }
-            }
-        };
-        let computed = match started {
-            Ok(()) => {
-                loaded
-                    .connector
-                    .as_connector()
-                    .task_configs(loaded.validated.tasks_max)
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        metrics::connector_startup(computed.is_ok());
+        let conn = self.connectors.get_mut(name).expect("looked up above");
         match computed {
             Ok(configs) => {
-                tracing::info!(connector = %name, tasks = configs.len(), class = loaded.validated.plugin.class, "starting connector");
                 conn.state = State::Running;
                 conn.trace = None;
                 conn.task_states
                     .retain(|n, _| (*n as usize) < configs.len());
-                conn.task_configs =
-                    connector_config::complete_task_configs(&loaded.validated, configs);
-            }
-            Err(e) => {
-                let trace = loaded.redactor.redact(&e.trace());
-                conn.state = State::Failed;
-                conn.trace = Some(trace.clone());
-                return Err(WorkerError::Connector {
-                    connector: name.to_owned(),
-                    message: trace,
-                });
-            }
-        }
-        let count = conn.task_count() as u32;
-        let mut first_error = None;
-        for n in 0..count {
-            if let Err(e) = self.start_task(name, n) {
-                first_error.get_or_insert(e);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
-    }
-
-    /// Starts task `n` unless it runs (one that is stopping starts again
-    /// when it ended).
-    fn start_task(&mut self, name: &str, n: u32) -> Result<(), WorkerError> {
-        let id = task_id(name, n);
-        if self.live.contains(&id) {
-            // Still stopping (e.g. resumed right after a pause): start it
-            // again once it ended.
-            if self.stopping.contains(&id) {
-                self.restart_on_exit.insert(id);
-            }
-            return Ok(());
-        }
-        let Some(conn) = self.connectors.get_mut(name) else {
-            return Ok(());
-        };
-        let (Some(loaded), Some(config)) = (&conn.loaded, conn.task_configs.get(n as usize)) else {
-            return Ok(());
-        };
-        match self.worker.start_task(
-            n as usize,
-            &loaded.validated,
-            &loaded.connector,
-            config.clone(),
-        ) {
-            Ok(()) => {
-                conn.task_states.insert(n, (State::Running, None));
-                conn.topics.extend(topics_of(&loaded.resolved));
-                self.live.insert(id);
+                conn.task_configs = configs;
                 Ok(())
             }
-            Err(e) => {
-                let e = match e {
-                    WorkerError::Connector { connector, message } => WorkerError::Connector {
-                        connector,
-                        message: loaded.redactor.redact(&message),
-                    },
-                    other => other,
-                };
-                tracing::error!(task = %id, error = %e, "task failed to start");
-                conn.task_states.insert(
-                    n,
-                    (State::Failed, Some(loaded.redactor.redact(&e.to_string()))),
-                );
-                Err(e)
+            Err(trace) => {
+                conn.state = State::Failed;
+                conn.trace = Some(trace.clone());
+                Err(WorkerError::Connector {
+                    connector: name.to_owned(),
+                    message: trace,
+                })
             }
         }
     }
 
-    /// Asks the connector's running tasks to stop (they commit first).
-    fn stop_tasks(&mut self, name: &str) {
-        let ids: Vec<TaskId> = self
-            .live
+    /// Brings every task in line with its connector: the herder stops and
+    /// starts what it must, and its reports become the task statuses.
+    async fn sync(&mut self) -> Vec<TaskReport> {
+        let targets: BTreeMap<TaskId, TaskTarget> = self
+            .connectors
             .iter()
-            .filter(|id| id.connector == name)
-            .cloned()
+            .flat_map(|(name, c)| {
+                connector_task_targets(name, c.target, &c.task_configs, &c.restarts)
+            })
             .collect();
-        for id in ids {
-            self.restart_on_exit.remove(&id);
-            self.stopping.insert(id.clone());
-            self.worker.stop_task(&id);
+        let reports = self.herder.reconcile(&targets, &mut AlreadyResolved).await;
+        for report in &reports {
+            self.apply(report.clone());
         }
+        reports
     }
 
-    /// Tasks of `name` still running or stopping.
-    fn live_tasks(&self, name: &str) -> usize {
-        self.live.iter().filter(|id| id.connector == name).count()
+    /// A task status the herder reported.
+    fn apply(&mut self, report: TaskReport) {
+        let Some(conn) = self.connectors.get_mut(&report.id.connector) else {
+            return; // deleted
+        };
+        let n = report.id.task as u32;
+        if report.id.task >= conn.task_count() {
+            // Beyond the task count, or the connector stopped.
+            conn.task_states.remove(&n);
+            return;
+        }
+        if report.state == State::Running {
+            if let Some(instance) = self.herder.connector(&report.id.connector) {
+                conn.topics.extend(topics_of(instance.resolved()));
+            }
+        }
+        conn.task_states.insert(n, (report.state, report.trace));
     }
 
     /// A connector's request through its context.
     async fn on_connector_event(&mut self, event: ConnectorEvent) {
+        let reconfigure = matches!(event, ConnectorEvent::Reconfigure { .. });
         let name = event.connector().to_owned();
-        let running = self
-            .connectors
-            .get(&name)
-            .is_some_and(|c| c.loaded.as_ref().is_some_and(|l| l.context.is_some()));
-        if !running {
-            // From a run that has been stopped since.
-            return;
-        }
-        match event {
-            ConnectorEvent::Reconfigure { .. } => self.reconfigure(&name, false).await,
-            ConnectorEvent::Failed { trace, .. } => {
-                if let Some(conn) = self.connectors.get_mut(&name) {
-                    let trace = conn
-                        .loaded
-                        .as_ref()
-                        .map_or(trace.clone(), |l| l.redactor.redact(&trace));
-                    conn.state = State::Failed;
-                    conn.trace = Some(trace);
-                }
+        let was_started = self.herder.connector(&name).is_some_and(|c| c.is_started());
+        if let Some((name, trace)) = self.herder.on_connector_event(event) {
+            if let Some(conn) = self.connectors.get_mut(&name) {
+                conn.state = State::Failed;
+                conn.trace = Some(trace);
             }
+        } else if reconfigure && was_started {
+            self.reconfigure(&name, false).await;
         }
     }
 
-    fn on_exit(&mut self, id: TaskId, state: TaskState) {
-        self.live.remove(&id);
-        let requested = self.stopping.remove(&id);
-        let n = id.task as u32;
-        if self.restart_on_exit.remove(&id) {
-            if self
-                .connectors
-                .get(&id.connector)
-                .is_some_and(|c| c.target == TargetState::Started)
-            {
-                let _ = self.start_task(&id.connector, n);
-            }
-            return;
+    async fn on_exit(&mut self, id: TaskId, state: TaskState) {
+        if let Some(report) = self.herder.on_exit(&id, state) {
+            self.apply(report);
         }
-        let Some(conn) = self.connectors.get_mut(&id.connector) else {
-            return;
-        };
-        match state {
-            TaskState::Failed(trace) => {
-                let trace = conn
-                    .loaded
-                    .as_ref()
-                    .map_or(trace.clone(), |l| l.redactor.redact(&trace));
-                conn.task_states.insert(n, (State::Failed, Some(trace)));
-            }
-            _ if requested => {}
-            _ => {
-                conn.task_states.insert(n, (State::Unassigned, None));
-            }
-        }
+        // What waited for this run to end starts now.
+        self.sync().await;
     }
 
     /// Brings the connector and task statuses of the metrics in line with
@@ -828,12 +684,12 @@ impl Herder {
     /// transition).
     fn publish_metrics(&self) {
         for (name, conn) in &self.connectors {
-            if let Some(loaded) = &conn.loaded {
+            if let Some(instance) = self.herder.connector(name) {
                 metrics::set_connector(
                     name,
-                    loaded.validated.plugin.class,
+                    instance.validated.plugin.class,
                     conn.kind,
-                    loaded.connector.as_connector().version(),
+                    instance.version(),
                     conn.state.into(),
                 );
             } else {
@@ -853,6 +709,12 @@ impl Herder {
         self.connectors
             .get(name)
             .ok_or_else(|| RestError::connector_not_found(name))
+    }
+
+    fn conn_mut(&mut self, name: &str) -> Result<&mut Conn, RestError> {
+        self.connectors
+            .get_mut(name)
+            .ok_or_else(|| RestError::not_found(format!("Unknown connector {name}")))
     }
 
     fn info(&self, name: &str) -> Result<ConnectorInfo, RestError> {
@@ -892,22 +754,17 @@ impl Herder {
         &mut self,
         name: &str,
         raw: Props,
-        loaded: Loaded,
+        instance: ConnectorInstance,
         allow_replace: bool,
         initial: Option<InitialState>,
     ) -> Result<Created<ConnectorInfo>, RestError> {
-        let created = match self.connectors.get_mut(name) {
+        let created = match self.connectors.get(name) {
             Some(_) if !allow_replace => {
                 return Err(RestError::conflict(format!(
                     "Connector {name} already exists"
                 )))
             }
-            Some(conn) => {
-                if let Some(old) = &mut conn.loaded {
-                    old.stop_instance(name).await;
-                }
-                false
-            }
+            Some(_) => false,
             None => true,
         };
         if created {
@@ -916,18 +773,17 @@ impl Herder {
                 Some(InitialState::Stopped) => TargetState::Stopped,
                 _ => TargetState::Started,
             };
-            if let Err(e) = self.add(name, raw, loaded, target).await {
+            if let Err(e) = self.add(raw, instance, target).await {
                 tracing::error!(connector = %name, error = %e, "connector failed to start");
             }
         } else {
             // Reconfigure: every task restarts with the new config, tasks
             // beyond the new count stop.
+            self.secrets = self.secrets.merged(&instance.redactor);
             let conn = self.connectors.get_mut(name).expect("checked above");
-            self.secrets = self.secrets.merged(&loaded.redactor);
-            self.worker.hide_secrets(&loaded.redactor);
             conn.raw = raw;
-            conn.kind = loaded.connector.kind();
-            conn.loaded = Some(loaded);
+            conn.kind = instance.kind();
+            self.herder.install(instance).await;
             self.reconfigure(name, true).await;
         }
         Ok(Created {
@@ -936,97 +792,41 @@ impl Herder {
         })
     }
 
-    /// Recomputes task configs of a (re)loaded connector and starts what
-    /// does not run; running tasks restart when `force` or when their
+    /// Recomputes task configs of a (re)loaded connector and brings its
+    /// tasks in line: running tasks restart when `force` or when their
     /// configs changed, and stop when no longer wanted.
     async fn reconfigure(&mut self, name: &str, force: bool) {
-        let before = self
-            .connectors
-            .get(name)
-            .map(|c| c.task_configs.clone())
-            .unwrap_or_default();
-        let live: Vec<TaskId> = self
-            .live
-            .iter()
-            .filter(|id| id.connector == name)
-            .cloned()
-            .collect();
-        if let Err(e) = self.start_connector(name).await {
+        if let Err(e) = self.refresh_connector(name).await {
             tracing::error!(connector = %name, error = %e, "connector failed to start");
         }
-        let Some(conn) = self.connectors.get(name) else {
-            return;
-        };
-        let changed = conn.task_configs != before;
-        let wanted =
-            |id: &TaskId| conn.target == TargetState::Started && id.task < conn.task_count();
-        let (keep, unwanted): (Vec<TaskId>, Vec<TaskId>) =
-            live.into_iter().partition(|id| wanted(id));
-        for id in unwanted {
-            self.restart_on_exit.remove(&id);
-            self.stopping.insert(id.clone());
-            self.worker.stop_task(&id);
-        }
-        if force || changed {
-            for id in keep {
-                self.restart_task_now(name, id.task as u32);
+        if force {
+            if let Some(conn) = self.connectors.get_mut(name) {
+                conn.restart_all();
             }
         }
+        self.sync().await;
     }
 
-    async fn pause(&mut self, name: &str) -> Result<(), RestError> {
-        let conn = self
-            .connectors
-            .get_mut(name)
-            .ok_or_else(|| RestError::not_found(format!("Unknown connector {name}")))?;
-        if conn.target == TargetState::Paused {
+    /// Sets a connector's target state (Java's pause, resume and stop).
+    async fn set_target(&mut self, name: &str, target: TargetState) -> Result<(), RestError> {
+        let conn = self.conn_mut(name)?;
+        if conn.target == target {
             return Ok(());
         }
-        conn.target = TargetState::Paused;
-        // Set before the tasks end, so their metrics stay (as `paused`).
-        for id in self.live.iter().filter(|id| id.connector == name) {
-            metrics::set_task_status(id, metrics::Status::Paused);
-        }
-        self.stop_tasks(name);
-        let _ = self.start_connector(name).await;
-        Ok(())
-    }
-
-    async fn resume(&mut self, name: &str) -> Result<(), RestError> {
-        let conn = self
-            .connectors
-            .get_mut(name)
-            .ok_or_else(|| RestError::not_found(format!("Unknown connector {name}")))?;
-        if conn.target == TargetState::Started {
-            return Ok(());
-        }
-        conn.target = TargetState::Started;
-        if let Err(e) = self.start_connector(name).await {
+        conn.target = target;
+        if let Err(e) = self.refresh_connector(name).await {
             tracing::error!(connector = %name, error = %e, "connector failed to resume");
         }
-        Ok(())
-    }
-
-    async fn stop(&mut self, name: &str) -> Result<(), RestError> {
-        let conn = self
-            .connectors
-            .get_mut(name)
-            .ok_or_else(|| RestError::not_found(format!("Unknown connector {name}")))?;
-        conn.target = TargetState::Stopped;
-        self.stop_tasks(name);
-        let _ = self.start_connector(name).await;
+        self.sync().await;
         Ok(())
     }
 
     async fn delete(&mut self, name: &str) -> Result<(), RestError> {
-        let mut conn = self
-            .connectors
+        self.connectors
             .remove(name)
             .ok_or_else(|| RestError::connector_not_found(name))?;
-        self.stop_tasks(name);
-        if let Some(loaded) = &mut conn.loaded {
-            loaded.stop_instance(name).await;
-        }
+        self.herder.remove(name).await;
+        self.sync().await;
         tracing::info!(connector = %name, "connector deleted");
         Ok(())
     }
@@ -1068,93 +868,68 @@ impl Herder {
         }
         tracing::info!(connector = %name, restart_connector, tasks = ?tasks, "restarting");
         if restart_connector {
-            let raw = conn.raw.clone();
-            match load(&self.providers, &raw) {
-                Ok(loaded) => {
-                    let conn = self.connectors.get_mut(name).expect("exists");
-                    if let Some(old) = &mut conn.loaded {
-                        old.stop_instance(name).await;
+            match load(&self.providers, &conn.raw) {
+                Ok(instance) => {
+                    self.herder.install(instance).await;
+                    if let Err(e) = self.refresh_connector(name).await {
+                        tracing::error!(connector = %name, error = %e, "connector failed to start");
                     }
-                    conn.loaded = Some(loaded);
-                    self.reconfigure(name, false).await;
                 }
                 Err(e) => {
-                    let message = match e {
-                        LoadError::Resolve(e) => e.to_string(),
-                        LoadError::Invalid(e) => e.message,
-                    };
                     let conn = self.connectors.get_mut(name).expect("exists");
                     conn.state = State::Failed;
-                    conn.trace = Some(message);
+                    conn.trace = Some(e.message());
                 }
             }
         }
         for n in tasks {
-            self.restart_task_now(name, n);
+            self.ask_restart(name, n);
         }
+        self.sync().await;
         Ok((!plain).then_some(plan))
     }
 
-    /// Restarts one task: a running one once it stopped, else now.
-    fn restart_task_now(&mut self, name: &str, n: u32) {
-        let id = task_id(name, n);
-        let started = self
+    /// Asks for one more restart of a task of a started connector.
+    fn ask_restart(&mut self, name: &str, n: u32) {
+        if let Some(conn) = self
             .connectors
-            .get(name)
-            .is_some_and(|c| c.target == TargetState::Started);
-        if !started {
-            return;
-        }
-        if let Some(conn) = self.connectors.get_mut(name) {
+            .get_mut(name)
+            .filter(|c| c.target == TargetState::Started)
+        {
             conn.task_states.insert(n, (State::Restarting, None));
-        }
-        if self.live.contains(&id) {
-            self.stopping.insert(id.clone());
-            self.worker.stop_task(&id);
-            self.restart_on_exit.insert(id);
-        } else {
-            let _ = self.start_task(name, n);
+            *conn.restarts.entry(n).or_default() += 1;
         }
     }
 
-    fn restart_task(&mut self, name: &str, n: u32) -> Result<(), RestError> {
+    async fn restart_task(&mut self, name: &str, n: u32) -> Result<(), RestError> {
         let conn = self.conn(name)?;
         if (n as usize) >= conn.task_count() {
             return Err(RestError::not_found(format!("Task {name}-{n} not found")));
         }
-        self.restart_task_now(name, n);
+        self.ask_restart(name, n);
+        self.sync().await;
         Ok(())
     }
 
     /// What reading or changing offsets needs, outside the herder's loop.
     fn offsets_plan(&self, name: &str, modify: bool) -> Result<OffsetsPlan, RestError> {
         let conn = self.conn(name)?;
-        if modify && (conn.target != TargetState::Stopped || self.live_tasks(name) > 0) {
+        if modify && (conn.target != TargetState::Stopped || self.herder.live_tasks(name) > 0) {
             return Err(rest::offsets_need_stopped(name));
         }
+        let props = self
+            .herder
+            .connector(name)
+            .map_or_else(|| conn.raw.clone(), |c| c.resolved().clone());
         Ok(match conn.kind {
             ConnectorKind::Source => OffsetsPlan::Source {
                 store: self.offsets.clone(),
-                props: conn
-                    .loaded
-                    .as_ref()
-                    .map_or_else(|| conn.raw.clone(), |l| l.resolved.clone()),
+                props,
             },
-            ConnectorKind::Sink => {
-                let props = conn
-                    .loaded
-                    .as_ref()
-                    .map_or_else(|| conn.raw.clone(), |l| l.resolved.clone());
-                OffsetsPlan::Sink {
-                    cfg: sink_offsets::client_config(
-                        &self.bootstrap,
-                        &self.worker_props,
-                        &props,
-                        name,
-                    ),
-                    props,
-                }
-            }
+            ConnectorKind::Sink => OffsetsPlan::Sink {
+                cfg: sink_offsets::client_config(&self.bootstrap, &self.worker_props, &props, name),
+                props,
+            },
         })
     }
 }
@@ -1184,7 +959,7 @@ struct StandaloneBackend {
 impl StandaloneBackend {
     async fn call<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Herder) -> R + Send + 'static,
+        f: impl FnOnce(&mut Standalone) -> R + Send + 'static,
     ) -> Result<R, RestError> {
         self.call_async(move |h| {
             let r = f(h);
@@ -1197,7 +972,7 @@ impl StandaloneBackend {
     /// stop).
     async fn call_async<R: Send + 'static>(
         &self,
-        f: impl for<'a> FnOnce(&'a mut Herder) -> LocalBoxFuture<'a, R> + Send + 'static,
+        f: impl for<'a> FnOnce(&'a mut Standalone) -> LocalBoxFuture<'a, R> + Send + 'static,
     ) -> Result<R, RestError> {
         let (tx, rx) = oneshot::channel();
         let gone = || RestError::internal("The worker is shutting down");
@@ -1218,7 +993,7 @@ impl StandaloneBackend {
         let deadline = tokio::time::Instant::now() + self.shutdown_timeout + Duration::from_secs(5);
         loop {
             let owned = name.to_owned();
-            if self.call(move |h| h.live_tasks(&owned)).await? == 0 {
+            if self.call(move |h| h.herder.live_tasks(&owned)).await? == 0 {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
@@ -1338,13 +1113,10 @@ impl Backend for StandaloneBackend {
 
     async fn plugin_version(&self, name: &str) -> Option<String> {
         let name = name.to_owned();
-        self.call(move |h| {
-            let loaded = h.connectors.get(&name)?.loaded.as_ref()?;
-            Some(loaded.connector.as_connector().version().to_owned())
-        })
-        .await
-        .ok()
-        .flatten()
+        self.call(move |h| Some(h.herder.connector(&name)?.version().to_owned()))
+            .await
+            .ok()
+            .flatten()
     }
 
     async fn active_topics(&self, name: &str) -> Result<Vec<String>, RestError> {
@@ -1396,10 +1168,8 @@ impl Backend for StandaloneBackend {
         let name = name.to_owned();
         self.call_async(move |h| {
             Box::pin(async move {
-                let loaded = load(&h.providers, &config).map_err(|e| match e {
-                    LoadError::Resolve(e) => RestError::bad_request(e.to_string()),
-                    LoadError::Invalid(e) => RestError::bad_request(e.message),
-                })?;
+                let loaded =
+                    load(&h.providers, &config).map_err(|e| RestError::bad_request(e.message()))?;
                 h.put(&name, config, loaded, allow_replace, initial_state)
                     .await
             })
@@ -1416,20 +1186,26 @@ impl Backend for StandaloneBackend {
 
     async fn pause_connector(&self, name: &str) -> Result<(), RestError> {
         let name = name.to_owned();
-        self.call_async(move |h| Box::pin(async move { h.pause(&name).await }))
-            .await?
+        self.call_async(move |h| {
+            Box::pin(async move { h.set_target(&name, TargetState::Paused).await })
+        })
+        .await?
     }
 
     async fn resume_connector(&self, name: &str) -> Result<(), RestError> {
         let name = name.to_owned();
-        self.call_async(move |h| Box::pin(async move { h.resume(&name).await }))
-            .await?
+        self.call_async(move |h| {
+            Box::pin(async move { h.set_target(&name, TargetState::Started).await })
+        })
+        .await?
     }
 
     async fn stop_connector(&self, name: &str) -> Result<(), RestError> {
         let owned = name.to_owned();
-        self.call_async(move |h| Box::pin(async move { h.stop(&owned).await }))
-            .await??;
+        self.call_async(move |h| {
+            Box::pin(async move { h.set_target(&owned, TargetState::Stopped).await })
+        })
+        .await??;
         self.await_tasks_stopped(name).await
     }
 
@@ -1448,7 +1224,8 @@ impl Backend for StandaloneBackend {
 
     async fn restart_task(&self, name: &str, task: u32) -> Result<(), RestError> {
         let name = name.to_owned();
-        self.call(move |h| h.restart_task(&name, task)).await?
+        self.call_async(move |h| Box::pin(async move { h.restart_task(&name, task).await }))
+            .await?
     }
 
     async fn reset_active_topics(&self, name: &str) -> Result<(), RestError> {

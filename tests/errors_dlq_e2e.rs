@@ -555,24 +555,21 @@ async fn retriable_put_failures_redeliver_the_batch_without_loss_or_second_dlq_c
     )
     .expect("worker config");
     let state = Arc::new(Mutex::new(flaky::State::default()));
-    let mut connector = flaky::connector(state.clone(), 2, props.clone());
+    let connector = flaky::connector(state.clone(), 2, props.clone());
     let validated = ValidatedConnector {
         name: name.clone(),
         plugin: &flaky::PLUGIN,
         tasks_max: 1,
         props,
     };
-    let mut worker = Worker::new(
+    let worker = Worker::new(
         worker_config,
         kafka_bootstrap(),
         Arc::new(MemoryOffsetStore::default()),
     );
-    worker
-        .start_connector(&validated, &mut connector)
-        .await
-        .expect("starting the flaky sink");
-    let shutdown = worker.shutdown_token();
-    let running = tokio::spawn(worker.run());
+    let herder = support::herder::start(worker, vec![(validated, connector)]).await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(support::herder::run_until(herder, shutdown.clone()));
 
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

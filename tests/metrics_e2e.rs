@@ -34,7 +34,9 @@ use support::*;
 struct Running {
     rt: tokio::runtime::Runtime,
     stop: CancellationToken,
-    done: tokio::task::JoinHandle<()>,
+    done: tokio::task::JoinHandle<
+        std::collections::BTreeMap<kconnect::engine::TaskId, kconnect::engine::TaskState>,
+    >,
     metrics: SocketAddr,
     registry: Arc<kconnect::metrics::Registry>,
 }
@@ -60,22 +62,21 @@ impl Running {
             kconnect::engine::plugin_metrics::register(r);
         });
         let (stop, done, metrics) = rt.block_on(async {
-            let mut worker = Worker::new(
+            let worker = Worker::new(
                 config,
                 kafka_bootstrap(),
                 Arc::new(MemoryOffsetStore::default()),
             );
-            for props in connectors {
-                let props: Vec<(&str, &str)> =
-                    props.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                let (validated, mut connector) =
-                    connector_config::validate(&props_of(&props)).expect("valid connector");
-                worker
-                    .start_connector(&validated, &mut connector)
-                    .await
-                    .expect("starting connector");
-            }
-            let stop = worker.shutdown_token();
+            let connectors = connectors
+                .iter()
+                .map(|props| {
+                    let props: Vec<(&str, &str)> =
+                        props.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    connector_config::validate(&props_of(&props)).expect("valid connector")
+                })
+                .collect();
+            let herder = support::herder::start(worker, connectors).await;
+            let stop = CancellationToken::new();
             let metrics = kconnect::metrics::serve(
                 "127.0.0.1:0".parse().unwrap(),
                 registry.clone(),
@@ -83,9 +84,7 @@ impl Running {
             )
             .await
             .expect("metrics listener");
-            let done = tokio::spawn(async move {
-                worker.run().await;
-            });
+            let done = tokio::spawn(support::herder::run_until(herder, stop.clone()));
             (stop, done, metrics)
         });
         Running {

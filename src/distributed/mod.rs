@@ -45,9 +45,9 @@ use crate::connect::{
     Config, ConfigDef, ConfigError, ConfigProviders, ConfigType, Importance, Props, Redactor,
     ResolveError, Resolved, Validator,
 };
-use crate::connectors::AnyConnector;
-use crate::engine::connector_config::{self, ValidatedConnector};
-use crate::engine::connector_context::{ConnectorEvent, HostedConnector};
+use crate::engine::connector_config;
+use crate::engine::connector_context::ConnectorEvent;
+use crate::engine::herder::{ConnectorInstance, Herder, TaskResolver, TaskTarget};
 use crate::engine::{metrics, TaskId, TaskState, Worker, WorkerConfig};
 use crate::rest::entities::{
     ConnectorInfo as RestConnectorInfo, ConnectorOffset, ConnectorOffsets,
@@ -227,73 +227,28 @@ struct WorkerShare {
     tasks: BTreeSet<String>,
 }
 
-/// A connector config this worker validated, reused to create its tasks.
-struct Loaded {
-    /// As in the config topic, variables unresolved.
-    raw: Props,
-    /// The values resolved for its variables, scrubbed from traces.
-    redactor: Redactor,
-    /// Validated with the variables resolved.
-    validated: ValidatedConnector,
-    connector: AnyConnector,
-    /// The connector's restart count ([`AssignmentRecord::restarts`]) when
-    /// it was loaded.
-    restarts: u32,
-    /// The running instance's context: `Some` while the connector is
-    /// placed here and `start`ed.
-    context: Option<Arc<HostedConnector>>,
-    /// Task configs computed since the instance started; `None` until the
-    /// first computation and after a reconfiguration request.
-    computed: Option<Vec<Props>>,
-    /// The trace the instance raised through its context.
-    failed: Option<String>,
+/// Resolves variables with the worker's providers, off the async runtime
+/// since providers read files. An error is a status trace.
+async fn resolve(providers: &Arc<ConfigProviders>, raw: &Props) -> Result<Resolved, String> {
+    if providers.is_empty() || !raw.values().any(|v| has_variable(v)) {
+        // Nothing to look up: no file is read.
+        return providers.transform(raw).map_err(|e| e.to_string());
+    }
+    let (providers, raw) = (providers.clone(), raw.clone());
+    tokio::task::spawn_blocking(move || providers.transform(&raw))
+        .await
+        .map_err(|e| format!("resolving config provider variables failed: {e}"))?
+        .map_err(|e| e.to_string())
 }
 
-impl Loaded {
-    /// Stops the connector instance if it runs (Java's `Connector.stop`).
-    async fn stop_instance(&mut self, worker: &str, name: &str) {
-        self.computed = None;
-        self.failed = None;
-        if let Some(ctx) = self.context.take() {
-            if let Err(e) = self.connector.as_connector_mut().stop().await {
-                tracing::warn!(worker, connector = name, error = %self.redactor.redact(&e.trace()), "connector stop failed");
-            }
-            ctx.release();
-        }
-    }
+/// Task configs hold variables, as the config topic does: each start
+/// resolves them.
+struct ProviderResolver(Arc<ConfigProviders>);
 
-    /// Starts the instance if needed and returns its task configs (the
-    /// ones computed before unless a reconfiguration was requested); an
-    /// error is the status trace.
-    async fn task_configs(
-        &mut self,
-        new_context: impl FnOnce() -> Arc<HostedConnector>,
-    ) -> Result<Vec<Props>, String> {
-        if self.context.is_none() {
-            let ctx = new_context();
-            let resolved = self.validated.props.clone();
-            if let Err(e) = self
-                .connector
-                .as_connector_mut()
-                .start(ctx.clone(), &resolved)
-                .await
-            {
-                ctx.release();
-                return Err(self.redactor.redact(&e.trace()));
-            }
-            self.context = Some(ctx);
-        }
-        if let Some(configs) = &self.computed {
-            return Ok(configs.clone());
-        }
-        let configs = self
-            .connector
-            .as_connector()
-            .task_configs(self.validated.tasks_max)
-            .await
-            .map_err(|e| self.redactor.redact(&e.trace()))?;
-        self.computed = Some(configs.clone());
-        Ok(configs)
+#[async_trait(?Send)]
+impl TaskResolver for ProviderResolver {
+    async fn resolve(&mut self, _id: &TaskId, config: &Props) -> Result<Resolved, String> {
+        resolve(&self.0, config).await
     }
 }
 
@@ -320,7 +275,6 @@ pub struct DistributedWorker {
     id: String,
     group: String,
     config: Config,
-    worker_config: WorkerConfig,
     /// `config.providers` of the worker config.
     providers: Arc<ConfigProviders>,
     bootstrap: String,
@@ -334,23 +288,13 @@ pub struct DistributedWorker {
     generation: u64,
     /// The generation the last completed sync acted on (the heartbeat's).
     acted: u64,
-    loaded: BTreeMap<String, Loaded>,
-    /// Task configs (as in the config topic) the tasks were started with,
-    /// to restart on change.
-    started_with: BTreeMap<TaskId, Props>,
-    /// The restart count each running task started at.
-    started_at: BTreeMap<TaskId, u32>,
-    /// Values resolved for the variables of our tasks, scrubbed from their
-    /// failure traces.
-    redactors: BTreeMap<TaskId, Redactor>,
+    /// The connectors and tasks this worker runs.
+    herder: Herder,
     /// Last status written per connector/task (state, generation, trace),
     /// to write only changes and to repeat one the topic lost.
     written: BTreeMap<String, (State, u64, Option<String>)>,
     /// Restart counts of the newest assignment.
     restarts: BTreeMap<String, u32>,
-    /// Tasks that failed, with the restart count they failed at and the
-    /// task config they ran with.
-    failed: BTreeMap<TaskId, (u32, Option<Props>)>,
     /// Milliseconds since the epoch of the last completed sync.
     last_sync: Arc<AtomicI64>,
     /// The topics as folded here, for the REST API.
@@ -367,7 +311,7 @@ impl DistributedWorker {
     pub async fn connect(
         props: &Props,
         worker_id: &str,
-    ) -> Result<(DistributedWorker, Worker), DistributedError> {
+    ) -> Result<DistributedWorker, DistributedError> {
         let providers = ConfigProviders::from_worker_props(props)?;
         let resolved = providers.transform_worker(props)?;
         let def = config_def().merge(&crate::engine::worker_config::config_def());
@@ -426,7 +370,7 @@ impl DistributedWorker {
             )
             .await?,
         );
-        let engine = Worker::new(worker_config.clone(), bootstrap.clone(), offsets.clone());
+        let engine = Worker::new(worker_config, bootstrap.clone(), offsets.clone());
         let me = DistributedWorker {
             id: worker_id.to_owned(),
             group: topic(GROUP_ID)?,
@@ -434,26 +378,21 @@ impl DistributedWorker {
             config_log: TopicLog::open(&bootstrap, &topic(CONFIG_TOPIC)?, &client)?,
             status_log: TopicLog::open(&bootstrap, &topic(STATUS_TOPIC)?, &client)?,
             config,
-            worker_config,
             providers: Arc::new(providers),
             bootstrap,
             state: ConfigState::default(),
             statuses: StatusState::default(),
             generation: 0,
             acted: 0,
-            loaded: BTreeMap::new(),
-            started_with: BTreeMap::new(),
-            started_at: BTreeMap::new(),
-            redactors: BTreeMap::new(),
+            herder: Herder::new(engine),
             written: BTreeMap::new(),
             restarts: BTreeMap::new(),
-            failed: BTreeMap::new(),
             last_sync: Arc::new(AtomicI64::new(0)),
             view: Arc::new(RwLock::new(RestView::default())),
             view_published: false,
             worker_props: resolved.props.clone(),
         };
-        Ok((me, engine))
+        Ok(me)
     }
 
     /// Serves `GET /health`: 200 while the sync loop keeps up, 503 after
@@ -576,11 +515,7 @@ impl DistributedWorker {
     }
 
     /// Runs until `stop` is cancelled, then stops every task gracefully.
-    pub async fn run(
-        mut self,
-        mut engine: Worker,
-        stop: CancellationToken,
-    ) -> Result<(), DistributedError> {
+    pub async fn run(mut self, stop: CancellationToken) -> Result<(), DistributedError> {
         let sync_every = self.config.duration_ms("worker.sync.interval.ms")?;
         let beat_every = self.config.duration_ms("worker.heartbeat.interval.ms")?;
         let mut sync = tokio::time::interval(sync_every);
@@ -588,7 +523,8 @@ impl DistributedWorker {
         sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let heartbeats = Heartbeats::spawn(self.id.clone(), self.status_log.writer(), beat_every);
         tracing::info!(worker = %self.id, group = %self.group, "distributed worker started");
-        let mut connector_events = engine
+        let mut connector_events = self
+            .herder
             .take_connector_events()
             .ok_or(DistributedError::EventsTaken)?;
         loop {
@@ -599,13 +535,13 @@ impl DistributedWorker {
                     self.on_connector_event(event).await;
                     sync.reset_immediately();
                 }
-                Some((id, state)) = engine.next_exit() => {
+                Some((id, state)) = self.herder.next_exit() => {
                     self.on_task_exit(&id, state).await;
                     // A task waiting for this run to end starts now.
                     sync.reset_immediately();
                 }
                 _ = sync.tick() => {
-                    if let Err(e) = self.sync(&mut engine).await {
+                    if let Err(e) = self.sync().await {
                         tracing::warn!(worker = %self.id, error = %e, "sync with the config topic failed; retrying");
                     } else {
                         self.acted = self.generation;
@@ -613,17 +549,11 @@ impl DistributedWorker {
                     }
                 }
             }
-            heartbeats.publish(self.snapshot(&engine));
+            heartbeats.publish(self.snapshot());
         }
-        let ids: Vec<TaskId> = engine.running_tasks().cloned().collect();
-        tracing::info!(worker = %self.id, remaining = ids.len(), "shutting down");
-        for id in &ids {
-            engine.stop_task(id);
-        }
-        let deadline = tokio::time::Instant::now() + self.worker_config.task_shutdown_timeout();
-        while let Ok(Some((id, state))) =
-            tokio::time::timeout_at(deadline, engine.next_exit()).await
-        {
+        let (running, _) = self.herder.task_counts();
+        tracing::info!(worker = %self.id, remaining = running, "shutting down");
+        for (id, state) in self.herder.shutdown().await {
             self.on_task_exit(&id, state).await;
         }
         // A last heartbeat saying nothing runs here any more (the operator
@@ -633,7 +563,7 @@ impl DistributedWorker {
         // first, so none of its writes lands after the removal.
         heartbeats.stop().await;
         let log = self.status_log.writer();
-        heartbeat::write(&log, &self.id, self.snapshot(&engine).beat()).await;
+        heartbeat::write(&log, &self.id, self.snapshot().beat()).await;
         heartbeat::remove(&log, &self.id).await;
         Ok(())
     }
@@ -641,30 +571,20 @@ impl DistributedWorker {
     /// A request of a connector instance running here, through its context:
     /// the next sync computes its task configs again, or reports it FAILED.
     async fn on_connector_event(&mut self, event: ConnectorEvent) {
-        let name = event.connector().to_owned();
-        let Some(loaded) = self.loaded.get_mut(&name).filter(|l| l.context.is_some()) else {
-            return; // from a run stopped since
-        };
-        match event {
-            ConnectorEvent::Reconfigure { .. } => loaded.computed = None,
-            ConnectorEvent::Failed { trace, .. } => {
-                let trace = loaded.redactor.redact(&trace);
-                loaded.failed = Some(trace.clone());
-                self.write_status(StatusKey::Connector(name), State::Failed, Some(trace))
-                    .await;
-            }
+        if let Some((name, trace)) = self.herder.on_connector_event(event) {
+            self.write_status(StatusKey::Connector(name), State::Failed, Some(trace))
+                .await;
         }
     }
 
     /// What the heartbeat reports: the generation acted on, and how many
     /// tasks run and are still stopping (their offsets not yet committed).
-    fn snapshot(&self, engine: &Worker) -> Snapshot {
-        let tasks = engine.active_tasks() as u32;
-        let running = engine.running_tasks().count() as u32;
+    fn snapshot(&self) -> Snapshot {
+        let (running, stopping) = self.herder.task_counts();
         Snapshot {
             generation: self.acted,
-            tasks,
-            stopping: tasks.saturating_sub(running),
+            tasks: (running + stopping) as u32,
+            stopping: stopping as u32,
         }
     }
 
@@ -701,32 +621,23 @@ impl DistributedWorker {
         }
     }
 
+    /// A task run ended: a failure is written; a stop was reported by the
+    /// sync that asked for it (one that ended unasked starts again at the
+    /// next sync).
     async fn on_task_exit(&mut self, id: &TaskId, state: TaskState) {
-        let (s, trace) = match state {
-            // Only a running task fails (one asked to stop has left these
-            // maps already, and a restarted one is in them again).
-            TaskState::Failed(trace) => {
-                let config = self.started_with.remove(id);
-                self.started_at.remove(id);
-                let trace = match self.redactors.get(id) {
-                    Some(r) => r.redact(&trace),
-                    None => trace,
-                };
-                self.failed
-                    .insert(id.clone(), (self.restart_count(id), config));
-                (State::Failed, Some(trace))
-            }
-            // Stopped because it was unassigned, paused or stopped: the sync
-            // that stopped it knows which and reports it.
-            _ => return,
-        };
-        self.write_status(StatusKey::Task(id.clone()), s, trace)
-            .await;
+        if let Some(report) = self
+            .herder
+            .on_exit(id, state)
+            .filter(|r| r.state == State::Failed)
+        {
+            self.write_status(StatusKey::Task(report.id), report.state, report.trace)
+                .await;
+        }
     }
 
     /// Reads the config and status topics and brings running connectors and
     /// tasks in line with the newest assignment.
-    async fn sync(&mut self, engine: &mut Worker) -> Result<(), DistributedError> {
+    async fn sync(&mut self) -> Result<(), DistributedError> {
         let config_records = self.config_log.read_to_end(Duration::from_secs(30)).await?;
         let config_changed = !config_records.is_empty();
         for (k, v) in config_records {
@@ -788,67 +699,79 @@ impl DistributedWorker {
 
         // Connector configs this worker needs: its connectors and the
         // connectors of its tasks.
-        let mut needed: BTreeSet<String> = mine.connectors.clone();
         let my_tasks: BTreeSet<TaskId> = mine
             .tasks
             .iter()
             .filter_map(|t| parse_task(t))
             .map(|(connector, task)| TaskId { connector, task })
             .collect();
+        let mut needed: BTreeSet<String> = mine.connectors.clone();
         needed.extend(my_tasks.iter().map(|t| t.connector.clone()));
-        let gone: Vec<String> = self
-            .loaded
-            .keys()
-            .filter(|name| !needed.contains(*name))
-            .cloned()
-            .collect();
-        for name in gone {
-            if let Some(mut old) = self.loaded.remove(&name) {
-                old.stop_instance(&self.id, &name).await;
+        self.load_connectors(&needed, &mine.connectors).await;
+
+        // Connectors placed here compute and publish their task configs.
+        for name in &mine.connectors {
+            self.place_connector(name).await?;
+        }
+        let targets = self.task_targets(&my_tasks);
+        if self.herder.would_start(&targets) {
+            // Offsets the tasks' last workers committed.
+            self.offsets.refresh(Duration::from_secs(30)).await?;
+        }
+        let mut resolver = ProviderResolver(self.providers.clone());
+        for report in self.herder.reconcile(&targets, &mut resolver).await {
+            // Like Java's putSafe: UNASSIGNED only over a status this
+            // worker wrote, never over the new owner's.
+            let ours = || {
+                self.statuses
+                    .tasks
+                    .get(&(report.id.connector.clone(), report.id.task as u32))
+                    .is_some_and(|st| st.worker_id == self.id)
+            };
+            if report.state != State::Unassigned || ours() {
+                self.write_status(StatusKey::Task(report.id), report.state, report.trace)
+                    .await;
             }
         }
-        // An instance runs only where the connector is placed.
-        for (name, loaded) in self.loaded.iter_mut() {
-            if !mine.connectors.contains(name) {
-                loaded.stop_instance(&self.id, name).await;
+        self.finish_sync(&mine, &my_tasks, rebalance_started).await;
+        Ok(())
+    }
+
+    /// Loads (validates) the connector configs this worker needs, again
+    /// when a config changed or a restart was asked for; instances run
+    /// only where their connector is placed.
+    async fn load_connectors(&mut self, needed: &BTreeSet<String>, placed: &BTreeSet<String>) {
+        let loaded: Vec<String> = self.herder.connector_names().cloned().collect();
+        for name in loaded {
+            if !needed.contains(&name) {
+                self.herder.remove(&name).await;
+            } else if !placed.contains(&name) {
+                self.herder.stop_instance(&name).await;
             }
         }
-        for name in &needed {
+        for name in needed {
             let Some(raw) = self.state.connectors.get(name).cloned() else {
                 continue;
             };
             let restarts = self.connector_restart_count(name);
-            let restart = self
-                .loaded
-                .get(name)
-                .is_some_and(|l| l.raw == raw && l.restarts < restarts);
-            if self
-                .loaded
-                .get(name)
-                .is_some_and(|l| l.raw == raw && l.restarts >= restarts)
-            {
+            let same = self.herder.connector(name).filter(|c| c.raw == raw);
+            if same.is_some_and(|c| c.loaded_at >= restarts) {
                 continue;
             }
-            if restart && mine.connectors.contains(name) {
+            if same.is_some() && placed.contains(name) {
                 tracing::info!(worker = %self.id, connector = %name, "restarting connector");
                 self.write_status(StatusKey::Connector(name.clone()), State::Restarting, None)
                     .await;
             }
-            let loaded = self.load(name, raw, restarts).await;
-            if mine.connectors.contains(name) {
-                metrics::connector_startup(loaded.is_ok());
-            }
-            match loaded {
-                Ok(loaded) => {
-                    if let Some(mut old) = self.loaded.insert(name.clone(), loaded) {
-                        old.stop_instance(&self.id, name).await;
-                    }
+            match self.load(raw).await {
+                Ok(mut instance) => {
+                    instance.loaded_at = restarts;
+                    self.herder.install(instance).await;
                 }
                 Err(trace) => {
-                    if let Some(mut old) = self.loaded.remove(name) {
-                        old.stop_instance(&self.id, name).await;
-                    }
-                    if mine.connectors.contains(name) {
+                    self.herder.remove(name).await;
+                    if placed.contains(name) {
+                        metrics::connector_startup(false);
                         self.write_status(
                             StatusKey::Connector(name.clone()),
                             State::Failed,
@@ -859,31 +782,44 @@ impl DistributedWorker {
                 }
             }
         }
+    }
 
-        // Connectors placed here compute and publish their task configs.
-        for name in &mine.connectors {
-            // Out of the map while its instance is awaited.
-            let Some(mut loaded) = self.loaded.remove(name) else {
-                continue;
-            };
-            let placed = self.place_connector(name, &mut loaded, engine).await;
-            self.loaded.insert(name.clone(), loaded);
-            placed?;
-        }
-        self.stop_unwanted_tasks(engine, &my_tasks).await;
-        self.start_wanted_tasks(engine, &my_tasks).await?;
-        self.finish_sync(&mine, &my_tasks, rebalance_started).await;
-        Ok(())
+    /// What each of our tasks should be doing, from the config topic.
+    fn task_targets(&self, my_tasks: &BTreeSet<TaskId>) -> BTreeMap<TaskId, TaskTarget> {
+        my_tasks
+            .iter()
+            .filter(|id| self.state.connectors.contains_key(&id.connector))
+            .map(|id| {
+                let target = match self.state.target_state(&id.connector) {
+                    TargetState::Paused => TaskTarget::Paused,
+                    TargetState::Stopped => TaskTarget::Stopped,
+                    TargetState::Started => {
+                        match self
+                            .state
+                            .tasks
+                            .get(&id.connector)
+                            .and_then(|t| t.get(id.task))
+                        {
+                            Some(config) => TaskTarget::Run {
+                                config: config.clone(),
+                                restarts: self.restart_count(id),
+                            },
+                            // Task configs not committed yet.
+                            None => TaskTarget::Pending,
+                        }
+                    }
+                };
+                (id.clone(), target)
+            })
+            .collect()
     }
 
     /// A connector placed here: its status, and when started its task
     /// configs, computed and published if they changed.
-    async fn place_connector(
-        &mut self,
-        name: &String,
-        loaded: &mut Loaded,
-        engine: &Worker,
-    ) -> Result<(), DistributedError> {
+    async fn place_connector(&mut self, name: &str) -> Result<(), DistributedError> {
+        let Some(instance) = self.herder.connector(name) else {
+            return Ok(());
+        };
         let target = self.state.target_state(name);
         let state = match target {
             TargetState::Started => State::Running,
@@ -893,204 +829,69 @@ impl DistributedWorker {
         // Its connector-metrics; a failure below overrides the status.
         metrics::set_connector(
             name,
-            loaded.validated.plugin.class,
-            loaded.connector.kind(),
-            loaded.connector.as_connector().version(),
+            instance.validated.plugin.class,
+            instance.kind(),
+            instance.version(),
             state.into(),
         );
-        if let Some(trace) = &loaded.failed {
-            // It raised an error through its context: FAILED until restarted.
-            let trace = trace.clone();
-            self.write_status(
-                StatusKey::Connector(name.clone()),
-                State::Failed,
-                Some(trace),
-            )
-            .await;
+        // It raised an error through its context: FAILED until restarted.
+        let mut failure = instance.raised().map(str::to_owned);
+        if failure.is_none() && target == TargetState::Started {
+            match self.herder.task_configs(name).await {
+                Some(Ok(configs)) => self.publish_if_changed(name, configs).await?,
+                Some(Err(trace)) => failure = Some(trace),
+                None => {}
+            }
+        }
+        match failure {
+            Some(trace) => {
+                self.write_status(
+                    StatusKey::Connector(name.to_owned()),
+                    State::Failed,
+                    Some(trace),
+                )
+                .await
+            }
+            None => {
+                self.write_status(StatusKey::Connector(name.to_owned()), state, None)
+                    .await
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes task configs computed from the resolved connector config,
+    /// with the variables of the raw one back in place, when they differ
+    /// from the committed ones.
+    async fn publish_if_changed(
+        &mut self,
+        name: &str,
+        configs: Vec<Props>,
+    ) -> Result<(), DistributedError> {
+        let Some(instance) = self.herder.connector(name) else {
+            return Ok(());
+        };
+        let configs: Vec<Props> = configs
+            .into_iter()
+            .map(|c| reverse_transform(&instance.raw, c))
+            .collect();
+        if self.state.tasks.get(name) == Some(&configs) {
             return Ok(());
         }
-        if target == TargetState::Started {
-            // Computed from the resolved config; written with the
-            // variables of the raw one back in place.
-            let computed = loaded
-                .task_configs(|| engine.connector_context(name))
-                .await
-                .map(|configs| connector_config::complete_task_configs(&loaded.validated, configs))
-                .map(|configs| {
-                    let configs: Vec<Props> = configs
-                        .into_iter()
-                        .map(|c| reverse_transform(&loaded.raw, c))
-                        .collect();
-                    let leaked = resolved_values_in(&configs, &loaded.redactor);
-                    (configs, leaked)
-                });
-            match computed {
-                Ok((configs, leaked)) => {
-                    if self.state.tasks.get(name) != Some(&configs) {
-                        for (task, key) in leaked {
-                            // Java writes such configs silently.
-                            tracing::warn!(
-                                worker = %self.id,
-                                connector = %name,
-                                task,
-                                key = %key,
-                                "the connector put a value resolved from a config provider in a task-config key without a variable; it is written to the config topic"
-                            );
-                        }
-                        self.publish_task_configs(name, &configs).await?;
-                    }
-                }
-                Err(trace) => {
-                    self.write_status(
-                        StatusKey::Connector(name.clone()),
-                        State::Failed,
-                        Some(trace),
-                    )
-                    .await;
-                    return Ok(());
-                }
-            }
+        for (task, key) in resolved_values_in(&configs, &instance.redactor) {
+            // Java writes such configs silently.
+            tracing::warn!(
+                worker = %self.id,
+                connector = %name,
+                task,
+                key = %key,
+                "the connector put a value resolved from a config provider in a task-config key without a variable; it is written to the config topic"
+            );
         }
-        self.write_status(StatusKey::Connector(name.clone()), state, None)
-            .await;
-        Ok(())
+        self.publish_task_configs(name, &configs).await
     }
 
-    /// Stops tasks that are no longer ours, whose connector is gone or not
-    /// started, or whose config changed.
-    async fn stop_unwanted_tasks(&mut self, engine: &mut Worker, my_tasks: &BTreeSet<TaskId>) {
-        let running: Vec<TaskId> = engine.running_tasks().cloned().collect();
-        for id in running {
-            let target = self.state.target_state(&id.connector);
-            let current = self
-                .state
-                .tasks
-                .get(&id.connector)
-                .and_then(|t| t.get(id.task));
-            let reason =
-                if !my_tasks.contains(&id) || !self.state.connectors.contains_key(&id.connector) {
-                    Some(State::Unassigned)
-                } else if target == TargetState::Paused {
-                    Some(State::Paused)
-                } else if target == TargetState::Stopped {
-                    Some(State::Stopped)
-                } else if current != self.started_with.get(&id)
-                    || self.started_at.get(&id).copied().unwrap_or(0) < self.restart_count(&id)
-                {
-                    Some(State::Restarting)
-                } else {
-                    None
-                };
-            if let Some(state) = reason {
-                // Before it ends, so a paused task keeps its metrics.
-                metrics::set_task_status(&id, state.into());
-                engine.stop_task(&id);
-                self.started_with.remove(&id);
-                self.started_at.remove(&id);
-                self.failed.remove(&id);
-                // Like Java's putSafe: UNASSIGNED only over a status this
-                // worker wrote, never over the new owner's.
-                let ours = self
-                    .statuses
-                    .tasks
-                    .get(&(id.connector.clone(), id.task as u32))
-                    .is_some_and(|st| st.worker_id == self.id);
-                if state != State::Unassigned || ours {
-                    self.write_status(StatusKey::Task(id.clone()), state, None)
-                        .await;
-                }
-            }
-        }
-    }
-
-    /// Starts our tasks that are not running.
-    async fn start_wanted_tasks(
-        &mut self,
-        engine: &mut Worker,
-        my_tasks: &BTreeSet<TaskId>,
-    ) -> Result<(), DistributedError> {
-        let running: BTreeSet<TaskId> = engine.running_tasks().cloned().collect();
-        // Offsets are re-read once per sync, before the first task that
-        // actually starts (not for paused or failed ones that stay down).
-        let mut offsets_fresh = false;
-        for id in my_tasks {
-            if running.contains(id) {
-                continue;
-            }
-            if engine.is_active(id) {
-                // Its previous run is still stopping (a restart or a new
-                // config): one run at a time, or a sink's new consumer
-                // would fence the old one before it commits.
-                continue;
-            }
-            match self.state.target_state(&id.connector) {
-                TargetState::Started => {}
-                TargetState::Paused => {
-                    self.write_status(StatusKey::Task(id.clone()), State::Paused, None)
-                        .await;
-                    continue;
-                }
-                TargetState::Stopped => {
-                    self.write_status(StatusKey::Task(id.clone()), State::Stopped, None)
-                        .await;
-                    continue;
-                }
-            }
-            let task_props = match self.state.tasks.get(&id.connector).map(|t| t.get(id.task)) {
-                Some(Some(p)) if self.loaded.contains_key(&id.connector) => p.clone(),
-                _ => continue, // task configs not committed yet
-            };
-            if self
-                .failed
-                .get(id)
-                .is_some_and(|(at, _)| *at >= self.restart_count(id))
-            {
-                continue; // failed: restarts are the operator's call
-            }
-            if !offsets_fresh {
-                self.offsets.refresh(Duration::from_secs(30)).await?;
-                offsets_fresh = true;
-            }
-            // The task config holds variables, as the config topic does:
-            // resolve them for this start.
-            let started = match self.resolve(&task_props).await {
-                Err(trace) => Err(trace),
-                Ok(resolved) => {
-                    let loaded = &self.loaded[&id.connector];
-                    let redactor = loaded.redactor.merged(&resolved.redactor);
-                    engine
-                        .start_task(
-                            id.task,
-                            &loaded.validated,
-                            &loaded.connector,
-                            resolved.props,
-                        )
-                        .map(|()| redactor.clone())
-                        .map_err(|e| redactor.redact(&e.to_string()))
-                }
-            };
-            match started {
-                Ok(redactor) => {
-                    engine.hide_secrets(&redactor);
-                    self.redactors.insert(id.clone(), redactor);
-                    self.started_with.insert(id.clone(), task_props);
-                    self.started_at.insert(id.clone(), self.restart_count(id));
-                    self.write_status(StatusKey::Task(id.clone()), State::Running, None)
-                        .await;
-                }
-                Err(trace) => {
-                    self.failed
-                        .insert(id.clone(), (self.restart_count(id), Some(task_props)));
-                    self.write_status(StatusKey::Task(id.clone()), State::Failed, Some(trace))
-                        .await
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// After a sync acted: statuses re-asserted, books of tasks that left
-    /// trimmed, the rebalance timed.
+    /// After a sync acted: statuses re-asserted, the rebalance timed.
     async fn finish_sync(
         &mut self,
         mine: &WorkerShare,
@@ -1098,14 +899,6 @@ impl DistributedWorker {
         rebalance_started: Option<Instant>,
     ) {
         self.reassert_statuses(&mine.connectors, my_tasks).await;
-        // A failed task that moved away or whose config changed starts
-        // afresh when it comes back.
-        let tasks = &self.state.tasks;
-        self.failed.retain(|id, (_, config)| {
-            my_tasks.contains(id)
-                && tasks.get(&id.connector).and_then(|t| t.get(id.task)) == config.as_ref()
-        });
-        self.redactors.retain(|id, _| my_tasks.contains(id));
         metrics::retain(
             |name| mine.connectors.contains(name),
             |id| my_tasks.contains(id),
@@ -1123,54 +916,10 @@ impl DistributedWorker {
 
     /// Resolves a connector config's variables and validates the result.
     /// An error is the status trace, resolved values scrubbed.
-    async fn load(&self, name: &str, raw: Props, restarts: u32) -> Result<Loaded, String> {
-        let resolved = self.resolve(&raw).await?;
-        let (validated, connector) =
-            validating_resolved(|| connector_config::validate(&resolved.props))
-                .map_err(|e| resolved.redactor.redact(&e.to_string()))?;
-        for key in &resolved.variable_keys {
-            if resolved.props.get(key).is_some_and(|v| has_variable(v)) {
-                tracing::warn!(
-                    worker = %self.id,
-                    connector = name,
-                    key = %key,
-                    providers = ?self.providers,
-                    "a ${{provider:…}} variable names no configured config provider; the value is used as written"
-                );
-            }
-        }
-        let def = connector_config::common_def().merge(&connector.as_connector().config_def());
-        tracing::info!(
-            worker = %self.id,
-            connector = name,
-            config = %resolved.masked(Some(&def)),
-            "connector config loaded"
-        );
-        Ok(Loaded {
-            raw,
-            redactor: resolved.redactor,
-            validated,
-            connector,
-            restarts,
-            context: None,
-            computed: None,
-            failed: None,
-        })
-    }
-
-    /// Resolves variables with the worker's providers, off the async
-    /// runtime since providers read files. An error is a status trace.
-    async fn resolve(&self, raw: &Props) -> Result<Resolved, String> {
-        let providers = self.providers.clone();
-        if providers.is_empty() || !raw.values().any(|v| has_variable(v)) {
-            // Nothing to look up: no file is read.
-            return providers.transform(raw).map_err(|e| e.to_string());
-        }
-        let raw = raw.clone();
-        tokio::task::spawn_blocking(move || providers.transform(&raw))
-            .await
-            .map_err(|e| format!("resolving config provider variables failed: {e}"))?
-            .map_err(|e| e.to_string())
+    async fn load(&self, raw: Props) -> Result<ConnectorInstance, String> {
+        let resolved = resolve(&self.providers, &raw).await?;
+        let redactor = resolved.redactor.clone();
+        ConnectorInstance::load(raw, resolved).map_err(|e| redactor.redact(&e.to_string()))
     }
 
     /// Writes `task-<name>-<n>` records, then `commit-<name>`, like Java.

@@ -5,6 +5,7 @@ pub mod connector_config;
 pub mod connector_context;
 pub mod dlq;
 pub mod errors;
+pub mod herder;
 pub mod kafka;
 pub mod metrics;
 pub mod plugin_metrics;

@@ -10,7 +10,7 @@ use rdkafka::ClientConfig;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::connector_config::{self, common_topics, ValidatedConnector, TOPICS_REGEX};
+use super::connector_config::{common_topics, ValidatedConnector, TOPICS_REGEX};
 use super::connector_context::{ConnectorEvent, ConnectorEvents, HostedConnector};
 use super::dlq::DeadLetterQueue;
 use super::errors::{chain_of, converter_class_name, ErrorConfig, ErrorHandler};
@@ -198,47 +198,6 @@ impl Worker {
             error_config,
             errors,
         })
-    }
-
-    /// Starts a validated connector, splits it into tasks and starts them
-    /// (tests that run one connector on a bare worker).
-    pub async fn start_connector(
-        &mut self,
-        validated: &ValidatedConnector,
-        connector: &mut AnyConnector,
-    ) -> Result<(), WorkerError> {
-        let context = self.connector_context(&validated.name);
-        let started = connector
-            .as_connector_mut()
-            .start(context, &validated.props)
-            .await;
-        let task_configs = match started {
-            Ok(()) => {
-                connector
-                    .as_connector()
-                    .task_configs(validated.tasks_max)
-                    .await
-            }
-            Err(e) => Err(e),
-        }
-        .map(|configs| connector_config::complete_task_configs(validated, configs))
-        .map_err(|e| WorkerError::Connector {
-            connector: validated.name.clone(),
-            message: e.trace(),
-        });
-        metrics::connector_started(
-            &validated.name,
-            validated.plugin.class,
-            connector.kind(),
-            connector.as_connector().version(),
-            task_configs.is_ok(),
-        );
-        let task_configs = task_configs?;
-        tracing::info!(connector = %validated.name, tasks = task_configs.len(), class = validated.plugin.class, "starting connector");
-        for (n, task_props) in task_configs.into_iter().enumerate() {
-            self.start_task(n, validated, connector, task_props)?;
-        }
-        Ok(())
     }
 
     /// Starts task `n` of a connector with its task config.
@@ -529,17 +488,25 @@ impl Worker {
                 Some(joined) = self.tasks.join_next_with_id() => { self.record(joined); }
             }
         }
+        self.drain().await;
+        self.states
+    }
+
+    /// Stops every task gracefully: waits up to
+    /// `task.shutdown.graceful.timeout.ms` for them to commit and end, then
+    /// abandons the rest. Returns the ends it saw.
+    pub async fn drain(&mut self) -> Vec<(TaskId, TaskState)> {
+        self.shutdown.cancel();
         tracing::info!("stopping tasks");
         let deadline = tokio::time::Instant::now()
             + self
                 .config
                 .task_shutdown_timeout()
                 .max(Duration::from_millis(100));
+        let mut exits = Vec::new();
         while !self.tasks.is_empty() {
             match tokio::time::timeout_at(deadline, self.tasks.join_next_with_id()).await {
-                Ok(Some(joined)) => {
-                    self.record(joined);
-                }
+                Ok(Some(joined)) => exits.extend(self.record(joined)),
                 Ok(None) => break,
                 Err(_) => {
                     tracing::warn!(remaining = self.tasks.len(), "tasks did not stop within task.shutdown.graceful.timeout.ms; abandoning them");
@@ -548,7 +515,7 @@ impl Worker {
                 }
             }
         }
-        self.states
+        exits
     }
 
     /// Records how a task future ended; `None` for an earlier run of a
