@@ -252,6 +252,46 @@ impl Assignment {
     }
 }
 
+/// The `status-assignment-<group>` record the operator writes and every
+/// worker reads: the placement plus restart requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentRecord {
+    #[serde(flatten)]
+    pub assignment: Assignment,
+    /// Restart requests: task id (`<connector>-<n>`), or
+    /// [`connector_restart_key`] for a connector, → how many times the
+    /// operator has asked for it to be restarted (only ever grows). A
+    /// FAILED task stays down until this count grows past the one it failed
+    /// at; a running task or connector restarts when it grows past the one
+    /// it started at.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub restarts: BTreeMap<String, u32>,
+}
+
+impl AssignmentRecord {
+    /// Restarts asked for task `task` of `connector`.
+    pub fn task_restarts(&self, connector: &str, task: u32) -> u32 {
+        self.restarts
+            .get(&TaskId::new(connector, task).to_string())
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Restarts asked for connector `name`'s instance.
+    pub fn connector_restarts(&self, name: &str) -> u32 {
+        self.restarts
+            .get(&connector_restart_key(name))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// The key of a connector's restart count in [`AssignmentRecord::restarts`]
+/// (task ids are `<connector>-<n>`; Kubernetes names cannot hold a colon).
+pub fn connector_restart_key(name: &str) -> String {
+    format!("connector:{name}")
+}
+
 /// Places every connector instance and every task on the live workers.
 ///
 /// `connectors` maps each connector to its current task count (from its

@@ -222,7 +222,7 @@ pub async fn run(
             })?;
     let worker_config =
         validating_resolved(|| WorkerConfig::parse(&worker_props.props)).map_err(worker_err)?;
-    let listeners =
+    let (listeners, configured) =
         rest_listeners(&worker_props.props).map_err(|message| StandaloneError::Parse {
             path: worker_file.to_owned(),
             message,
@@ -275,7 +275,7 @@ pub async fn run(
         }
     });
 
-    let worker_id = worker_id(&worker_props.props, listeners.first().map(|(a, _)| *a));
+    let worker_id = worker_id(&worker_props.props, listeners.first().copied());
     let store: Arc<dyn OffsetStore> = offsets.clone();
     let worker = Worker::new(worker_config.clone(), bootstrap.clone(), store);
     let mut herder = Standalone {
@@ -299,9 +299,7 @@ pub async fn run(
     }
     herder.publish_metrics();
 
-    // The REST API. A listener the worker config names must bind; the
-    // default one (port 8083) is skipped with an error in the log when the
-    // port is taken, so several standalone workers can share a host.
+    // The REST API, and this mode's metrics at /metrics.
     let stop_rest = CancellationToken::new();
     let (jobs, mut job_rx) = mpsc::channel::<Job>(64);
     let cluster_id = rest::spawn_cluster_id_lookup(bootstrap, herder.worker_props.clone());
@@ -311,22 +309,9 @@ pub async fn run(
         cluster_id,
         shutdown_timeout: herder.worker_config.task_shutdown_timeout(),
     });
-    // This mode's registry: the worker's Connect metrics and its plugins', at /metrics.
-    let registry = crate::metrics::registry(|r| {
-        metrics::register(r);
-        crate::engine::plugin_metrics::register(r);
-    });
-    for (addr, explicit) in &listeners {
-        match rest::bind(&[*addr]).await {
-            Ok(bound) => rest::serve(bound, backend.clone(), registry.clone(), stop_rest.clone()),
-            Err((addr, e)) if !explicit => tracing::error!(
-                %addr,
-                error = %e,
-                "the REST API is not served: the default listener's port is taken; set listeners=http://host:port in the worker config"
-            ),
-            Err((addr, e)) => return Err(StandaloneError::Listen { addr, source: e }),
-        }
-    }
+    rest::serve_worker(&listeners, configured, backend, stop_rest.clone())
+        .await
+        .map_err(|(addr, source)| StandaloneError::Listen { addr, source })?;
 
     let signals = tokio::spawn(wait_for_signal());
     tokio::pin!(signals);
@@ -368,18 +353,15 @@ pub async fn run(
         .collect())
 }
 
-/// The REST listeners of a worker config, each with whether the config
-/// named it (else it is Java's default, `http://:8083`).
-fn rest_listeners(worker: &Props) -> Result<Vec<(SocketAddr, bool)>, String> {
+/// The REST listeners of a worker config, and whether the config names
+/// them (else they are Java's default, `http://:8083`).
+fn rest_listeners(worker: &Props) -> Result<(Vec<SocketAddr>, bool), String> {
     let configured = worker
         .get(rest::LISTENERS)
         .map(|l| l.trim())
         .filter(|l| !l.is_empty());
     let addrs = rest::parse_listeners(configured.unwrap_or(rest::DEFAULT_LISTENERS))?;
-    Ok(addrs
-        .into_iter()
-        .map(|a| (a, configured.is_some()))
-        .collect())
+    Ok((addrs, configured.is_some()))
 }
 
 /// Java's worker id: the advertised `host:port` of the REST API

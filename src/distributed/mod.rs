@@ -28,7 +28,6 @@ mod heartbeat;
 mod resource_writes;
 
 use async_trait::async_trait;
-use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use self::heartbeat::{Heartbeats, Snapshot};
@@ -49,6 +48,7 @@ use crate::engine::connector_config;
 use crate::engine::connector_context::ConnectorEvent;
 use crate::engine::herder::{ConnectorInstance, Herder, TaskResolver, TaskTarget};
 use crate::engine::{metrics, TaskId, TaskState, Worker, WorkerConfig};
+use crate::placement::{AssignmentRecord, WorkerAssignment};
 use crate::rest::entities::{
     ConnectorInfo as RestConnectorInfo, ConnectorOffset, ConnectorOffsets,
     ConnectorState as RestConnectorState, ConnectorStateInfo, ConnectorTaskId, ConnectorType,
@@ -204,29 +204,6 @@ pub enum DistributedError {
     EventsTaken,
 }
 
-/// The operator's placement record, as far as a worker needs it.
-#[derive(Debug, Clone, Default, Deserialize)]
-struct AssignmentRecord {
-    generation: u64,
-    #[serde(default)]
-    workers: BTreeMap<String, WorkerShare>,
-    /// Restart requests: task id (`<connector>-<n>`), or
-    /// `connector:<name>` for a connector, → how many times the operator
-    /// has asked for it to be restarted. A FAILED task stays down until
-    /// this count grows past the one it failed at; a running task or
-    /// connector restarts when it grows past the one it started at.
-    #[serde(default)]
-    restarts: BTreeMap<String, u32>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-struct WorkerShare {
-    #[serde(default)]
-    connectors: BTreeSet<String>,
-    #[serde(default)]
-    tasks: BTreeSet<String>,
-}
-
 /// Resolves variables with the worker's providers, off the async runtime
 /// since providers read files. An error is a status trace.
 async fn resolve(providers: &Arc<ConfigProviders>, raw: &Props) -> Result<Resolved, String> {
@@ -250,18 +227,6 @@ impl TaskResolver for ProviderResolver {
     async fn resolve(&mut self, _id: &TaskId, config: &Props) -> Result<Resolved, String> {
         resolve(&self.0, config).await
     }
-}
-
-/// The key of a connector's restart count in the assignment record (task
-/// ids are `<connector>-<n>`; Kubernetes names cannot hold a colon).
-pub fn connector_restart_key(name: &str) -> String {
-    format!("connector:{name}")
-}
-
-/// Parses `<connector>-<n>` (the number follows the last dash).
-fn parse_task(id: &str) -> Option<(String, usize)> {
-    let (c, n) = id.rsplit_once('-')?;
-    Some((c.to_owned(), n.parse().ok()?))
 }
 
 fn now_ms() -> i64 {
@@ -293,8 +258,8 @@ pub struct DistributedWorker {
     /// Last status written per connector/task (state, generation, trace),
     /// to write only changes and to repeat one the topic lost.
     written: BTreeMap<String, (State, u64, Option<String>)>,
-    /// Restart counts of the newest assignment.
-    restarts: BTreeMap<String, u32>,
+    /// The newest assignment (its restart counts).
+    assignment: AssignmentRecord,
     /// Milliseconds since the epoch of the last completed sync.
     last_sync: Arc<AtomicI64>,
     /// The topics as folded here, for the REST API.
@@ -386,7 +351,7 @@ impl DistributedWorker {
             acted: 0,
             herder: Herder::new(engine),
             written: BTreeMap::new(),
-            restarts: BTreeMap::new(),
+            assignment: AssignmentRecord::default(),
             last_sync: Arc::new(AtomicI64::new(0)),
             view: Arc::new(RwLock::new(RestView::default())),
             view_published: false,
@@ -494,24 +459,9 @@ impl DistributedWorker {
             owner,
             source_offsets: tokio::sync::Mutex::new(None),
         });
-        // This mode's registry: the worker's Connect metrics and its plugins', at /metrics.
-        let registry = crate::metrics::registry(|r| {
-            metrics::register(r);
-            crate::engine::plugin_metrics::register(r);
-        });
-        for addr in addrs {
-            match rest::bind(&[addr]).await {
-                Ok(bound) => rest::serve(bound, backend.clone(), registry.clone(), stop.clone()),
-                Err((addr, source)) if configured.is_none() => tracing::error!(
-                    %addr,
-                    error = %source,
-                    worker = %self.id,
-                    "the REST API is not served: the default listener's port is taken; set listeners=http://host:port in the worker config"
-                ),
-                Err((addr, source)) => return Err(DistributedError::Rest { addr, source }),
-            }
-        }
-        Ok(())
+        rest::serve_worker(&addrs, configured.is_some(), backend, stop)
+            .await
+            .map_err(|(addr, source)| DistributedError::Rest { addr, source })
     }
 
     /// Runs until `stop` is cancelled, then stops every task gracefully.
@@ -683,17 +633,20 @@ impl DistributedWorker {
             }),
             None => AssignmentRecord::default(),
         };
-        if assignment.generation < self.generation {
+        let generation = assignment.assignment.generation;
+        if generation < self.generation {
             return Ok(());
         }
         // A new generation is Java's rebalance: timed until this worker
         // acted on it.
-        let rebalance_started = (assignment.generation > self.generation).then(Instant::now);
-        self.generation = assignment.generation;
-        self.restarts = assignment.restarts.clone();
-        let mine = assignment
+        let rebalance_started = (generation > self.generation).then(Instant::now);
+        self.generation = generation;
+        self.assignment = assignment;
+        let mine = self
+            .assignment
+            .assignment
             .workers
-            .get(&self.id)
+            .get(self.id.as_str())
             .cloned()
             .unwrap_or_default();
 
@@ -702,8 +655,10 @@ impl DistributedWorker {
         let my_tasks: BTreeSet<TaskId> = mine
             .tasks
             .iter()
-            .filter_map(|t| parse_task(t))
-            .map(|(connector, task)| TaskId { connector, task })
+            .map(|t| TaskId {
+                connector: t.connector.clone(),
+                task: t.task as usize,
+            })
             .collect();
         let mut needed: BTreeSet<String> = mine.connectors.clone();
         needed.extend(my_tasks.iter().map(|t| t.connector.clone()));
@@ -753,7 +708,7 @@ impl DistributedWorker {
             let Some(raw) = self.state.connectors.get(name).cloned() else {
                 continue;
             };
-            let restarts = self.connector_restart_count(name);
+            let restarts = self.assignment.connector_restarts(name);
             let same = self.herder.connector(name).filter(|c| c.raw == raw);
             if same.is_some_and(|c| c.loaded_at >= restarts) {
                 continue;
@@ -894,7 +849,7 @@ impl DistributedWorker {
     /// After a sync acted: statuses re-asserted, the rebalance timed.
     async fn finish_sync(
         &mut self,
-        mine: &WorkerShare,
+        mine: &WorkerAssignment,
         my_tasks: &BTreeSet<TaskId>,
         rebalance_started: Option<Instant>,
     ) {
@@ -984,15 +939,7 @@ impl DistributedWorker {
 
     /// How many restarts of `id` the operator has asked for.
     fn restart_count(&self, id: &TaskId) -> u32 {
-        self.restarts.get(&id.to_string()).copied().unwrap_or(0)
-    }
-
-    /// How many restarts of connector `name` the operator has asked for.
-    fn connector_restart_count(&self, name: &str) -> u32 {
-        self.restarts
-            .get(&connector_restart_key(name))
-            .copied()
-            .unwrap_or(0)
+        self.assignment.task_restarts(&id.connector, id.task as u32)
     }
 
     pub fn bootstrap(&self) -> &str {
@@ -1594,21 +1541,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn task_ids_parse_after_the_last_dash() {
-        assert_eq!(parse_task("my-sink-12"), Some(("my-sink".into(), 12)));
-        assert_eq!(parse_task("nodash"), None);
-        assert_eq!(parse_task("c-x"), None);
-    }
-
-    #[test]
     fn assignment_record_reads_the_operator_shape() {
         let a: AssignmentRecord = serde_json::from_str(
-            r#"{"generation": 4, "workers": {"w-0": {"connectors": ["src"], "tasks": ["src-0", "src-1"]}, "w-1": {}}}"#,
+            r#"{"generation": 4, "workers": {"w-0": {"connectors": ["src"], "tasks": ["src-0", "src-1"]}, "w-1": {}}, "restarts": {"src-1": 2, "connector:src": 1}}"#,
         )
         .unwrap();
-        assert_eq!(a.generation, 4);
-        assert_eq!(a.workers["w-0"].tasks.len(), 2);
-        assert!(a.workers["w-1"].connectors.is_empty());
+        assert_eq!(a.assignment.generation, 4);
+        assert_eq!(a.assignment.workers["w-0"].tasks.len(), 2);
+        assert!(a.assignment.workers["w-1"].connectors.is_empty());
+        assert_eq!(a.task_restarts("src", 1), 2);
+        assert_eq!(a.task_restarts("src", 0), 0);
+        assert_eq!(a.connector_restarts("src"), 1);
     }
 
     #[test]

@@ -28,8 +28,8 @@ use crate::api::{
 };
 use crate::connect::ConnectorKind;
 use crate::connect::Props;
-use crate::distributed::connector_restart_key;
 use crate::engine::connector_config;
+use crate::placement::connector_restart_key;
 use crate::storage::status_topic::{State, Status};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::reflector::ObjectRef;

@@ -23,14 +23,13 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::ResourceExt;
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::cluster_key::ClusterKey;
 use crate::api::{ConnectCluster, Connector, CLUSTER_LABEL};
 use crate::connect::Props;
-use crate::placement::{self, Assignment, WorkerId};
+use crate::placement::{self, Assignment, AssignmentRecord, WorkerId};
 use crate::storage::config_topic::{ConfigRecord, ConfigState, TargetState};
 use crate::storage::status_topic::{State, Status, StatusRecord, StatusState};
 use crate::storage::topic_log::{TopicLog, TopicLogError, TopicSpec};
@@ -143,17 +142,6 @@ pub struct RestartInfo {
     /// Assignment generation of the last restart request.
     requested_in: u64,
     healthy_since: Option<Instant>,
-}
-
-/// The `status-assignment-<group>` record: the placement plus restart
-/// requests.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct AssignmentRecord {
-    #[serde(flatten)]
-    pub assignment: Assignment,
-    /// Task id → restarts requested so far (only ever grows).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub restarts: BTreeMap<String, u32>,
 }
 
 /// The operator's picture of one cluster, as of the loop's last pass.
@@ -447,7 +435,7 @@ impl ClusterRuntime {
     }
 
     /// Asks for a restart of each of `keys` (task ids `<connector>-<n>`,
-    /// [`crate::distributed::connector_restart_key`] for connectors) and
+    /// [`crate::placement::connector_restart_key`] for connectors) and
     /// waits until an assignment that asks the workers for it is written.
     /// Requesting again while one is pending does not restart twice.
     pub async fn restart(&self, keys: &[String], timeout: Duration) -> bool {

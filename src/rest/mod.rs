@@ -32,7 +32,7 @@ use entities::{
     TaskInfo, TaskState,
 };
 
-pub use server::{bind, router, serve, Listener};
+pub use server::{bind, router, serve, serve_worker, Listener};
 
 /// Worker config key: where the REST API listens, a comma-separated list of
 /// `http://host:port` (Java's `listeners`).

@@ -39,6 +39,35 @@ impl IntoResponse for RestError {
     }
 }
 
+/// Serves the REST API and a worker's metrics (its Connect metrics and its
+/// plugins', at `/metrics`) on each address. When `configured` (the worker
+/// config names the listeners) every one must bind; the default listener
+/// is skipped with an error in the log when its port is taken, so several
+/// workers can share a host.
+pub async fn serve_worker(
+    addrs: &[SocketAddr],
+    configured: bool,
+    backend: Shared,
+    stop: CancellationToken,
+) -> Result<(), (SocketAddr, std::io::Error)> {
+    let registry = crate::metrics::registry(|r| {
+        crate::engine::metrics::register(r);
+        crate::engine::plugin_metrics::register(r);
+    });
+    for addr in addrs {
+        match bind(&[*addr]).await {
+            Ok(bound) => serve(bound, backend.clone(), registry.clone(), stop.clone()),
+            Err((addr, e)) if !configured => tracing::error!(
+                %addr,
+                error = %e,
+                "the REST API is not served: the default listener's port is taken; set listeners=http://host:port in the worker config"
+            ),
+            Err(failed) => return Err(failed),
+        }
+    }
+    Ok(())
+}
+
 /// Binds every address; the error names the address that failed.
 pub async fn bind(addrs: &[SocketAddr]) -> Result<Vec<Listener>, (SocketAddr, std::io::Error)> {
     let mut out = Vec::new();
