@@ -21,7 +21,9 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KCONNECT = os.path.join(ROOT, "target", "release", "kconnect")
+# KCONNECT_BENCH_BIN measures another build (e.g. an older commit's, for a
+# before/after comparison); KCONNECT_BENCH_LABEL names it in the results.
+KCONNECT = os.environ.get("KCONNECT_BENCH_BIN") or os.path.join(ROOT, "target", "release", "kconnect")
 RAW = os.path.join(ROOT, "target", "release", "examples", "bench_raw")
 KAFKA_SH = os.path.join(ROOT, "tests", "env", "kafka.sh")
 JAVA_SH = os.path.join(ROOT, "tests", "env", "connect-java.sh")
@@ -612,7 +614,7 @@ def machine():
         "kernel": platform.release(),
         "rustc": out("rustc", "--version"),
         "java": out("java", "-version"),
-        "kconnect": commit + uncommitted(),
+        "kconnect": os.environ.get("KCONNECT_BENCH_LABEL") or commit + uncommitted(),
     }
 
 
