@@ -36,7 +36,7 @@ use crate::connect::{
     ConfigProviders, ConnectorKind, OffsetMap, Props, Redactor, ResolveError, TopicPartition,
 };
 use crate::engine::connector_config::{
-    common_topics, connector_alters_offsets, ConnectorConfigError, OffsetChanges,
+    common_topics, offsets_request_allowed, ConnectorConfigError, OffsetChanges,
 };
 use crate::engine::connector_context::ConnectorEvent;
 use crate::engine::herder::{
@@ -1002,15 +1002,9 @@ async fn connector_says(
     props: &Props,
     changes: &OffsetChanges,
 ) -> Result<(), RestError> {
-    connector_alters_offsets(props, changes)
+    offsets_request_allowed(name, props, changes)
         .await
-        .map(|_| ())
-        .map_err(|e| {
-            RestError::internal(format!(
-                "Failed to alter offsets for connector {name} because it threw an exception: {}",
-                e.trace()
-            ))
-        })
+        .map_err(RestError::internal)
 }
 
 fn offsets_error(e: OffsetStoreError) -> RestError {

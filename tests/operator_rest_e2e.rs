@@ -389,6 +389,25 @@ async fn rest_writes_become_connector_changes_and_are_refused_when_off() {
         Some(listed.len()),
         "{rest_offsets:?}"
     );
+    // The connector's KIP-875 hook has its say first, in the operator too:
+    // an offset no task would write is refused and nothing is written.
+    let refused = w.call(
+        "PATCH",
+        "/connectors/gen/offsets",
+        Some(json!({"offsets": [{"partition": {"datagen.task": 0}, "offset": {"generated": "seven"}}]})),
+    );
+    assert_eq!(refused.status, 500, "{refused:?}");
+    let message = refused.body["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("Failed to alter offsets for connector gen because it threw an exception")
+            && message.contains("'generated'"),
+        "{refused:?}"
+    );
+    let unchanged = w.get("/connectors/gen/offsets");
+    assert_eq!(
+        unchanged.body, rest_offsets.body,
+        "the refused alter wrote nothing"
+    );
     let altered = w.call(
         "PATCH",
         "/connectors/gen/offsets",

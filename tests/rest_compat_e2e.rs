@@ -787,6 +787,26 @@ fn rest_answers_have_java_connects_statuses_and_shapes() {
     t.send("GET /connectors/{src}/status (stopped)", none, status(200));
     t.send("GET /connectors/{src} (stopped)", none, status(200));
     t.send("GET /connectors/{src}/tasks (stopped)", none, status(200));
+    // The connector's own check (FileStreamSourceConnector.alterOffsets):
+    // Java's 500 and reason.
+    let (_, kc) = t.send(
+        "PATCH /connectors/{src}/offsets (position not a number)",
+        |s: &Side| {
+            Some(json!({"offsets": [{
+                "partition": {"filename": s.input.display().to_string()},
+                "offset": {"position": "five"}
+            }]}))
+        },
+        status(500),
+    );
+    let message = kc.body["message"].as_str().unwrap_or("").to_owned();
+    if !message
+        .contains("The value for the 'position' key in the offset is expected to be a Long value")
+    {
+        t.fail(format!(
+            "kconnect's refusal does not give the connector's reason: {message}"
+        ));
+    }
     t.send(
         "PATCH /connectors/{src}/offsets",
         source_offsets,

@@ -241,6 +241,20 @@ async fn source_tasks_resume_at_committed_offsets_and_stop_in_time() {
                 .map(|(p, o)| (serde_json::from_str(p).unwrap(), o.clone()))
                 .collect();
             task.commit(&entries).await.unwrap();
+            // KIP-875: a user may set the offsets the task itself wrote, or
+            // reset them.
+            let altered: Vec<(OffsetMap, Option<OffsetMap>)> = entries
+                .iter()
+                .map(|(p, o)| (p.clone(), Some(o.clone())))
+                .chain(entries.iter().map(|(p, _)| (p.clone(), None)))
+                .collect();
+            if let Err(e) = connector.alter_offsets(&props, &altered).await {
+                panic!(
+                    "{}: alter_offsets refused the task's own offsets: {}",
+                    plugin.class,
+                    e.trace()
+                );
+            }
             tokio::time::timeout(GRACEFUL_STOP, task.stop())
                 .await
                 .unwrap_or_else(|_| {

@@ -97,11 +97,41 @@ impl Connector for DatagenConnector {
     }
 }
 
+#[async_trait]
 impl SourceConnector for DatagenConnector {
     fn create_task(&self) -> Box<dyn SourceTask> {
         Box::<DatagenTask>::default()
     }
+
+    /// Altered offsets must be what a task writes: `{"datagen.task": <n>}`
+    /// → `{"generated": <non-negative count>}` (resets always pass).
+    async fn alter_offsets(
+        &self,
+        _props: &Props,
+        offsets: &[(OffsetMap, Option<OffsetMap>)],
+    ) -> ConnectResult<bool> {
+        for (partition, offset) in offsets {
+            let Some(offset) = offset else { continue };
+            if !partition.get(PARTITION_KEY).is_some_and(|t| t.is_i64()) {
+                return Err(ConnectError::other(format!(
+                    "Partition objects should contain the task number under '{PARTITION_KEY}'"
+                )));
+            }
+            let generated = offset.get(OFFSET_KEY).and_then(|g| g.as_i64());
+            if generated.is_none_or(|g| g < 0) {
+                return Err(ConnectError::other(format!(
+                    "The value for the '{OFFSET_KEY}' key in the offset should be a non-negative integer"
+                )));
+            }
+        }
+        Ok(true)
+    }
 }
+
+/// The source partition's key: the task number.
+const PARTITION_KEY: &str = "datagen.task";
+/// The source offset's key: how many records the task generated.
+const OFFSET_KEY: &str = "generated";
 
 /// Task `i` of `n` generates ids `i, i+n, i+2n, …`; its offset is how many
 /// it has generated, so a restart continues the sequence.
@@ -123,7 +153,7 @@ pub struct DatagenTask {
 impl DatagenTask {
     fn partition(&self) -> OffsetMap {
         let mut m = OffsetMap::new();
-        m.insert("datagen.task".into(), json!(self.task_id));
+        m.insert(PARTITION_KEY.into(), json!(self.task_id));
         m
     }
 }
@@ -149,7 +179,7 @@ impl SourceTask for DatagenTask {
         self.schema = Some(order_schema());
         self.key_schema = Some(SchemaBuilder::int64().build());
         if let Some(off) = ctx.offset_reader().offset(&self.partition()) {
-            self.generated = off.get("generated").and_then(|v| v.as_i64()).unwrap_or(0);
+            self.generated = off.get(OFFSET_KEY).and_then(|v| v.as_i64()).unwrap_or(0);
         }
         Ok(())
     }
@@ -185,7 +215,7 @@ impl SourceTask for DatagenTask {
             let id = self.task_id + self.generated * self.task_count;
             self.generated += 1;
             let mut offset = OffsetMap::new();
-            offset.insert("generated".into(), json!(self.generated));
+            offset.insert(OFFSET_KEY.into(), json!(self.generated));
             out.push(SourceRecord {
                 record: ConnectRecord::new(
                     self.topic.clone(),
@@ -209,6 +239,30 @@ mod tests {
 
     fn task_context(offsets: Arc<dyn OffsetReader>) -> SourceTaskContext {
         SourceTaskContext::new(offsets, PluginMetrics::detached())
+    }
+
+    #[tokio::test]
+    async fn altered_offsets_must_be_counts_of_a_task() {
+        let map = |v: serde_json::Value| -> OffsetMap { serde_json::from_value(v).unwrap() };
+        let connector = DatagenConnector::default();
+        let alter = |partition, offset: Option<serde_json::Value>| {
+            let offsets = vec![(map(partition), offset.map(map))];
+            let connector = &connector;
+            async move { connector.alter_offsets(&Props::new(), &offsets).await }
+        };
+        assert!(
+            alter(json!({"datagen.task": 0}), Some(json!({"generated": 7})))
+                .await
+                .is_ok()
+        );
+        assert!(alter(json!({"x": 0}), None).await.is_ok());
+        for (partition, offset) in [
+            (json!({"datagen.task": 0}), json!({"generated": "seven"})),
+            (json!({"datagen.task": 0}), json!({"generated": -1})),
+            (json!({"task": 0}), json!({"generated": 7})),
+        ] {
+            assert!(alter(partition, Some(offset)).await.is_err());
+        }
     }
 
     struct NoOffsets;

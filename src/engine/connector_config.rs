@@ -309,6 +309,24 @@ pub async fn connector_alters_offsets(
     }
 }
 
+/// [`connector_alters_offsets`] for a REST or operator request on connector
+/// `name`: its refusal as the request's error message, like Java's.
+pub async fn offsets_request_allowed(
+    name: &str,
+    props: &Props,
+    changes: &OffsetChanges,
+) -> Result<(), String> {
+    connector_alters_offsets(props, changes)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "Failed to alter offsets for connector {name} because it threw an exception: {}",
+                e.trace()
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,13 +539,26 @@ mod tests {
 
     #[tokio::test]
     async fn the_alter_offsets_hook_runs_on_an_unstarted_instance_of_the_class() {
-        let props = crate::connect::config::props_of(&[
+        let mut props = crate::connect::config::props_of(&[
             ("connector.class", "FileStreamSource"),
             ("topic", "t"),
+            ("file", "/tmp/in.txt"),
         ]);
         let changes = OffsetChanges::Source(vec![(crate::connect::OffsetMap::new(), None)]);
-        // FileStreamSource keeps its offsets only in Connect's store.
-        assert!(!connector_alters_offsets(&props, &changes).await.unwrap());
+        // FileStreamSource checks the offsets (as Java's does) and says so.
+        assert!(connector_alters_offsets(&props, &changes).await.unwrap());
+        // Reading stdin, it has no offsets to change: the request fails
+        // with Java's message and the connector's reason.
+        props.remove("file");
+        let refused = offsets_request_allowed("src", &props, &changes)
+            .await
+            .unwrap_err();
+        assert!(
+            refused.starts_with(
+                "Failed to alter offsets for connector src because it threw an exception"
+            ) && refused.contains("stdin is used for input"),
+            "{refused}"
+        );
         let unknown = crate::connect::config::props_of(&[("connector.class", "com.acme.Nope")]);
         let err = connector_alters_offsets(&unknown, &changes)
             .await

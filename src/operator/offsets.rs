@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use crate::api::connector::{ALTER_OFFSETS_ANNOTATION, OFFSETS_ANNOTATION};
 use crate::api::Connector;
-use crate::connect::{ConnectorKind, OffsetMap, Props};
+use crate::connect::{ConnectorKind, OffsetMap, Props, TopicPartition};
+use crate::engine::connector_config::{offsets_request_allowed, OffsetChanges};
 use crate::rest::entities::{ConnectorOffset, ConnectorOffsets};
 use crate::rest::{offsets_modified, sink_offsets};
 use crate::storage::offsets::{offset_key, parse_offset_key};
@@ -92,14 +93,32 @@ pub async fn carry_out(
 
 async fn sink(request: &Request, t: &Target<'_>) -> Result<(Vec<ConnectorOffset>, String), String> {
     let cfg = sink_offsets::client_config(t.bootstrap, t.worker, t.props, t.name);
-    let props = t.props.clone();
     let group = sink_offsets::group(t.name);
+    let changes = match request {
+        Request::List => None,
+        Request::Alter(offsets) => Some(sink_offsets::parse(offsets).map_err(|e| e.message)?),
+        Request::Reset => {
+            let (cfg, props) = (cfg.clone(), t.props.clone());
+            let committed = blocking(move || sink_offsets::read(&cfg, &props)).await?;
+            let all = sink_offsets::parse(&committed).map_err(|e| e.message)?;
+            Some(all.into_iter().map(|(tp, _)| (tp, None)).collect())
+        }
+    };
+    if let Some(changes) = &changes {
+        let hook = changes
+            .iter()
+            .map(|((topic, partition), offset)| {
+                (TopicPartition::new(topic.clone(), *partition), *offset)
+            })
+            .collect();
+        connector_says(t, &OffsetChanges::Sink(hook)).await?;
+    }
+    let props = t.props.clone();
     let request = request.clone();
-    tokio::task::spawn_blocking(move || match request {
+    blocking(move || match request {
         Request::List => Ok((sink_offsets::read(&cfg, &props)?, "listed".to_owned())),
-        Request::Alter(offsets) => {
-            let changes = sink_offsets::parse(&offsets)?;
-            sink_offsets::alter(&cfg, &props, &group, changes)?;
+        Request::Alter(_) => {
+            sink_offsets::alter(&cfg, &props, &group, changes.unwrap_or_default())?;
             Ok((Vec::new(), offsets_modified(false).message))
         }
         Request::Reset => {
@@ -108,8 +127,24 @@ async fn sink(request: &Request, t: &Target<'_>) -> Result<(Vec<ConnectorOffset>
         }
     })
     .await
-    .map_err(|e| format!("offsets task failed: {e}"))?
-    .map_err(|e: crate::rest::RestError| e.message)
+}
+
+/// Runs blocking Kafka admin work off the async runtime.
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, crate::rest::RestError> + Send + 'static,
+) -> Result<R, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| format!("offsets task failed: {e}"))?
+        .map_err(|e| e.message)
+}
+
+/// The connector's KIP-875 hook before offsets are written, as in Java;
+/// its error fails the request. It runs here, in the operator, with the
+/// config as the Connector resource holds it: config-provider variables
+/// stay unresolved, since the operator never holds the secrets.
+async fn connector_says(t: &Target<'_>, changes: &OffsetChanges) -> Result<(), String> {
+    offsets_request_allowed(t.name, t.props, changes).await
 }
 
 async fn source(
@@ -158,6 +193,17 @@ async fn source(
             .map(|(partition, _)| (offset_key(t.name, partition), None))
             .collect(),
     };
+    let changes = writes
+        .iter()
+        .filter_map(|(key, value)| {
+            let (_, partition) = parse_offset_key(key)?;
+            let offset = value
+                .as_ref()
+                .and_then(|v| serde_json::from_slice::<OffsetMap>(v).ok());
+            Some((partition, offset))
+        })
+        .collect();
+    connector_says(t, &OffsetChanges::Source(changes)).await?;
     for (key, value) in &writes {
         log.send(key, value.as_deref())
             .await

@@ -86,11 +86,59 @@ impl Connector for FileStreamSourceConnector {
     }
 }
 
+#[async_trait]
 impl SourceConnector for FileStreamSourceConnector {
     fn create_task(&self) -> Box<dyn SourceTask> {
         Box::<FileStreamSourceTask>::default()
     }
+
+    /// Java's checks of altered offsets: a file to have offsets for, and
+    /// `{"position": <non-negative integer>}` under a partition naming its
+    /// `filename`; resets (null offsets) always pass, so garbage can be
+    /// cleaned up. Whether the position fits the file is the task's call
+    /// when it starts.
+    async fn alter_offsets(
+        &self,
+        props: &Props,
+        offsets: &[(OffsetMap, Option<OffsetMap>)],
+    ) -> ConnectResult<bool> {
+        if props.get(FILE_CONFIG).is_none_or(|f| f.is_empty()) {
+            return Err(ConnectError::other(format!(
+                "Offsets cannot be modified if the '{FILE_CONFIG}' configuration is unspecified. This is because stdin is used for input and offsets are not tracked."
+            )));
+        }
+        for (partition, offset) in offsets {
+            let Some(offset) = offset else { continue };
+            let Some(position) = offset.get(POSITION_FIELD) else {
+                return Err(ConnectError::other(format!(
+                    "Offset objects should either be null or contain the key '{POSITION_FIELD}'"
+                )));
+            };
+            // JSON integers are Java's Long once Connect normalised them.
+            let Some(position) = position.as_i64() else {
+                return Err(ConnectError::other(format!(
+                    "The value for the '{POSITION_FIELD}' key in the offset is expected to be a Long value"
+                )));
+            };
+            if position < 0 {
+                return Err(ConnectError::other(format!(
+                    "The value for the '{POSITION_FIELD}' key in the offset should be a non-negative value"
+                )));
+            }
+            if !partition.contains_key(FILENAME_FIELD) {
+                return Err(ConnectError::other(format!(
+                    "Partition objects should contain the key '{FILENAME_FIELD}'"
+                )));
+            }
+        }
+        Ok(true)
+    }
 }
+
+/// The source partition's key: the file read.
+const FILENAME_FIELD: &str = "filename";
+/// The source offset's key: the byte position after the last line read.
+const POSITION_FIELD: &str = "position";
 
 /// Tails a file line by line. The offset is the byte position just after
 /// the last line handed out, so a restart resumes exactly there.
@@ -127,7 +175,7 @@ impl FileStreamSourceTask {
     fn partition(&self) -> OffsetMap {
         let mut m = OffsetMap::new();
         if let Some(f) = &self.filename {
-            m.insert("filename".into(), json!(f));
+            m.insert(FILENAME_FIELD.into(), json!(f));
         }
         m
     }
@@ -194,7 +242,7 @@ impl FileStreamSourceTask {
             let mut offset = OffsetMap::with_capacity(1);
             if self.filename.is_some() {
                 let position = self.position + (next - start) as u64;
-                offset.insert("position".into(), json!(position));
+                offset.insert(POSITION_FIELD.into(), json!(position));
             }
             out.push(SourceRecord {
                 record: ConnectRecord::new(
@@ -284,7 +332,7 @@ impl SourceTask for FileStreamSourceTask {
         self.schema = Some(SchemaBuilder::string().build());
         if self.filename.is_some() {
             if let Some(offset) = ctx.offset_reader().offset(&self.partition()) {
-                match offset.get("position").and_then(|p| p.as_u64()) {
+                match offset.get(POSITION_FIELD).and_then(|p| p.as_u64()) {
                     Some(p) => self.position = p,
                     None => {
                         return Err(ConnectError::other(format!(
@@ -348,6 +396,64 @@ mod tests {
         fn offset(&self, _: &OffsetMap) -> Option<OffsetMap> {
             self.0.clone()
         }
+    }
+
+    #[tokio::test]
+    async fn altered_offsets_are_checked_like_java() {
+        let connector = FileStreamSourceConnector::default();
+        let map = |v: serde_json::Value| -> OffsetMap { serde_json::from_value(v).unwrap() };
+        let file = map(json!({"filename": "/tmp/in.txt"}));
+        let alter = |offsets: Vec<(OffsetMap, Option<OffsetMap>)>, props: Props| {
+            let connector = &connector;
+            async move {
+                connector
+                    .alter_offsets(&props, &offsets)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        };
+        let ok = alter(
+            vec![(file.clone(), Some(map(json!({"position": 5}))))],
+            props("/tmp/in.txt"),
+        );
+        assert_eq!(ok.await, Ok(true));
+        // Resets pass whatever the partition holds.
+        let reset = alter(vec![(map(json!({"x": 1})), None)], props("/tmp/in.txt"));
+        assert_eq!(reset.await, Ok(true));
+        for (offset, partition, message) in [
+            (
+                json!({"pos": 5}),
+                file.clone(),
+                "should either be null or contain the key 'position'",
+            ),
+            (
+                json!({"position": "5"}),
+                file.clone(),
+                "is expected to be a Long value",
+            ),
+            (
+                json!({"position": 5.5}),
+                file.clone(),
+                "is expected to be a Long value",
+            ),
+            (
+                json!({"position": -1}),
+                file.clone(),
+                "should be a non-negative value",
+            ),
+            (
+                json!({"position": 5}),
+                map(json!({"file": "x"})),
+                "should contain the key 'filename'",
+            ),
+        ] {
+            let e = alter(vec![(partition, Some(map(offset)))], props("/tmp/in.txt"))
+                .await
+                .unwrap_err();
+            assert!(e.contains(message), "{e}");
+        }
+        let stdin = alter(vec![(file, Some(map(json!({"position": 5}))))], props(""));
+        assert!(stdin.await.unwrap_err().contains("stdin is used for input"));
     }
 
     fn props(file: &str) -> Props {
