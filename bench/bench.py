@@ -21,16 +21,19 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# KCONNECT_BENCH_BIN measures another build (e.g. an older commit's, for a
-# before/after comparison); KCONNECT_BENCH_LABEL names it in the results.
+# KCONNECT_BENCH_BIN measures another build; KCONNECT_BENCH_LABEL names it.
 KCONNECT = os.environ.get("KCONNECT_BENCH_BIN") or os.path.join(ROOT, "target", "release", "kconnect")
+# The `baseline` system: another kconnect build (e.g. the commit before a
+# change), run alternating with the others so the same load hits both;
+# KCONNECT_BENCH_BASELINE_LABEL names it.
+BASELINE = os.environ.get("KCONNECT_BENCH_BASELINE")
 RAW = os.path.join(ROOT, "target", "release", "examples", "bench_raw")
 KAFKA_SH = os.path.join(ROOT, "tests", "env", "kafka.sh")
 JAVA_SH = os.path.join(ROOT, "tests", "env", "connect-java.sh")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 POLL = 0.02  # completion / progress sampling interval, seconds
 
-SYSTEMS = ("kconnect", "java", "raw")
+SYSTEMS = ("kconnect", "baseline", "java", "raw")
 
 # ---------------------------------------------------------------------------
 # Settings. The same kind of tuning for every system: the keys below are
@@ -300,8 +303,9 @@ class Bench:
             cp = os.path.join(run_dir, "connector.properties")
             write_props(wp, worker)
             write_props(cp, connector)
-            if system == "kconnect":
-                cmd = [KCONNECT, "standalone", wp, cp]
+            if system in ("kconnect", "baseline"):
+                exe = KCONNECT if system == "kconnect" else BASELINE
+                cmd = [exe, "standalone", wp, cp]
                 env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
             else:
                 cmd = ["bash", JAVA_SH, "standalone", wp, cp]
@@ -615,6 +619,7 @@ def machine():
         "rustc": out("rustc", "--version"),
         "java": out("java", "-version"),
         "kconnect": os.environ.get("KCONNECT_BENCH_LABEL") or commit + uncommitted(),
+        "baseline": os.environ.get("KCONNECT_BENCH_BASELINE_LABEL") or BASELINE or "",
     }
 
 
@@ -642,6 +647,7 @@ def write_report(b):
             med[system]["runs"] = len(rs)
         for system, m in med.items():
             k, j, lim = med.get("kconnect"), med.get("java"), med.get("raw")
+            base = med.get("baseline")
             summary.append({
                 "scenario": sc, "system": system, "runs": m["runs"],
                 **{key: m[key] for key in m if key != "runs"},
@@ -655,6 +661,10 @@ def write_report(b):
                                              if system == "kconnect" and lim else ""),
                 "kconnect_over_java_rss": (round(k["peak_rss_mib"] / j["peak_rss_mib"], 3)
                                            if system == "kconnect" and j else ""),
+                "kconnect_over_baseline_records": (round(k["records_per_s"] / base["records_per_s"], 2)
+                                                   if system == "kconnect" and base else ""),
+                "kconnect_over_baseline_steady": (round(k["steady_records_per_s"] / base["steady_records_per_s"], 2)
+                                                  if system == "kconnect" and base else ""),
             })
     with open(os.path.join(a.out, "summary.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(summary[0].keys()))
@@ -715,6 +725,17 @@ def write_report(b):
                  f"{r('kconnect_over_raw_records')} | {r('kconnect_over_raw_steady')} | "
                  f"{r('kconnect_over_java_rss', '{:.3f}×')} | {cpu} |")
     L.append("")
+    if any(s["system"] == "baseline" for s in summary):
+        L.append(f"### kconnect over the baseline build ({mc['baseline']}), medians\n")
+        L.append("| scenario | kconnect/baseline rec/s | kconnect/baseline steady | startup s kconnect | startup s baseline |")
+        L.append("|---|--:|--:|--:|--:|")
+        for sc in scenarios:
+            k = next((s for s in summary if s["scenario"] == sc and s["system"] == "kconnect"), None)
+            base = next((s for s in summary if s["scenario"] == sc and s["system"] == "baseline"), None)
+            if k and base:
+                L.append(f"| {sc} | {k['kconnect_over_baseline_records']:.2f}× | "
+                         f"{k['kconnect_over_baseline_steady']:.2f}× | {k['startup_s']:.2f} | {base['startup_s']:.2f} |")
+        L.append("")
     if b.placement is not None:
         L.append("## Placement benchmark (`cargo bench --bench placement`)\n")
         L.append("10 000 tasks (500 connectors × 20 tasks) over 100 workers; criterion's "
@@ -743,7 +764,8 @@ def main():
     p.add_argument("--transform-records", type=int, default=0,
                    help="records of the transform path (default: --records)")
     p.add_argument("--scenarios", default="sink,source,transform")
-    p.add_argument("--systems", default="kconnect,java,raw")
+    p.add_argument("--systems", default="kconnect,java,raw",
+                   help="of kconnect, baseline (KCONNECT_BENCH_BASELINE), java, raw")
     p.add_argument("--quick", action="store_true", help="100 000 records, 1 run each, no placement bench")
     p.add_argument("--no-placement", dest="placement", action="store_false")
     p.add_argument("--keep", action="store_true", help="keep the sink output files")
@@ -768,6 +790,8 @@ def main():
     for exe in (KCONNECT, RAW):
         if not os.path.exists(exe):
             sys.exit(f"{exe} missing: run bench/run.sh (it builds it)")
+    if "baseline" in a.systems and not (BASELINE and os.path.exists(BASELINE)):
+        sys.exit("the baseline system needs KCONNECT_BENCH_BASELINE=<another kconnect binary>")
     Bench(a).run()
 
 
