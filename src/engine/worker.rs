@@ -131,11 +131,6 @@ impl Worker {
         self.connector_rx.take()
     }
 
-    /// Cancelling this token stops every task gracefully.
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
-    }
-
     pub fn states(&self) -> &BTreeMap<TaskId, TaskState> {
         &self.states
     }
@@ -476,20 +471,6 @@ impl Worker {
             ("connector", id.connector.as_str()),
             ("task", id.task.to_string().as_str()),
         ])
-    }
-
-    /// Runs until the shutdown token is cancelled, recording task failures
-    /// as they happen (a failed task does not stop the others). Then waits up
-    /// to `task.shutdown.graceful.timeout.ms` for tasks to stop.
-    pub async fn run(mut self) -> BTreeMap<TaskId, TaskState> {
-        loop {
-            tokio::select! {
-                _ = self.shutdown.cancelled() => break,
-                Some(joined) = self.tasks.join_next_with_id() => { self.record(joined); }
-            }
-        }
-        self.drain().await;
-        self.states
     }
 
     /// Stops every task gracefully: waits up to
