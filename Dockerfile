@@ -5,7 +5,8 @@
 # Not built in CI here (no Docker engine on the build machines).
 
 FROM rust:1-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends cmake && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends cmake pkg-config libssl-dev libcurl4-openssl-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
@@ -16,7 +17,7 @@ COPY bench ./bench
 RUN cargo build --release --locked --bin kconnect && strip target/release/kconnect
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates zlib1g \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates zlib1g libssl3 libcurl4 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --no-create-home kconnect
 COPY --from=build /src/target/release/kconnect /usr/local/bin/kconnect

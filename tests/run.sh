@@ -17,6 +17,9 @@ need mvn "Maven fetches the Kafka jars"
 need go "Go builds kube-apiserver, kubectl and etcd from the Go module proxy"
 need openssl "certificates for the test kube-apiserver"
 
+step "build dependencies: OpenSSL and libcurl for librdkafka's TLS, SASL and OIDC"
+bash tests/env/build-deps.sh
+
 step "cargo fmt --all --check"
 cargo fmt --all --check
 

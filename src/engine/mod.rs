@@ -7,6 +7,8 @@ pub mod dlq;
 pub mod errors;
 pub mod herder;
 pub mod kafka;
+pub mod kafka_security;
+pub mod keystores;
 pub mod metrics;
 pub mod plugin_metrics;
 pub mod sink;
