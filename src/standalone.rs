@@ -909,7 +909,12 @@ impl Standalone {
                 props,
             },
             ConnectorKind::Sink => OffsetsPlan::Sink {
-                cfg: sink_offsets::client_config(&self.bootstrap, &self.worker_props, &props, name),
+                cfg: sink_offsets::client_config(
+                    &self.bootstrap,
+                    &self.worker_props,
+                    &props,
+                    name,
+                )?,
                 props,
             },
         })

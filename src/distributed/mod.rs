@@ -202,6 +202,8 @@ pub enum DistributedError {
     Kubernetes(#[source] kube::Error),
     #[error("the engine's connector events were already taken by another loop")]
     EventsTaken,
+    #[error("worker config: {0}")]
+    Security(#[from] crate::engine::kafka_security::SecurityError),
 }
 
 /// Resolves variables with the worker's providers, off the async runtime
@@ -295,7 +297,8 @@ impl DistributedWorker {
         let bootstrap = worker_config
             .bootstrap_servers()
             .ok_or(DistributedError::NoBootstrap)?;
-        let client = Props::new();
+        // The worker's own clients: the worker config's bare security keys.
+        let client = crate::engine::kafka::worker_client_settings(&resolved.props)?;
         let topic = |key: &str| -> Result<String, ConfigError> {
             Ok(config.string(key)?.unwrap_or_default())
         };
@@ -1161,13 +1164,15 @@ impl WorkerBackend {
             .map_err(|e| RestError::internal(e.to_string()))?;
         let cfg =
             sink_offsets::client_config(&self.bootstrap, &self.worker_props, &resolved.props, name);
-        Ok((cfg, resolved.props))
+        Ok((cfg?, resolved.props))
     }
 
     async fn source_offsets(&self, name: &str) -> Result<Vec<ConnectorOffset>, RestError> {
         let mut guard = self.source_offsets.lock().await;
         if guard.is_none() {
-            let log = TopicLog::open(&self.bootstrap, &self.offset_topic, &Props::new())
+            let client = crate::engine::kafka::worker_client_settings(&self.worker_props)
+                .map_err(|e| RestError::internal(e.to_string()))?;
+            let log = TopicLog::open(&self.bootstrap, &self.offset_topic, &client)
                 .map_err(|e| RestError::internal(e.to_string()))?;
             *guard = Some((log, BTreeMap::new()));
         }

@@ -113,7 +113,8 @@ impl DeadLetterQueue {
         create: bool,
     ) -> Result<DeadLetterQueue, TaskFailure> {
         if create {
-            let admin = admin_config(bootstrap, worker_props, connector_props);
+            let admin = admin_config(bootstrap, worker_props, connector_props)
+                .map_err(|e| TaskFailure::new(e.to_string()))?;
             let spec = NewTopicSpec {
                 name: config.topic.clone(),
                 partitions: DLQ_PARTITIONS,
@@ -127,12 +128,10 @@ impl DeadLetterQueue {
                 ))
             })?;
         }
-        let mut cfg = with_statistics(producer_config(
-            bootstrap,
-            worker_props,
-            connector_props,
-            &id.connector,
-        ));
+        let mut cfg = with_statistics(
+            producer_config(bootstrap, worker_props, connector_props, &id.connector)
+                .map_err(|e| TaskFailure::new(e.to_string()))?,
+        );
         cfg.set("client.id", format!("connector-dlq-producer-{id}"));
         let state = Arc::new(DlqState::default());
         let producer: ThreadedProducer<DlqContext> = cfg

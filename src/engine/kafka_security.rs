@@ -20,26 +20,6 @@ pub const SECURITY_PROTOCOL: &str = "security.protocol";
 pub const SASL_MECHANISM: &str = "sasl.mechanism";
 pub const SASL_JAAS_CONFIG: &str = "sasl.jaas.config";
 
-/// Keys of a client config whose values are secrets: masked wherever a
-/// config is shown (with any prefix: `producer.`, `consumer.override.`, …).
-pub const SECRET_KEYS: &[&str] = &[
-    SASL_JAAS_CONFIG,
-    "sasl.password",
-    "sasl.oauthbearer.client.secret",
-    "ssl.key.password",
-    "ssl.keystore.password",
-    "ssl.truststore.password",
-    "ssl.keystore.key",
-    "ssl.key.pem",
-];
-
-/// Whether a (possibly prefixed) client key holds a secret.
-pub fn is_secret_key(key: &str) -> bool {
-    SECRET_KEYS
-        .iter()
-        .any(|s| key == *s || key.strip_suffix(s).is_some_and(|p| p.ends_with('.')))
-}
-
 /// JVM-only settings librdkafka has no use for.
 const JVM_ONLY: &[&str] = &[
     "ssl.provider",
@@ -729,21 +709,25 @@ mod tests {
     }
 
     #[test]
-    fn secret_keys_are_found_under_any_prefix() {
+    fn secret_keys_are_masked_under_any_prefix() {
+        use crate::connect::config::is_secret_name;
         for key in [
             "sasl.jaas.config",
             "producer.sasl.jaas.config",
             "consumer.override.ssl.keystore.password",
             "admin.ssl.key.password",
+            "ssl.keystore.key",
+            "producer.ssl.key.pem",
+            "sasl.oauthbearer.client.secret",
         ] {
-            assert!(is_secret_key(key), "{key}");
+            assert!(is_secret_name(key), "{key}");
         }
         for key in [
             "sasl.mechanism",
             "ssl.truststore.location",
-            "xsasl.jaas.config",
+            "security.protocol",
         ] {
-            assert!(!is_secret_key(key), "{key}");
+            assert!(!is_secret_name(key), "{key}");
         }
     }
 

@@ -15,6 +15,7 @@ use super::connector_context::{ConnectorEvent, ConnectorEvents, HostedConnector}
 use super::dlq::DeadLetterQueue;
 use super::errors::{chain_of, converter_class_name, ErrorConfig, ErrorHandler};
 use super::kafka::{admin_config, consumer_config, producer_config, with_statistics};
+use super::kafka_security::SecurityError;
 use super::metrics::{self, Status};
 use super::sink::{ErrantReports, SinkConsumer, SinkContext, SinkTaskRunner};
 use super::source::{AckContext, SourceProducer, SourceTaskRunner};
@@ -305,12 +306,19 @@ impl Worker {
         validated: &ValidatedConnector,
         pipeline: Pipeline,
     ) -> Result<(), WorkerError> {
-        let cfg: ClientConfig = with_statistics(producer_config(
-            &self.bootstrap,
-            self.config.props(),
-            &validated.props,
-            &validated.name,
-        ));
+        let security = |e: SecurityError| WorkerError::Connector {
+            connector: validated.name.clone(),
+            message: e.to_string(),
+        };
+        let cfg: ClientConfig = with_statistics(
+            producer_config(
+                &self.bootstrap,
+                self.config.props(),
+                &validated.props,
+                &validated.name,
+            )
+            .map_err(security)?,
+        );
         let task_metrics = metrics::task_metrics(&ctx.id, ConnectorKind::Source);
         let producer: SourceProducer = cfg
             .create_with_context(
@@ -331,12 +339,11 @@ impl Worker {
                     message: format!("invalid configuration for \"{}\": {}", e.key, e.message),
                 })?
                 .map(|groups| {
-                    TopicCreator::new(
-                        ctx.id.to_string(),
-                        groups,
-                        admin_config(&self.bootstrap, self.config.props(), &validated.props),
-                    )
+                    admin_config(&self.bootstrap, self.config.props(), &validated.props)
+                        .map(|admin| TopicCreator::new(ctx.id.to_string(), groups, admin))
+                        .map_err(security)
                 })
+                .transpose()?
         } else {
             None
         };
@@ -380,13 +387,19 @@ impl Worker {
         validated: &ValidatedConnector,
         pipeline: Pipeline,
     ) -> Result<(), WorkerError> {
-        let cfg = with_statistics(consumer_config(
-            &self.bootstrap,
-            self.config.props(),
-            &validated.props,
-            &validated.name,
-            ctx.id.task,
-        ));
+        let cfg = with_statistics(
+            consumer_config(
+                &self.bootstrap,
+                self.config.props(),
+                &validated.props,
+                &validated.name,
+                ctx.id.task,
+            )
+            .map_err(|e| WorkerError::Connector {
+                connector: validated.name.clone(),
+                message: e.to_string(),
+            })?,
+        );
         let (context, events) = SinkContext::new(ctx.id.to_string());
         let consumer: SinkConsumer =
             cfg.create_with_context(context)

@@ -92,7 +92,8 @@ pub async fn carry_out(
 }
 
 async fn sink(request: &Request, t: &Target<'_>) -> Result<(Vec<ConnectorOffset>, String), String> {
-    let cfg = sink_offsets::client_config(t.bootstrap, t.worker, t.props, t.name);
+    let cfg = sink_offsets::client_config(t.bootstrap, t.worker, t.props, t.name)
+        .map_err(|e| e.message)?;
     let group = sink_offsets::group(t.name);
     let changes = match request {
         Request::List => None,

@@ -268,8 +268,14 @@ pub fn spawn_cluster_id_lookup(bootstrap: String, worker: Props) -> ClusterId {
     tokio::task::spawn_blocking(move || {
         let mut cfg = rdkafka::ClientConfig::new();
         cfg.set("bootstrap.servers", &bootstrap);
-        for (k, v) in crate::connect::config::with_prefix(&worker, "admin.") {
-            cfg.set(k, v);
+        let admin = crate::connect::config::with_prefix(&worker, "admin.");
+        match crate::engine::kafka::client_settings(&[&admin], "admin") {
+            Ok(settings) => {
+                for (k, v) in settings {
+                    cfg.set(k, v);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "the worker's admin.* client settings"),
         }
         let client: Result<rdkafka::consumer::BaseConsumer, _> = cfg.create();
         let id = client.ok().and_then(|c| {

@@ -42,12 +42,13 @@ pub fn client_config(
     worker: &Props,
     connector: &Props,
     name: &str,
-) -> ClientConfig {
-    let mut cfg = crate::engine::kafka::consumer_config(bootstrap, worker, connector, name, 0);
+) -> Result<ClientConfig, RestError> {
+    let mut cfg = crate::engine::kafka::consumer_config(bootstrap, worker, connector, name, 0)
+        .map_err(|e| RestError::internal(format!("connector {name}'s consumer settings: {e}")))?;
     cfg.remove("group.instance.id");
     cfg.set("client.id", format!("connector-offsets-{name}"));
     cfg.set("enable.auto.commit", "false");
-    cfg
+    Ok(cfg)
 }
 
 fn kafka(what: &str) -> impl Fn(KafkaError) -> RestError + '_ {

@@ -25,11 +25,12 @@ pub const HIDDEN: &str = "[hidden]";
 /// PASSWORD: Kafka clients' PASSWORD keys, as they appear with prefixes
 /// (`producer.ssl.key.password`, `consumer.override.sasl.jaas.config`).
 pub fn is_secret_name(key: &str) -> bool {
-    const SUFFIXES: [&str; 5] = [
+    const SUFFIXES: [&str; 6] = [
         "password",
         "sasl.jaas.config",
         "basic.auth.user.info",
         "ssl.keystore.key",
+        "ssl.key.pem",
         "client.secret",
     ];
     let key = key.to_ascii_lowercase();
