@@ -274,3 +274,23 @@ pub fn committed_offset(group: &str, topic: &str) -> i64 {
         _ => -1,
     }
 }
+
+/// The test broker's secure listeners and TLS files (`tests/env/kafka.sh
+/// security`): `KAFKA_SSL_BOOTSTRAP`, `KAFKA_SASL_SSL_BOOTSTRAP`,
+/// `KAFKA_SASL_PLAINTEXT_BOOTSTRAP`, `KAFKA_TLS_DIR`.
+pub fn kafka_security() -> std::collections::BTreeMap<String, String> {
+    kafka_bootstrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/kafka.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg("security")
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("running kafka.sh security");
+    assert!(out.status.success(), "tests/env/kafka.sh security failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}

@@ -1,0 +1,198 @@
+//! Records flow through `kconnect standalone` over every secure listener of
+//! the test broker (tests/env/kafka.sh): SSL with a client certificate,
+//! SASL_SSL with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, SASL_PLAINTEXT
+//! with SCRAM, with worker configs written as Java Connect users write them
+//! (JAAS lines, JKS, PKCS12 and PEM stores, `producer.*`/`consumer.*`/
+//! `admin.*` prefixes).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use support::*;
+
+const LINES: usize = 200;
+
+/// One client security setup, as Java keys without a prefix.
+struct Setup {
+    name: &'static str,
+    bootstrap: String,
+    keys: Vec<(&'static str, String)>,
+}
+
+fn jaas(module: &str, user: &str) -> String {
+    format!(
+        "org.apache.kafka.common.security.{module} required username=\"{user}\" password=\"{user}-secret\";"
+    )
+}
+
+fn setups(sec: &BTreeMap<String, String>) -> Vec<Setup> {
+    let tls = |f: &str| format!("{}/{f}", sec["KAFKA_TLS_DIR"]);
+    let plain = jaas("plain.PlainLoginModule", "alice");
+    let scram = jaas("scram.ScramLoginModule", "alice");
+    vec![
+        Setup {
+            name: "ssl-mtls-pem",
+            bootstrap: sec["KAFKA_SSL_BOOTSTRAP"].clone(),
+            keys: vec![
+                ("security.protocol", "SSL".into()),
+                ("ssl.truststore.type", "PEM".into()),
+                ("ssl.truststore.location", tls("ca.crt")),
+                ("ssl.keystore.type", "PEM".into()),
+                ("ssl.keystore.location", tls("client.pem")),
+            ],
+        },
+        Setup {
+            // Java's defaults: JKS stores.
+            name: "ssl-mtls-jks",
+            bootstrap: sec["KAFKA_SSL_BOOTSTRAP"].clone(),
+            keys: vec![
+                ("security.protocol", "SSL".into()),
+                ("ssl.truststore.location", tls("trust.jks")),
+                ("ssl.truststore.password", "changeit".into()),
+                ("ssl.keystore.location", tls("client.jks")),
+                ("ssl.keystore.password", "changeit".into()),
+                ("ssl.key.password", "changeit".into()),
+                ("ssl.keymanager.algorithm", "SunX509".into()),
+            ],
+        },
+        Setup {
+            name: "sasl-ssl-plain",
+            bootstrap: sec["KAFKA_SASL_SSL_BOOTSTRAP"].clone(),
+            keys: vec![
+                ("security.protocol", "SASL_SSL".into()),
+                ("sasl.mechanism", "PLAIN".into()),
+                ("sasl.jaas.config", plain),
+                ("ssl.truststore.location", tls("trust.jks")),
+                ("ssl.truststore.password", "changeit".into()),
+            ],
+        },
+        Setup {
+            name: "sasl-ssl-scram-256",
+            bootstrap: sec["KAFKA_SASL_SSL_BOOTSTRAP"].clone(),
+            keys: vec![
+                ("security.protocol", "SASL_SSL".into()),
+                ("sasl.mechanism", "SCRAM-SHA-256".into()),
+                ("sasl.jaas.config", scram.clone()),
+                ("ssl.truststore.type", "PKCS12".into()),
+                ("ssl.truststore.location", tls("trust.p12")),
+                ("ssl.truststore.password", "changeit".into()),
+            ],
+        },
+        Setup {
+            name: "sasl-ssl-scram-512",
+            bootstrap: sec["KAFKA_SASL_SSL_BOOTSTRAP"].clone(),
+            keys: vec![
+                ("security.protocol", "SASL_SSL".into()),
+                ("sasl.mechanism", "SCRAM-SHA-512".into()),
+                ("sasl.jaas.config", scram.clone()),
+                ("ssl.truststore.type", "PEM".into()),
+                (
+                    "ssl.truststore.certificates",
+                    std::fs::read_to_string(tls("ca.crt"))
+                        .expect("ca.crt")
+                        .replace('\n', "\\n"),
+                ),
+            ],
+        },
+        Setup {
+            name: "sasl-plaintext-scram-512",
+            bootstrap: sec["KAFKA_SASL_PLAINTEXT_BOOTSTRAP"].clone(),
+            keys: vec![
+                ("security.protocol", "SASL_PLAINTEXT".into()),
+                ("sasl.mechanism", "SCRAM-SHA-512".into()),
+                ("sasl.jaas.config", scram),
+            ],
+        },
+    ]
+}
+
+/// file → topic → file through one standalone worker whose task clients
+/// (and admin client) use `setup`.
+fn run_pipeline(setup: &Setup) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topic = unique(setup.name);
+    create_topic(&topic, 1);
+    let input = dir.path().join("input.txt");
+    let output = dir.path().join("output.txt");
+    let text: String = (0..LINES).map(|i| format!("{}-{i:04}\n", setup.name)).collect();
+    std::fs::write(&input, &text).expect("input");
+    let mut worker = vec![
+        ("bootstrap.servers", setup.bootstrap.clone()),
+        ("offset.storage.file.filename", path(&dir.path().join("offsets"))),
+        ("offset.flush.interval.ms", "200".into()),
+        ("listeners", format!("http://127.0.0.1:{}", free_port())),
+        ("key.converter", "org.apache.kafka.connect.storage.StringConverter".into()),
+        ("value.converter", "org.apache.kafka.connect.storage.StringConverter".into()),
+    ];
+    // As Strimzi writes them: once per client role.
+    let prefixed: Vec<(String, String)> = ["producer.", "consumer.", "admin."]
+        .iter()
+        .flat_map(|p| setup.keys.iter().map(move |(k, v)| (format!("{p}{k}"), v.clone())))
+        .collect();
+    worker.extend(prefixed.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    let worker_file = dir.path().join("worker.properties");
+    write_props(&worker_file, &worker);
+    let source = dir.path().join("source.properties");
+    write_props(
+        &source,
+        &[
+            ("name", format!("{topic}-source")),
+            ("connector.class", "FileStreamSource".into()),
+            ("file", path(&input)),
+            ("topic", topic.clone()),
+        ],
+    );
+    let sink = dir.path().join("sink.properties");
+    write_props(
+        &sink,
+        &[
+            ("name", format!("{topic}-sink")),
+            ("connector.class", "FileStreamSink".into()),
+            ("file", path(&output)),
+            ("topics", topic.clone()),
+        ],
+    );
+    let mut kc = Process::standalone(dir.path(), &[&worker_file, &source, &sink], setup.name);
+    let done = wait_for(Duration::from_secs(60), || {
+        kc.assert_running();
+        count_lines(&output) >= LINES
+    });
+    assert!(
+        done,
+        "{}: {} of {LINES} lines arrived; log:\n{}",
+        setup.name,
+        count_lines(&output),
+        kc.log_tail()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&output).expect("output"),
+        text,
+        "{}",
+        setup.name
+    );
+    assert!(kc.terminate().success(), "{}", setup.name);
+    let log = std::fs::read_to_string(&kc.log).unwrap_or_default();
+    for secret in ["alice-secret", "changeit", "BEGIN CERTIFICATE"] {
+        assert!(
+            !log.contains(secret),
+            "{}: the log shows {secret:?}",
+            setup.name
+        );
+    }
+}
+
+fn path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+#[test]
+fn records_flow_over_every_secure_listener_with_java_style_configs() {
+    let sec = kafka_security();
+    for setup in setups(&sec) {
+        eprintln!("== {}", setup.name);
+        run_pipeline(&setup);
+    }
+}
