@@ -109,28 +109,54 @@ fn setups(sec: &BTreeMap<String, String>) -> Vec<Setup> {
     ]
 }
 
-/// file → topic → file through one standalone worker whose task clients
-/// (and admin client) use `setup`.
-fn run_pipeline(setup: &Setup) {
+/// A standalone worker with a FileStreamSource (file → topic) and a
+/// FileStreamSink (topic → file) whose clients use `setup`.
+struct Pipeline {
+    dir: tempfile::TempDir,
+    topic: String,
+    text: String,
+    output: std::path::PathBuf,
+    port: u16,
+    kc: Process,
+}
+
+fn start_pipeline(setup: &Setup) -> Pipeline {
     let dir = tempfile::tempdir().expect("tempdir");
     let topic = unique(setup.name);
     create_topic(&topic, 1);
     let input = dir.path().join("input.txt");
     let output = dir.path().join("output.txt");
-    let text: String = (0..LINES).map(|i| format!("{}-{i:04}\n", setup.name)).collect();
+    let text: String = (0..LINES)
+        .map(|i| format!("{}-{i:04}\n", setup.name))
+        .collect();
     std::fs::write(&input, &text).expect("input");
+    let port = free_port();
     let mut worker = vec![
         ("bootstrap.servers", setup.bootstrap.clone()),
-        ("offset.storage.file.filename", path(&dir.path().join("offsets"))),
+        (
+            "offset.storage.file.filename",
+            path(&dir.path().join("offsets")),
+        ),
         ("offset.flush.interval.ms", "200".into()),
-        ("listeners", format!("http://127.0.0.1:{}", free_port())),
-        ("key.converter", "org.apache.kafka.connect.storage.StringConverter".into()),
-        ("value.converter", "org.apache.kafka.connect.storage.StringConverter".into()),
+        ("listeners", format!("http://127.0.0.1:{port}")),
+        (
+            "key.converter",
+            "org.apache.kafka.connect.storage.StringConverter".into(),
+        ),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.storage.StringConverter".into(),
+        ),
     ];
     // As Strimzi writes them: once per client role.
     let prefixed: Vec<(String, String)> = ["producer.", "consumer.", "admin."]
         .iter()
-        .flat_map(|p| setup.keys.iter().map(move |(k, v)| (format!("{p}{k}"), v.clone())))
+        .flat_map(|p| {
+            setup
+                .keys
+                .iter()
+                .map(move |(k, v)| (format!("{p}{k}"), v.clone()))
+        })
         .collect();
     worker.extend(prefixed.iter().map(|(k, v)| (k.as_str(), v.clone())));
     let worker_file = dir.path().join("worker.properties");
@@ -155,7 +181,26 @@ fn run_pipeline(setup: &Setup) {
             ("topics", topic.clone()),
         ],
     );
-    let mut kc = Process::standalone(dir.path(), &[&worker_file, &source, &sink], setup.name);
+    let kc = Process::standalone(dir.path(), &[&worker_file, &source, &sink], setup.name);
+    Pipeline {
+        dir,
+        topic,
+        text,
+        output,
+        port,
+        kc,
+    }
+}
+
+/// file → topic → file over `setup`: every line arrives, in order.
+fn run_pipeline(setup: &Setup) {
+    let Pipeline {
+        dir: _dir,
+        text,
+        output,
+        mut kc,
+        ..
+    } = start_pipeline(setup);
     let done = wait_for(Duration::from_secs(60), || {
         kc.assert_running();
         count_lines(&output) >= LINES
@@ -186,6 +231,94 @@ fn run_pipeline(setup: &Setup) {
 
 fn path(p: &Path) -> String {
     p.display().to_string()
+}
+
+/// Both tasks FAILED with a trace that has every one of `want`, and no
+/// secret.
+fn assert_tasks_fail(setup: &Setup, want: &[&str]) {
+    let p = start_pipeline(setup);
+    let api = support::rest::Api::new(p.port);
+    for connector in [format!("{}-source", p.topic), format!("{}-sink", p.topic)] {
+        let status = api.wait(
+            &format!("{}: {connector} FAILED", setup.name),
+            &format!("/connectors/{connector}/status"),
+            |r| r.body["tasks"][0]["state"] == "FAILED",
+        );
+        let trace = status.body["tasks"][0]["trace"].as_str().unwrap_or("");
+        eprintln!("{}: {connector}: {trace}", setup.name);
+        for w in want {
+            assert!(
+                trace.contains(w),
+                "{}: {connector}'s trace lacks {w:?}: {trace}",
+                setup.name
+            );
+        }
+        assert!(!trace.contains("-secret"), "{}: {trace}", setup.name);
+    }
+    drop(p);
+}
+
+#[test]
+fn wrong_credentials_untrusted_certificates_and_acl_denials_fail_tasks_clearly() {
+    let sec = kafka_security();
+    let tls = |f: &str| format!("{}/{f}", sec["KAFKA_TLS_DIR"]);
+    let sasl_ssl = sec["KAFKA_SASL_SSL_BOOTSTRAP"].clone();
+    let trust = || {
+        vec![
+            ("ssl.truststore.type", "PEM".to_string()),
+            ("ssl.truststore.location", tls("ca.crt")),
+        ]
+    };
+    let mut wrong_password = vec![
+        ("security.protocol", "SASL_SSL".to_string()),
+        ("sasl.mechanism", "SCRAM-SHA-512".into()),
+        (
+            "sasl.jaas.config",
+            "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"alice\" password=\"not-alices-secret\";".into(),
+        ),
+    ];
+    wrong_password.extend(trust());
+    assert_tasks_fail(
+        &Setup {
+            name: "wrong-password",
+            bootstrap: sasl_ssl.clone(),
+            keys: wrong_password,
+        },
+        &["Kafka authentication failed", "SCRAM-SHA-512", "localhost:"],
+    );
+    assert_tasks_fail(
+        &Setup {
+            name: "untrusted-ca",
+            bootstrap: sec["KAFKA_SSL_BOOTSTRAP"].clone(),
+            keys: vec![
+                ("security.protocol", "SSL".into()),
+                ("ssl.truststore.type", "PEM".into()),
+                ("ssl.truststore.location", tls("other-ca.crt")),
+                ("ssl.keystore.type", "PEM".into()),
+                ("ssl.keystore.location", tls("client.pem")),
+            ],
+        },
+        &[
+            "TLS with the Kafka broker failed",
+            "certificate verify failed",
+        ],
+    );
+    // bob authenticates but has no ACL: the broker refuses the topic (and
+    // the sink's group).
+    let mut no_acl = vec![
+        ("security.protocol", "SASL_SSL".to_string()),
+        ("sasl.mechanism", "SCRAM-SHA-512".into()),
+        ("sasl.jaas.config", jaas("scram.ScramLoginModule", "bob")),
+    ];
+    no_acl.extend(trust());
+    assert_tasks_fail(
+        &Setup {
+            name: "acl-denied",
+            bootstrap: sasl_ssl,
+            keys: no_acl,
+        },
+        &["authorization failed", "acl-denied-"],
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The task engine: runs source and sink tasks against Kafka, shared by
 //! standalone mode and the worker pods.
 
+pub mod client_failure;
 pub mod connector_config;
 pub mod connector_context;
 pub mod dlq;

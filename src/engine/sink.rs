@@ -46,6 +46,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::client_failure::ClientFailure;
 use super::errors::{
     transform_message, ErrantRecord, ErrorConfig, ErrorHandler, Stage, StageError, Tolerance,
     CONNECT_EXCEPTION,
@@ -79,6 +80,8 @@ pub struct SinkContext {
     task: String,
     events: mpsc::UnboundedSender<RebalanceEvent>,
     stats: ClientStatsHandle,
+    /// Authentication and TLS failures, which fail the task.
+    pub failure: ClientFailure,
     /// Whether the loop runs and can flush before partitions go: off before
     /// it starts and once it ended, so the revocation of `close` is not
     /// left waiting for a loop that will not come.
@@ -93,11 +96,30 @@ impl SinkContext {
                 task,
                 events,
                 stats: ClientStatsHandle::default(),
+                failure: ClientFailure::default(),
                 defer_revokes: AtomicBool::new(false),
             },
             rx,
         )
     }
+}
+
+/// The task's failure for an error the consumer returned: for a failed
+/// authentication or TLS handshake, the reason the client reported
+/// (broker, mechanism, cause) rather than the bare error code.
+async fn consumer_error(
+    failure: ClientFailure,
+    group: &str,
+    e: &rdkafka::error::KafkaError,
+) -> TaskFailure {
+    if ClientFailure::is_fatal(e) {
+        // The error callback and the consumed error come together.
+        if let Ok(reason) = tokio::time::timeout(Duration::from_secs(1), failure.failed()).await {
+            return TaskFailure::new(reason);
+        }
+    }
+    // Kafka's group and topic errors (an ACL denial) do not name them.
+    TaskFailure::new(format!("consumer error (group {group}): {e}"))
 }
 
 fn partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
@@ -111,6 +133,10 @@ impl ClientContext for SinkContext {
     /// librdkafka's statistics: the consumer's `kafka_consumer_*` metrics.
     fn stats_raw(&self, statistics: &[u8]) {
         self.stats.record(statistics);
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.failure.observe(&self.task, &error, reason);
     }
 }
 
@@ -454,10 +480,12 @@ impl SinkTaskRunner {
         let consumer = self.consumer.clone();
         let mut stream = consumer.stream().ready_chunks(MAX_BATCH);
         let mut next_commit = Instant::now() + self.ctx.offset_flush_interval;
+        let failure = consumer.context().failure.clone();
         loop {
             tokio::select! {
                 biased;
                 _ = self.ctx.shutdown.cancelled() => return Ok(()),
+                reason = failure.failed() => return Err(TaskFailure::new(reason)),
                 Some(event) = self.events.recv() => self.on_rebalance(event).await?,
                 _ = tokio::time::sleep_until(next_commit) => {
                     self.commit(CommitMode::Async).await?;
@@ -540,9 +568,14 @@ impl SinkTaskRunner {
         // batches hold few partitions, so a scan beats hashing per record.
         let mut last: Vec<(&str, i32, i64)> = Vec::new();
         for msg in &chunk {
-            let msg = msg
-                .as_ref()
-                .map_err(|e| TaskFailure::new(format!("consumer error: {e}")))?;
+            let msg = match msg.as_ref() {
+                Ok(msg) => msg,
+                Err(e) => {
+                    let failure = self.consumer.context().failure.clone();
+                    let group = format!("connect-{}", self.ctx.id.connector);
+                    return Err(consumer_error(failure, &group, e).await);
+                }
+            };
             // librdkafka's topic name is a C string: read it once per record.
             let topic = msg.topic();
             if let Some(record) = self.convert(msg, topic).await? {

@@ -29,6 +29,7 @@ use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer}
 use rdkafka::ClientContext;
 use tokio::time::Instant;
 
+use super::client_failure::ClientFailure;
 use super::errors::{
     transform_message, ErrantRecord, ErrorConfig, ErrorHandler, Stage, StageError, Tolerance,
     CONNECT_EXCEPTION,
@@ -93,6 +94,8 @@ pub struct AckContext {
     log: bool,
     metrics: Option<Arc<TaskMetrics>>,
     stats: ClientStatsHandle,
+    /// Authentication and TLS failures, which fail the task.
+    pub failure: ClientFailure,
 }
 
 impl AckContext {
@@ -103,6 +106,7 @@ impl AckContext {
             log: errors.log_enable,
             metrics: None,
             stats: ClientStatsHandle::default(),
+            failure: ClientFailure::default(),
         }
     }
 
@@ -117,6 +121,10 @@ impl ClientContext for AckContext {
     /// librdkafka's statistics: the producer's `kafka_producer_*` metrics.
     fn stats_raw(&self, statistics: &[u8]) {
         self.stats.record(statistics);
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.failure.observe(&self.task, &error, reason);
     }
 }
 
@@ -152,7 +160,8 @@ impl ProducerContext for AckContext {
                     m.errors.error();
                 }
                 let mut slot = ack.error.lock().unwrap_or_else(PoisonError::into_inner);
-                slot.get_or_insert_with(|| e.to_string());
+                // The topic, which Kafka's error (e.g. an ACL denial) does not name.
+                slot.get_or_insert_with(|| format!("topic {}: {e}", rdkafka::Message::topic(msg)));
             }
         }
         ack.release(1, self.metrics.as_deref());
@@ -255,11 +264,13 @@ impl SourceTaskRunner {
     async fn run_loop(&mut self) -> Result<(), TaskFailure> {
         let mut last_commit = Instant::now();
         let mut poll_failures = 0u32;
+        let failure = self.producer.context().failure.clone();
         loop {
             let poll_started = crate::metrics::ticks_us();
             let polled = tokio::select! {
                 biased;
                 _ = self.ctx.shutdown.cancelled() => return Ok(()),
+                reason = failure.failed() => return Err(TaskFailure::new(reason)),
                 batch = self.task.poll() => batch,
             };
             let batch = match polled {
