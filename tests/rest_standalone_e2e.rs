@@ -297,8 +297,53 @@ fn connectors_are_managed_through_the_rest_api() {
     assert!(patched.body["config"].get("file").is_none());
     let mut config = patched.body["config"].clone();
     config["file"] = json!(out.display().to_string());
-    let replaced = api.call("PUT", "/connectors/sink/config", Some(config));
+    let replaced = api.call("PUT", "/connectors/sink/config", Some(config.clone()));
     assert_eq!(replaced.status, 200);
+
+    // A secret written literally (here a consumer override's JAAS line) is
+    // never shown; sent back as shown, [hidden] keeps the stored value.
+    let jaas = "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"pw-in-clear\";";
+    config["consumer.override.sasl.jaas.config"] = json!(jaas);
+    let with_secret = api.call("PUT", "/connectors/sink/config", Some(config.clone()));
+    assert_eq!(with_secret.status, 200, "{with_secret:?}");
+    for path in [
+        "/connectors/sink",
+        "/connectors/sink/config",
+        "/connectors/sink/tasks",
+        "/connectors?expand=info",
+    ] {
+        let shown = api.get(path);
+        assert_eq!(shown.status, 200, "{path}: {shown:?}");
+        let text = shown.body.to_string();
+        assert!(
+            !text.contains("pw-in-clear"),
+            "{path} shows the secret: {text}"
+        );
+    }
+    let shown = api.get("/connectors/sink/config").body;
+    assert_eq!(shown["consumer.override.sasl.jaas.config"], "[hidden]");
+    let round_trip = api.call("PUT", "/connectors/sink/config", Some(shown.clone()));
+    assert_eq!(round_trip.status, 200, "{round_trip:?}");
+    let mut unknown = shown;
+    unknown["consumer.override.ssl.key.password"] = json!("[hidden]");
+    let refused = api.call("PUT", "/connectors/sink/config", Some(unknown));
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("consumer.override.ssl.key.password: [hidden] stands for"),
+        "{refused:?}"
+    );
+    config
+        .as_object_mut()
+        .unwrap()
+        .remove("consumer.override.sasl.jaas.config");
+    assert_eq!(
+        api.call("PUT", "/connectors/sink/config", Some(config))
+            .status,
+        200
+    );
 
     // Validation: every bad field has its error.
     let validated = api.call(

@@ -17,9 +17,11 @@ use serde_json::{Map, Value as Json_};
 use tokio_util::sync::CancellationToken;
 
 use super::entities::{
-    ConnectorOffsets, CreateConnectorRequest, ErrorMessage, ServerInfo, WorkerStatus,
+    ConnectorInfo, ConnectorOffsets, CreateConnectorRequest, ErrorMessage, ServerInfo, WorkerStatus,
 };
 use super::{java_bool, logging, plugins, Backend, Health, RestError, REQUEST_TIMEOUT};
+use crate::connect::config::{is_secret_name, HIDDEN};
+use crate::connect::config_provider::has_variable;
 use crate::connect::Props;
 use crate::metrics::Registry;
 
@@ -325,6 +327,50 @@ async fn metrics_text(registry: Arc<Registry>) -> Response {
     ([(header::CONTENT_TYPE, content_type)], text).into_response()
 }
 
+/// A config as the API shows it: a secret written literally (a password,
+/// a JAAS line, a key — not a `${provider:…}` variable) is `[hidden]`.
+/// Java shows them; kconnect keeps them out of every response.
+fn shown(config: Props) -> Props {
+    config
+        .into_iter()
+        .map(|(k, v)| {
+            if is_secret_name(&k) && !has_variable(&v) {
+                (k, HIDDEN.to_owned())
+            } else {
+                (k, v)
+            }
+        })
+        .collect()
+}
+
+fn shown_info(mut info: ConnectorInfo) -> ConnectorInfo {
+    info.config = shown(info.config);
+    info
+}
+
+/// A config sent back as it was shown: `[hidden]` under a secret key
+/// stands for the value the connector has now (so GET, edit, PUT keeps it).
+async fn restore_hidden(b: &Shared, name: &str, config: &mut Props) -> Result<(), RestError> {
+    let hidden: Vec<String> = config
+        .iter()
+        .filter(|(k, v)| v.as_str() == HIDDEN && is_secret_name(k))
+        .map(|(k, _)| k.clone())
+        .collect();
+    if hidden.is_empty() {
+        return Ok(());
+    }
+    let current = b.connector_config(name).await.unwrap_or_default();
+    for key in hidden {
+        let value = current.get(&key).ok_or_else(|| {
+            RestError::bad_request(format!(
+                "{key}: {HIDDEN} stands for the value connector {name} has, and it has none"
+            ))
+        })?;
+        config.insert(key, value.clone());
+    }
+    Ok(())
+}
+
 async fn list_connectors(State(b): State<Shared>, Query(q): Params) -> Response {
     let names = b.connectors().await;
     if param(&q, "expand").is_none() {
@@ -344,7 +390,10 @@ async fn list_connectors(State(b): State<Shared>, Query(q): Params) -> Response 
                     Ok(s) => Ok(Ok(s.to_json(b.plugin_version(&name).await.as_deref()))),
                     Err(e) => Err(e),
                 },
-                "info" => b.connector_info(&name).await.map(serde_json::to_value),
+                "info" => b
+                    .connector_info(&name)
+                    .await
+                    .map(|i| serde_json::to_value(shown_info(i))),
                 other => {
                     tracing::info!(expansion = other, "Ignoring unknown expansion type");
                     continue;
@@ -379,19 +428,20 @@ async fn create_connector(State(b): State<Shared>, body: Bytes) -> Result<Respon
     null_values(&nulls)?;
     let created =
         timed(b.put_connector_config(&name, config, false, request.initial_state)).await?;
-    Ok((StatusCode::CREATED, location(&name), Json(created.result)).into_response())
+    let info = shown_info(created.result);
+    Ok((StatusCode::CREATED, location(&name), Json(info)).into_response())
 }
 
 async fn connector_info(State(b): State<Shared>, Path(name): Path<String>) -> Response {
     match timed(b.connector_info(&name)).await {
-        Ok(i) => Json(i).into_response(),
+        Ok(i) => Json(shown_info(i)).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
 async fn connector_config(State(b): State<Shared>, Path(name): Path<String>) -> Response {
     match timed(b.connector_config(&name)).await {
-        Ok(c) => Json(c).into_response(),
+        Ok(c) => Json(shown(c)).into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -404,11 +454,13 @@ async fn put_connector_config(
     let (mut config, nulls) = string_map(&body)?;
     check_name(&name, &mut config)?;
     null_values(&nulls)?;
+    restore_hidden(&b, &name, &mut config).await?;
     let created = timed(b.put_connector_config(&name, config, true, None)).await?;
+    let info = shown_info(created.result);
     Ok(if created.created {
-        (StatusCode::CREATED, location(&name), Json(created.result)).into_response()
+        (StatusCode::CREATED, location(&name), Json(info)).into_response()
     } else {
-        Json(created.result).into_response()
+        Json(info).into_response()
     })
 }
 
@@ -417,14 +469,15 @@ async fn patch_connector_config(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, RestError> {
-    let (set, nulls) = string_map(&body)?;
+    let (mut set, nulls) = string_map(&body)?;
+    restore_hidden(&b, &name, &mut set).await?;
     let patch: BTreeMap<String, Option<String>> = set
         .into_iter()
         .map(|(k, v)| (k, Some(v)))
         .chain(nulls.into_iter().map(|k| (k, None)))
         .collect();
     let info = timed(b.patch_connector_config(&name, patch)).await?;
-    Ok(Json(info).into_response())
+    Ok(Json(shown_info(info)).into_response())
 }
 
 async fn connector_status(State(b): State<Shared>, Path(name): Path<String>) -> Response {
@@ -436,7 +489,16 @@ async fn connector_status(State(b): State<Shared>, Path(name): Path<String>) -> 
 
 async fn task_configs(State(b): State<Shared>, Path(name): Path<String>) -> Response {
     match timed(b.task_configs(&name)).await {
-        Ok(t) => Json(t).into_response(),
+        Ok(tasks) => Json(
+            tasks
+                .into_iter()
+                .map(|mut t| {
+                    t.config = shown(t.config);
+                    t
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
         Err(e) => e.into_response(),
     }
 }
