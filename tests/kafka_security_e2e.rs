@@ -329,3 +329,174 @@ fn records_flow_over_every_secure_listener_with_java_style_configs() {
         run_pipeline(&setup);
     }
 }
+
+/// A distributed worker (`kconnect worker`) whose own clients (the internal
+/// topics, from the bare keys) and task clients (`producer.*`, …) all use
+/// SASL_SSL with SCRAM-SHA-512 and a JKS truststore: it creates and follows
+/// its topics, publishes task configs and runs the tasks it is assigned.
+/// The test drives it over the PLAINTEXT listener, as the operator would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributed_worker_runs_over_sasl_ssl() {
+    use kconnect::connect::Props;
+    use kconnect::storage::config_topic::{ConfigRecord, ConfigState, TargetState};
+    use kconnect::storage::status_topic::StatusRecord;
+    use kconnect::storage::topic_log::TopicLog;
+
+    let sec = kafka_security();
+    let tls = |f: &str| format!("{}/{f}", sec["KAFKA_TLS_DIR"]);
+    let plaintext = kafka_bootstrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let group = unique("secure-dist");
+    let topics = [
+        format!("{group}-configs"),
+        format!("{group}-offsets"),
+        format!("{group}-status"),
+    ];
+    let security = [
+        ("security.protocol", "SASL_SSL".to_string()),
+        ("sasl.mechanism", "SCRAM-SHA-512".into()),
+        ("sasl.jaas.config", jaas("scram.ScramLoginModule", "alice")),
+        ("ssl.truststore.location", tls("trust.jks")),
+        ("ssl.truststore.password", "changeit".into()),
+    ];
+    let mut props: Vec<(String, String)> = vec![
+        (
+            "bootstrap.servers".into(),
+            sec["KAFKA_SASL_SSL_BOOTSTRAP"].clone(),
+        ),
+        ("group.id".into(), group.clone()),
+        ("config.storage.topic".into(), topics[0].clone()),
+        ("offset.storage.topic".into(), topics[1].clone()),
+        ("status.storage.topic".into(), topics[2].clone()),
+        ("config.storage.replication.factor".into(), "1".into()),
+        ("offset.storage.replication.factor".into(), "1".into()),
+        ("status.storage.replication.factor".into(), "1".into()),
+        ("worker.sync.interval.ms".into(), "100".into()),
+        (
+            "listeners".into(),
+            format!("http://127.0.0.1:{}", free_port()),
+        ),
+    ];
+    for prefix in ["", "producer.", "consumer.", "admin."] {
+        props.extend(
+            security
+                .iter()
+                .map(|(k, v)| (format!("{prefix}{k}"), v.clone())),
+        );
+    }
+    let worker_file = dir.path().join("worker.properties");
+    let pairs: Vec<(&str, String)> = props.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    write_props(&worker_file, &pairs);
+    let worker_file = worker_file.display().to_string();
+    let mut worker = Process::spawn(
+        dir.path(),
+        &[
+            "worker",
+            "--worker-id",
+            "w-0",
+            "--health-listen",
+            "127.0.0.1:0",
+            &worker_file,
+        ],
+        &[],
+        "secure-worker",
+    );
+
+    // The worker made its internal topics over SASL_SSL.
+    let open = |t: &str| TopicLog::open(&plaintext, t, &Props::new()).expect("topic log");
+    let mut ready = false;
+    for _ in 0..200 {
+        worker.assert_running();
+        if open(&topics[2])
+            .read_to_end(Duration::from_secs(5))
+            .await
+            .is_ok()
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        ready,
+        "internal topics never appeared; log:\n{}",
+        worker.log_tail()
+    );
+    let config = open(&topics[0]);
+    let status = open(&topics[2]);
+
+    let data_topic = unique("secure-orders");
+    create_topic(&data_topic, 1);
+    let connector: BTreeMap<String, String> = [
+        ("name", "gen"),
+        ("connector.class", "datagen"),
+        ("tasks.max", "2"),
+        ("topic", data_topic.as_str()),
+        ("count", "100"),
+        ("rate", "0"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for record in [
+        ConfigRecord::Connector {
+            name: "gen".into(),
+            props: Some(connector),
+        },
+        ConfigRecord::TargetState {
+            connector: "gen".into(),
+            state: TargetState::Started,
+        },
+    ] {
+        let (k, v) = record.encode();
+        config.send(&k, v.as_deref()).await.expect("config record");
+    }
+    let assign = |generation: u64, tasks: serde_json::Value| {
+        StatusRecord::Assignment {
+            group: group.clone(),
+            value: Some(serde_json::json!({"generation": generation, "workers": {"w-0": {"connectors": ["gen"], "tasks": tasks}}})),
+        }
+        .encode()
+    };
+    let (k, v) = assign(1, serde_json::json!([]));
+    status.send(&k, v.as_deref()).await.expect("assignment");
+    // Task configs come back through the config topic.
+    let mut reader = open(&topics[0]);
+    let mut state = ConfigState::default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while state.tasks.get("gen").is_none_or(|t| t.len() != 2) {
+        worker.assert_running();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no task configs; log:\n{}",
+            worker.log_tail()
+        );
+        for (k, v) in reader
+            .read_to_end(Duration::from_secs(5))
+            .await
+            .expect("read")
+        {
+            if let Ok(r) = ConfigRecord::decode(&k, v.as_deref()) {
+                state.apply(r);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (k, v) = assign(2, serde_json::json!(["gen-0", "gen-1"]));
+    status.send(&k, v.as_deref()).await.expect("assignment");
+    let arrived = wait_for(Duration::from_secs(60), || {
+        worker.assert_running();
+        read_topic(&data_topic).len() >= 100
+    });
+    assert!(
+        arrived,
+        "100 records over SASL_SSL; log:\n{}",
+        worker.log_tail()
+    );
+    assert!(worker.terminate().success(), "log:\n{}", worker.log_tail());
+    let log = std::fs::read_to_string(&worker.log).unwrap_or_default();
+    assert!(
+        !log.contains("alice-secret") && !log.contains("changeit"),
+        "a secret in the log"
+    );
+}
