@@ -798,6 +798,12 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
             json!({"class": "datagen", "tasksMax": 1, "config": {"topic": "t", "rate": "fast"}}),
             "rate",
         ),
+        (
+            // It would reach the config topic: refused, naming the key.
+            "literal-secret",
+            json!({"class": "datagen", "tasksMax": 1, "config": {"topic": "t", "producer.override.sasl.jaas.config": "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"p\";"}}),
+            "spec.config.producer.override.sasl.jaas.config",
+        ),
     ] {
         connectors
             .create(&pp, &connector_object(&ns, name, spec))

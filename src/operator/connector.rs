@@ -121,6 +121,20 @@ async fn apply(conn: &Connector, ctx: &Context, api: &Api<Connector>) -> Result<
         return Ok(Action::requeue(Duration::from_secs(5)));
     };
     let props = connector_props(conn);
+    // The config goes to the config topic as written: a secret belongs in
+    // a mounted Secret, referred to by a variable resolved on the workers.
+    if let Some(key) = crate::connect::config::literal_secrets(&props).next() {
+        let c = ready(
+            false,
+            "InvalidConfig",
+            format!(
+                "spec.config.{key}: a secret written literally would be stored in the cluster's config topic; put it in a Secret listed in the ConnectCluster's spec.secrets and write ${{file:<mountPath>/<key>}}"
+            ),
+        );
+        let view = rt.view();
+        write_status(conn, ctx, api, c, Some(&view)).await?;
+        return Ok(Action::await_change());
+    }
     let kind = match connector_config::validate(&props) {
         Ok((_, connector)) => connector.kind(),
         Err(e) => {

@@ -37,6 +37,16 @@ pub fn is_secret_name(key: &str) -> bool {
     SUFFIXES.iter().any(|s| key.ends_with(s))
 }
 
+/// Keys of `props` that hold a secret written literally (not a
+/// `${provider:…}` variable): what must not be stored where Connect keeps
+/// configs (the config topic) or shown by the REST API.
+pub fn literal_secrets(props: &Props) -> impl Iterator<Item = &String> {
+    props
+        .iter()
+        .filter(|(k, v)| is_secret_name(k) && !v.is_empty() && !has_variable(v))
+        .map(|(k, _)| k)
+}
+
 thread_local! {
     /// Set inside [`validating_resolved`].
     static RESOLVED: Cell<bool> = const { Cell::new(false) };
@@ -615,6 +625,21 @@ mod tests {
         );
         // Required keys are still required.
         assert_eq!(def().validate(&props_of(&[])).len(), 1);
+    }
+
+    #[test]
+    fn literal_secrets_are_found_and_variables_are_not() {
+        let props = props_of(&[
+            ("connection.password", "s3cr3t"),
+            (
+                "producer.override.sasl.jaas.config",
+                "${file:/s/kafka.properties:jaas}",
+            ),
+            ("consumer.override.ssl.key.password", ""),
+            ("topic", "t"),
+        ]);
+        let keys: Vec<&String> = literal_secrets(&props).collect();
+        assert_eq!(keys, ["connection.password"]);
     }
 
     #[test]
