@@ -98,6 +98,21 @@ fn setups(sec: &BTreeMap<String, String>) -> Vec<Setup> {
             ],
         },
         Setup {
+            // Kafka's unsecured (unsigned) tokens, principal alice.
+            name: "sasl-ssl-oauthbearer",
+            bootstrap: sec["KAFKA_SASL_SSL_BOOTSTRAP"].clone(),
+            keys: vec![
+                ("security.protocol", "SASL_SSL".into()),
+                ("sasl.mechanism", "OAUTHBEARER".into()),
+                (
+                    "sasl.jaas.config",
+                    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"alice\";".into(),
+                ),
+                ("ssl.truststore.type", "PEM".into()),
+                ("ssl.truststore.location", tls("ca.crt")),
+            ],
+        },
+        Setup {
             name: "sasl-plaintext-scram-512",
             bootstrap: sec["KAFKA_SASL_PLAINTEXT_BOOTSTRAP"].clone(),
             keys: vec![

@@ -13,7 +13,8 @@
 #   tests/env/kafka.sh security [STATE_DIR]  print the secure listeners and TLS files (KEY=value lines)
 #
 # Besides PLAINTEXT the broker serves SSL (client certificate required),
-# SASL_SSL and SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), with
+# SASL_SSL and SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, and
+# OAUTHBEARER with Kafka's unsecured test tokens), with
 # StandardAuthorizer: ANONYMOUS (PLAINTEXT), admin, alice and the client
 # certificate's CN=kconnect-client are super users; bob (SCRAM-SHA-512) has
 # no ACL. Users: PLAIN admin/admin-secret, alice/alice-secret; SCRAM alice
@@ -325,7 +326,10 @@ ssl.keystore.location=$state/tls/broker.pem
 ssl.truststore.type=PEM
 ssl.truststore.location=$state/tls/ca.crt
 listener.name.ssl.ssl.client.auth=required
-sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
+# OAUTHBEARER with Kafka's unsecured (unsigned) test tokens
+listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="admin";
+listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="admin";
 listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required $plain_users;
 listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
