@@ -28,7 +28,7 @@ fn jaas(module: &str, user: &str) -> String {
     )
 }
 
-fn setups(sec: &BTreeMap<String, String>) -> Vec<Setup> {
+fn setups(sec: &BTreeMap<String, String>, token_url: &str) -> Vec<Setup> {
     let tls = |f: &str| format!("{}/{f}", sec["KAFKA_TLS_DIR"]);
     let plain = jaas("plain.PlainLoginModule", "alice");
     let scram = jaas("scram.ScramLoginModule", "alice");
@@ -98,18 +98,37 @@ fn setups(sec: &BTreeMap<String, String>) -> Vec<Setup> {
             ],
         },
         Setup {
-            // Kafka's unsecured (unsigned) tokens, principal alice.
-            name: "sasl-ssl-oauthbearer",
+            // OIDC client credentials: a token from the test identity
+            // provider, signed, checked by the broker against its JWKS.
+            name: "sasl-ssl-oauthbearer-oidc",
             bootstrap: sec["KAFKA_SASL_SSL_BOOTSTRAP"].clone(),
             keys: vec![
                 ("security.protocol", "SASL_SSL".into()),
                 ("sasl.mechanism", "OAUTHBEARER".into()),
                 (
+                    "sasl.login.callback.handler.class",
+                    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler".into(),
+                ),
+                ("sasl.oauthbearer.token.endpoint.url", token_url.to_owned()),
+                (
                     "sasl.jaas.config",
-                    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"alice\";".into(),
+                    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId=\"alice\" clientSecret=\"alice-secret\" scope=\"kafka\";".into(),
                 ),
                 ("ssl.truststore.type", "PEM".into()),
                 ("ssl.truststore.location", tls("ca.crt")),
+            ],
+        },
+        Setup {
+            // Kafka's unsecured (unsigned) tokens, principal alice.
+            name: "sasl-plaintext-oauthbearer-unsecured",
+            bootstrap: sec["KAFKA_SASL_PLAINTEXT_BOOTSTRAP"].clone(),
+            keys: vec![
+                ("security.protocol", "SASL_PLAINTEXT".into()),
+                ("sasl.mechanism", "OAUTHBEARER".into()),
+                (
+                    "sasl.jaas.config",
+                    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"alice\";".into(),
+                ),
             ],
         },
         Setup {
@@ -336,13 +355,85 @@ fn wrong_credentials_untrusted_certificates_and_acl_denials_fail_tasks_clearly()
     );
 }
 
+/// base64url without padding, as JWTs use it.
+fn b64url(bytes: &[u8]) -> String {
+    openssl::base64::encode_block(bytes)
+        .replace('+', "-")
+        .replace('/', "_")
+        .trim_end_matches('=')
+        .to_owned()
+}
+
+/// The test identity provider's token endpoint (OAuth client-credentials
+/// grant): every request gets an RS256 JWT for the client, signed with the
+/// key whose JWKS the broker checks tokens against. Returns its URL and
+/// how many tokens it gave out.
+fn token_endpoint(key_pem: &str) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let key = openssl::pkey::PKey::private_key_from_pem(
+        &std::fs::read(key_pem).expect("the identity provider's key"),
+    )
+    .expect("an RSA key");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("token endpoint");
+    let url = format!("http://{}/token", listener.local_addr().expect("address"));
+    let issued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = issued.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Headers and the short form body arrive together.
+            while let Ok(n) = stream.read(&mut buf) {
+                request.extend_from_slice(&buf[..n]);
+                if n == 0 || request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let header = b64url(br#"{"alg":"RS256","typ":"JWT","kid":"kconnect-test"}"#);
+            let claims = b64url(
+                serde_json::json!({"sub": "alice", "iat": now, "exp": now + 3600, "scope": "kafka"})
+                    .to_string()
+                    .as_bytes(),
+            );
+            let signing_input = format!("{header}.{claims}");
+            let mut signer =
+                openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key)
+                    .expect("signer");
+            signer.update(signing_input.as_bytes()).expect("signing");
+            let jwt = format!(
+                "{signing_input}.{}",
+                b64url(&signer.sign_to_vec().expect("signature"))
+            );
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = serde_json::json!({"access_token": jwt, "token_type": "bearer", "expires_in": 3600})
+                .to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, issued)
+}
+
 #[test]
 fn records_flow_over_every_secure_listener_with_java_style_configs() {
     let sec = kafka_security();
-    for setup in setups(&sec) {
+    let (token_url, issued) = token_endpoint(&format!("{}/oauth.key", sec["KAFKA_TLS_DIR"]));
+    for setup in setups(&sec, &token_url) {
         eprintln!("== {}", setup.name);
         run_pipeline(&setup);
     }
+    assert!(
+        issued.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the OIDC clients fetched their tokens from the identity provider"
+    );
 }
 
 /// A distributed worker (`kconnect worker`) whose own clients (the internal

@@ -14,7 +14,8 @@
 #
 # Besides PLAINTEXT the broker serves SSL (client certificate required),
 # SASL_SSL and SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, and
-# OAUTHBEARER with Kafka's unsecured test tokens), with
+# OAUTHBEARER: signed tokens on SASL_SSL, checked against <state>/tls/jwks.json
+# whose key is <state>/tls/oauth.key; Kafka's unsecured ones on SASL_PLAINTEXT), with
 # StandardAuthorizer: ANONYMOUS (PLAINTEXT), admin, alice and the client
 # certificate's CN=kconnect-client are super users; bob (SCRAM-SHA-512) has
 # no ACL. Users: PLAIN admin/admin-secret, alice/alice-secret; SCRAM alice
@@ -297,6 +298,18 @@ make_tls() {
       -storepass changeit >/dev/null 2>&1
     keytool -importcert -noprompt -alias ca -file ca.crt -keystore trust.p12 -storetype PKCS12 \
       -storepass changeit >/dev/null 2>&1
+    # The test identity provider's signing key and its JWKS (file-based,
+    # read by the broker to check OAUTHBEARER tokens on SASL_SSL).
+    openssl genrsa -out oauth.key 2048 2>/dev/null
+    local modulus
+    modulus=$(openssl rsa -in oauth.key -noout -modulus 2>/dev/null | sed 's/^Modulus=//')
+    python3 - "$modulus" >jwks.json <<'PY'
+import base64, json, sys
+n = bytes.fromhex(sys.argv[1])
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+print(json.dumps({"keys": [{"kty": "RSA", "kid": "kconnect-test", "use": "sig", "alg": "RS256",
+                            "n": b64(n), "e": b64((65537).to_bytes(3, "big"))}]}))
+PY
     # A CA nobody trusts, for the untrusted-certificate test.
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=other-ca \
       -keyout other-ca.key -out other-ca.crt 2>/dev/null
@@ -327,8 +340,11 @@ ssl.truststore.type=PEM
 ssl.truststore.location=$state/tls/ca.crt
 listener.name.ssl.ssl.client.auth=required
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
-# OAUTHBEARER with Kafka's unsecured (unsigned) test tokens
-listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="admin";
+# OAUTHBEARER: on SASL_SSL signed tokens (RS256, checked against the test
+# identity provider's JWKS file); on SASL_PLAINTEXT Kafka's unsecured tokens
+listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;
+listener.name.sasl_ssl.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler
+sasl.oauthbearer.jwks.endpoint.url=file://$state/tls/jwks.json
 listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="admin";
 listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required $plain_users;
 listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
@@ -459,6 +475,7 @@ cmd_start() {
   setsid "$JAVA" ${KCONNECT_KAFKA_HEAP:--Xms256m -Xmx512m} \
     -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
     -Djava.awt.headless=true \
+    -Dorg.apache.kafka.sasl.oauthbearer.allowed.urls="file://$state/tls/jwks.json" \
     -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2-broker.properties" \
     -Dkafka.logs.dir="$state" \
     -cp "$(java_cp)" kafka.Kafka "$state/server.properties" \
