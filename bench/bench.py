@@ -225,6 +225,15 @@ class Bench:
             sys.exit(f"kafka.sh start printed no bootstrap: {out!r}")
         self.bootstrap = m.group(1)
         log(f"broker at {self.bootstrap} (state {self.args.state}/kafka)")
+        # Where the measured clients connect; helpers (preload, watch,
+        # topic admin) stay on PLAINTEXT.
+        self.workload = self.bootstrap
+        if self.args.security == "sasl_ssl":
+            sec = dict(line.split("=", 1) for line in
+                       sh("bash", KAFKA_SH, "security", env=env).split() if "=" in line)
+            self.workload = sec["KAFKA_SASL_SSL_BOOTSTRAP"]
+            self.ca = os.path.join(sec["KAFKA_TLS_DIR"], "ca.crt")
+            log(f"measured clients on SASL_SSL (SCRAM-SHA-512) at {self.workload}")
         subprocess.run(["bash", JAVA_SH, "install"], check=True)
 
     def raw(self, *args, **kw):
@@ -246,7 +255,7 @@ class Bench:
         log(f"pre-loading {n} records into {topic}")
         t = time.monotonic()
         subprocess.run([RAW, "source", self.bootstrap, topic, path, "--exit",
-                        *self.rdkafka_producer()], check=True)
+                        *self.rdkafka_producer(measured=False)], check=True)
         got = self.end_offset(topic)
         if got != n:
             sys.exit(f"pre-load of {topic}: end offset {got}, expected {n}")
@@ -254,22 +263,41 @@ class Bench:
 
     # -- configs -----------------------------------------------------------
 
-    def rdkafka_producer(self):
+    def rdkafka_producer(self, measured=True):
         out = []
-        for k, v in {**PRODUCER_COMMON, **PRODUCER_RDKAFKA}.items():
+        security = self.rdkafka_security() if measured else {}
+        for k, v in {**PRODUCER_COMMON, **PRODUCER_RDKAFKA, **security}.items():
             out += ["-X", f"{k}={v}"]
         return out
 
     def rdkafka_consumer(self):
         out = []
-        for k, v in {**CONSUMER_COMMON, **CONSUMER_RDKAFKA}.items():
+        for k, v in {**CONSUMER_COMMON, **CONSUMER_RDKAFKA, **self.rdkafka_security()}.items():
             out += ["-X", f"{k}={v}"]
         return out
+
+    def rdkafka_security(self):
+        """librdkafka's keys for the measured clients (raw)."""
+        if self.args.security != "sasl_ssl":
+            return {}
+        return {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512",
+                "sasl.username": "alice", "sasl.password": "alice-secret",
+                "ssl.ca.location": self.ca}
+
+    def java_security(self):
+        """Java's keys for the measured clients (kconnect and Java Connect
+        read the same worker config)."""
+        if self.args.security != "sasl_ssl":
+            return {}
+        return {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512",
+                "sasl.jaas.config": 'org.apache.kafka.common.security.scram.ScramLoginModule '
+                                    'required username="alice" password="alice-secret";',
+                "ssl.truststore.type": "PEM", "ssl.truststore.location": self.ca}
 
     def worker_props(self, system, run_dir, json_conv):
         conv = JSON if json_conv else STRING
         props = {
-            "bootstrap.servers": self.bootstrap,
+            "bootstrap.servers": self.workload,
             "key.converter": conv,
             "value.converter": conv,
             "key.converter.schemas.enable": "true",
@@ -289,6 +317,8 @@ class Bench:
             consumer.update(CONSUMER_RDKAFKA)
         props.update({f"producer.{k}": v for k, v in producer.items()})
         props.update({f"consumer.{k}": v for k, v in consumer.items()})
+        for prefix in ("", "producer.", "consumer.", "admin."):
+            props.update({f"{prefix}{k}": v for k, v in self.java_security().items()})
         return props
 
     # -- one run -----------------------------------------------------------
@@ -369,7 +399,7 @@ class Bench:
         }
         if json_conv:
             connector.update(TRANSFORMS)
-        raw_args = ["sink", self.bootstrap, topic, name, out, *self.rdkafka_consumer()]
+        raw_args = ["sink", self.workload, topic, name, out, *self.rdkafka_consumer()]
 
         if expect_bytes is not None:
             def progress():
@@ -421,7 +451,7 @@ class Bench:
             "file": path,
             "topic": topic,
         }
-        raw_args = ["source", self.bootstrap, topic, path, *self.rdkafka_producer()]
+        raw_args = ["source", self.workload, topic, path, *self.rdkafka_producer()]
         watch = subprocess.Popen([RAW, "watch", self.bootstrap, topic, str(n)],
                                  stdout=subprocess.PIPE, text=True)
         last = {"end": 0}
@@ -502,6 +532,7 @@ class Bench:
         for system in systems:
             self.run_sink("warmup", system, 0, "bench-warmup", 20000, d, d, False)
         plans = []  # (scenario, systems, runner)
+        sfx = "-sasl-ssl" if a.security == "sasl_ssl" else ""
         for size in a.sizes:
             n = a.large_records if (size >= 1000 and a.large_records) else a.records
             path = os.path.join(self.work, f"data-{size}b-{n}.txt")
@@ -510,12 +541,12 @@ class Bench:
             if "sink" in a.scenarios:
                 topic = f"bench-sink-{size}b-{n}"
                 self.preload(topic, path, n)
-                plans.append((f"sink-{size}b", systems,
-                              lambda s, r, sc=f"sink-{size}b", t=topic, d=data_bytes, n=n:
+                plans.append((f"sink-{size}b{sfx}", systems,
+                              lambda s, r, sc=f"sink-{size}b{sfx}", t=topic, d=data_bytes, n=n:
                               self.run_sink(sc, s, r, t, n, d, d, False)))
             if "source" in a.scenarios:
-                plans.append((f"source-{size}b", systems,
-                              lambda s, r, sc=f"source-{size}b", pth=path, d=data_bytes, n=n:
+                plans.append((f"source-{size}b{sfx}", systems,
+                              lambda s, r, sc=f"source-{size}b{sfx}", pth=path, d=data_bytes, n=n:
                               self.run_source(sc, s, r, pth, n, d)))
         if "transform" in a.scenarios:
             n = a.transform_records or a.records
@@ -687,6 +718,10 @@ def write_report(b):
              f"{mc['java']}, heap `{os.environ.get('KCONNECT_JAVA_HEAP', '-Xms256m -Xmx1g')}`, G1")
     L.append("- broker: Apache Kafka 4.1.2, one KRaft node on loopback (`tests/env/kafka.sh`), "
              "topics with 1 partition, RF 1")
+    if a.security == "sasl_ssl":
+        L.append("- measured clients on the broker's SASL_SSL listener: TLS (RSA 2048 certificate, "
+                 "the CA as PEM) and SCRAM-SHA-512, the same worker config keys for kconnect and "
+                 "Java, librdkafka's keys for raw")
     large = a.large_records or a.records
     L.append(f"- records per run: {a.records:,} for {', '.join(f'{s} B' for s in a.sizes if s < 1000 or not a.large_records)}"
              + (f"; {large:,} for {', '.join(f'{s} B' for s in a.sizes if s >= 1000)}" if a.large_records else "")
@@ -764,6 +799,9 @@ def main():
     p.add_argument("--transform-records", type=int, default=0,
                    help="records of the transform path (default: --records)")
     p.add_argument("--scenarios", default="sink,source,transform")
+    p.add_argument("--security", choices=["plaintext", "sasl_ssl"], default="plaintext",
+                   help="the measured clients' listener: sasl_ssl = TLS + SCRAM-SHA-512 "
+                        "(the test broker's, tests/env/kafka.sh)")
     p.add_argument("--systems", default="kconnect,java,raw",
                    help="of kconnect, baseline (KCONNECT_BENCH_BASELINE), java, raw")
     p.add_argument("--quick", action="store_true", help="100 000 records, 1 run each, no placement bench")
