@@ -556,26 +556,12 @@ fn check_features(props: &Props) -> Result<(), SecurityError> {
     ))
 }
 
-/// The security keys a client config names, for logs (values never).
-pub fn described(props: &Props) -> BTreeSet<&str> {
-    props
-        .keys()
-        .filter(|k| k.starts_with("ssl.") || k.starts_with("sasl.") || *k == SECURITY_PROTOCOL)
-        .map(String::as_str)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::connect::config::props_of as props;
 
     #[test]
     fn this_build_has_tls_scram_and_oidc() {

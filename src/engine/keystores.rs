@@ -187,15 +187,7 @@ fn unprotect_key(encrypted_info: &[u8], password: &str) -> Result<Vec<u8>, Strin
     let (salt, rest) = data.split_at(20);
     let (encrypted, check) = rest.split_at(rest.len() - 20);
     let pw = utf16be(password);
-    let mut key = Vec::with_capacity(encrypted.len());
-    let mut digest = salt.to_vec();
-    for chunk in encrypted.chunks(20) {
-        let mut h = Sha1::new();
-        h.update(&pw);
-        h.update(&digest);
-        digest = h.finish().to_vec();
-        key.extend(chunk.iter().zip(&digest).map(|(c, d)| c ^ d));
-    }
+    let key = key_protector_stream(&pw, salt, encrypted);
     let mut h = Sha1::new();
     h.update(&pw);
     h.update(&key);
@@ -203,6 +195,21 @@ fn unprotect_key(encrypted_info: &[u8], password: &str) -> Result<Vec<u8>, Strin
         return Err("the key password is wrong".into());
     }
     Ok(key)
+}
+
+/// XORs `data` with Sun's `KeyProtector` stream: SHA-1 of the password
+/// and the previous digest, starting from the salt (the same both ways).
+fn key_protector_stream(pw: &[u8], salt: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut digest = salt.to_vec();
+    for chunk in data.chunks(20) {
+        let mut h = Sha1::new();
+        h.update(pw);
+        h.update(&digest);
+        digest = h.finish().to_vec();
+        out.extend(chunk.iter().zip(&digest).map(|(c, d)| c ^ d));
+    }
+    out
 }
 
 /// `EncryptedPrivateKeyInfo ::= SEQUENCE { SEQUENCE { OID, params }, OCTET STRING }`:
@@ -400,15 +407,8 @@ mod tests {
         let password = "changeit";
         let pw = utf16be(password);
         let salt = [7u8; 20];
-        let mut digest = salt.to_vec();
-        let mut encrypted = Vec::new();
-        for chunk in plain.chunks(20) {
-            let mut h = Sha1::new();
-            h.update(&pw);
-            h.update(&digest);
-            digest = h.finish().to_vec();
-            encrypted.extend(chunk.iter().zip(&digest).map(|(c, d)| c ^ d));
-        }
+        let encrypted = key_protector_stream(&pw, &salt, &plain);
+        assert_ne!(encrypted, plain);
         let mut check = Sha1::new();
         check.update(&pw);
         check.update(&plain);
