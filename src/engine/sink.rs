@@ -104,6 +104,22 @@ impl SinkContext {
     }
 }
 
+/// Consumer errors librdkafka recovers from by itself (a lost or refused
+/// connection, a broker that is down for a while).
+fn is_transient(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::Resolve
+                | RDKafkaErrorCode::OperationTimedOut
+                | RDKafkaErrorCode::RequestTimedOut
+                | RDKafkaErrorCode::PartitionEOF
+        )
+    )
+}
+
 /// The task's failure for an error the consumer returned: for a failed
 /// authentication or TLS handshake, the reason the client reported
 /// (broker, mechanism, cause) rather than the bare error code.
@@ -570,6 +586,12 @@ impl SinkTaskRunner {
         for msg in &chunk {
             let msg = match msg.as_ref() {
                 Ok(msg) => msg,
+                // librdkafka reconnects by itself; Java's consumer does not
+                // throw these either.
+                Err(e) if is_transient(e) => {
+                    tracing::warn!(task = %self.ctx.id, error = %e, "Kafka consumer error; the client retries");
+                    continue;
+                }
                 Err(e) => {
                     let failure = self.consumer.context().failure.clone();
                     let group = format!("connect-{}", self.ctx.id.connector);
