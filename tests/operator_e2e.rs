@@ -872,6 +872,46 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
     .await;
     let message = &b.status.as_ref().expect("status").conditions[0].message;
     println!("broken: Ready=False KafkaUnavailable: {message}");
+    // A worker config with a secret in clear would put it in the Pods'
+    // environment: refused, naming the key, and no Pod is made.
+    let mut leaky = cluster_object(&ns, 1);
+    leaky.metadata.name = Some("leaky".into());
+    leaky.spec.config.insert(
+        "producer.sasl.jaas.config".into(),
+        "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"p\";".into(),
+    );
+    clusters
+        .create(&pp, &leaky)
+        .await
+        .expect("creating the leaky cluster");
+    let l = wait_for(
+        &clusters,
+        "leaky",
+        "Ready=False InvalidConfig",
+        Duration::from_secs(30),
+        &operator,
+        |cc| {
+            cc.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && !c.is_true() && c.reason == "InvalidConfig")
+            })
+        },
+    )
+    .await;
+    let message = &l.status.as_ref().expect("status").conditions[0].message;
+    assert!(
+        message.starts_with("spec.config.producer.sasl.jaas.config:"),
+        "{message}"
+    );
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    assert!(
+        pods.get_opt("leaky-worker-0")
+            .await
+            .expect("pods")
+            .is_none(),
+        "no worker Pod for a refused cluster"
+    );
 
     // tasksMax 0 never gets that far: the schema rejects it.
     let rejected = connectors

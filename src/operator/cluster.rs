@@ -150,6 +150,18 @@ async fn apply(
         write_status(cc, api, c, None, &BTreeMap::new()).await?;
         return Ok(Action::await_change());
     }
+    // The worker config goes into the Pods' environment as written.
+    if let Some(key) = crate::connect::config::literal_secrets(&cc.spec.config).next() {
+        let c = cond(
+            false,
+            "InvalidConfig",
+            format!(
+                "spec.config.{key}: a secret written literally would be in every worker Pod's environment; put it in a Secret listed in spec.secrets and write ${{file:<mountPath>/<key>}}"
+            ),
+        );
+        write_status(cc, api, c, None, &worker_pods(cc, ctx)).await?;
+        return Ok(Action::await_change());
+    }
     let rt = match ensure_runtime(cc, ctx).await {
         Ok(rt) => rt,
         Err(message) => {
