@@ -73,6 +73,16 @@ pub enum WorkerError {
     },
 }
 
+impl WorkerError {
+    /// A failure of connector `name`'s configuration (its trace).
+    fn connector(name: &str, message: impl std::fmt::Display) -> WorkerError {
+        WorkerError::Connector {
+            connector: name.to_owned(),
+            message: message.to_string(),
+        }
+    }
+}
+
 pub struct Worker {
     config: WorkerConfig,
     bootstrap: String,
@@ -306,10 +316,7 @@ impl Worker {
         validated: &ValidatedConnector,
         pipeline: Pipeline,
     ) -> Result<(), WorkerError> {
-        let security = |e: SecurityError| WorkerError::Connector {
-            connector: validated.name.clone(),
-            message: e.to_string(),
-        };
+        let security = |e: SecurityError| WorkerError::connector(&validated.name, e);
         let cfg: ClientConfig = with_statistics(
             producer_config(
                 &self.bootstrap,
@@ -395,10 +402,7 @@ impl Worker {
                 &validated.name,
                 ctx.id.task,
             )
-            .map_err(|e| WorkerError::Connector {
-                connector: validated.name.clone(),
-                message: e.to_string(),
-            })?,
+            .map_err(|e| WorkerError::connector(&validated.name, e))?,
         );
         let (context, events) = SinkContext::new(ctx.id.to_string());
         let consumer: SinkConsumer =
