@@ -5,17 +5,24 @@
 //! fails. The task loops here fail too, with librdkafka's reason, which
 //! names the broker, the mechanism and the cause.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use tokio::sync::Notify;
+use tokio::sync::watch;
 
 /// Shared between a client's context (which sees the error) and the task
-/// loop (which fails on it).
-#[derive(Clone, Default)]
+/// loop (which fails on it): the first fatal error's message.
+#[derive(Clone)]
 pub struct ClientFailure {
-    reason: Arc<Mutex<Option<String>>>,
-    notify: Arc<Notify>,
+    reason: Arc<watch::Sender<Option<String>>>,
+}
+
+impl Default for ClientFailure {
+    fn default() -> Self {
+        ClientFailure {
+            reason: Arc::new(watch::Sender::new(None)),
+        }
+    }
 }
 
 impl ClientFailure {
@@ -37,8 +44,10 @@ impl ClientFailure {
             tracing::warn!(task, error = %error, reason, "Kafka client error");
             return;
         }
-        let mut slot = self.reason.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.is_none() {
+        self.reason.send_if_modified(|slot| {
+            if slot.is_some() {
+                return false;
+            }
             let what = match error.rdkafka_error_code() {
                 Some(RDKafkaErrorCode::SSL) => "TLS with the Kafka broker failed",
                 _ => "Kafka authentication failed",
@@ -46,24 +55,22 @@ impl ClientFailure {
             let message = format!("{what}: {reason}");
             tracing::error!(task, "{message}");
             *slot = Some(message);
-            self.notify.notify_waiters();
-            self.notify.notify_one();
-        }
+            true
+        });
     }
 
     /// Waits for a fatal error; its message is the task's trace.
     pub async fn failed(&self) -> String {
-        loop {
-            let notified = self.notify.notified();
-            if let Some(reason) = self
-                .reason
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone()
-            {
-                return reason;
-            }
-            notified.await;
+        let mut rx = self.reason.subscribe();
+        // The sender lives in `self`: the wait ends only with a message.
+        let reason = rx
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|r| r.clone());
+        match reason {
+            Some(reason) => reason,
+            None => std::future::pending().await,
         }
     }
 }
