@@ -640,16 +640,17 @@ impl Standalone {
 
     /// A connector's request through its context.
     async fn on_connector_event(&mut self, event: ConnectorEvent) {
-        let reconfigure = matches!(event, ConnectorEvent::Reconfigure { .. });
-        let name = event.connector().to_owned();
-        let was_started = self.herder.connector(&name).is_some_and(|c| c.is_started());
-        if let Some((name, trace)) = self.herder.on_connector_event(event) {
-            if let Some(conn) = self.connectors.get_mut(&name) {
-                conn.state = State::Failed;
-                conn.trace = Some(trace);
+        match self.herder.on_connector_event(event) {
+            Some(ConnectorEvent::Reconfigure { connector }) => {
+                self.reconfigure(&connector, false).await
             }
-        } else if reconfigure && was_started {
-            self.reconfigure(&name, false).await;
+            Some(ConnectorEvent::Failed { connector, trace }) => {
+                if let Some(conn) = self.connectors.get_mut(&connector) {
+                    conn.state = State::Failed;
+                    conn.trace = Some(trace);
+                }
+            }
+            None => {}
         }
     }
 

@@ -524,8 +524,11 @@ impl DistributedWorker {
     /// A request of a connector instance running here, through its context:
     /// the next sync computes its task configs again, or reports it FAILED.
     async fn on_connector_event(&mut self, event: ConnectorEvent) {
-        if let Some((name, trace)) = self.herder.on_connector_event(event) {
-            self.write_status(StatusKey::Connector(name), State::Failed, Some(trace))
+        // A reconfiguration request is carried out by the next sync.
+        if let Some(ConnectorEvent::Failed { connector, trace }) =
+            self.herder.on_connector_event(event)
+        {
+            self.write_status(StatusKey::Connector(connector), State::Failed, Some(trace))
                 .await;
         }
     }

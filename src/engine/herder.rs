@@ -388,26 +388,27 @@ impl Herder {
         Some(instance.task_configs(&self.worker).await)
     }
 
-    /// A running connector's request through its context. Returns the
-    /// trace of one that raised an error (it is FAILED until restarted);
-    /// one that asked to reconfigure computes its task configs again when
-    /// next asked. Events of runs stopped since are dropped.
-    pub fn on_connector_event(&mut self, event: ConnectorEvent) -> Option<(String, String)> {
+    /// A running connector's request through its context, for the adapter
+    /// to act on: one that asked to reconfigure computes its task configs
+    /// again when next asked; one that raised an error is FAILED until
+    /// restarted (its trace scrubbed). Events of runs stopped since are
+    /// dropped (`None`).
+    pub fn on_connector_event(&mut self, event: ConnectorEvent) -> Option<ConnectorEvent> {
         let instance = self
             .connectors
             .get_mut(event.connector())
             .filter(|c| c.is_started())?;
-        match event {
-            ConnectorEvent::Reconfigure { .. } => {
+        Some(match event {
+            ConnectorEvent::Reconfigure { connector } => {
                 instance.computed = None;
-                None
+                ConnectorEvent::Reconfigure { connector }
             }
             ConnectorEvent::Failed { connector, trace } => {
                 let trace = instance.redactor.redact(&trace);
                 instance.failed = Some(trace.clone());
-                Some((connector, trace))
+                ConnectorEvent::Failed { connector, trace }
             }
-        }
+        })
     }
 
     /// Brings every task in line with `targets` (a task without one is
