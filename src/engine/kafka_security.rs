@@ -137,17 +137,11 @@ fn sasl(props: &mut Props) -> Result<(), SecurityError> {
     let module = parse_jaas(&jaas).map_err(|m| invalid(SASL_JAAS_CONFIG, m))?;
     let mechanism = mechanism.unwrap_or_else(|| "GSSAPI".to_owned());
     props.insert(SASL_MECHANISM.into(), mechanism.clone());
-    let class = module.class.rsplit('.').next().unwrap_or(&module.class);
-    let option = |name: &str| -> Result<String, SecurityError> {
-        module
-            .option(name)
-            .map(str::to_owned)
-            .ok_or_else(|| invalid(SASL_JAAS_CONFIG, format!("{class} needs the option {name}")))
-    };
+    let class = module.short_class();
     match (mechanism.as_str(), class) {
         ("PLAIN", "PlainLoginModule") | ("SCRAM-SHA-256" | "SCRAM-SHA-512", "ScramLoginModule") => {
-            props.insert("sasl.username".into(), option("username")?);
-            props.insert("sasl.password".into(), option("password")?);
+            props.insert("sasl.username".into(), module.required("username")?);
+            props.insert("sasl.password".into(), module.required("password")?);
         }
         ("OAUTHBEARER", "OAuthBearerLoginModule") => oauthbearer(props, &module)?,
         (m, _) => {
@@ -197,20 +191,15 @@ fn oauthbearer(props: &mut Props, module: &JaasModule) -> Result<(), SecurityErr
             "OAUTHBEARER with a login callback handler needs the token endpoint",
         )
     })?;
-    let need = |name: &str| {
-        module.option(name).map(str::to_owned).ok_or_else(|| {
-            invalid(
-                SASL_JAAS_CONFIG,
-                format!("OAuthBearerLoginModule needs the option {name}"),
-            )
-        })
-    };
     props.insert("sasl.oauthbearer.method".into(), "oidc".into());
     props.insert("sasl.oauthbearer.token.endpoint.url".into(), endpoint);
-    props.insert("sasl.oauthbearer.client.id".into(), need("clientId")?);
+    props.insert(
+        "sasl.oauthbearer.client.id".into(),
+        module.required("clientId")?,
+    );
     props.insert(
         "sasl.oauthbearer.client.secret".into(),
-        need("clientSecret")?,
+        module.required("clientSecret")?,
     );
     if let Some(scope) = module.option("scope") {
         props.insert("sasl.oauthbearer.scope".into(), scope.to_owned());
@@ -240,6 +229,21 @@ impl JaasModule {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The class name without its package, e.g. `ScramLoginModule`.
+    pub fn short_class(&self) -> &str {
+        self.class.rsplit('.').next().unwrap_or(&self.class)
+    }
+
+    /// An option the login module cannot do without.
+    fn required(&self, name: &str) -> Result<String, SecurityError> {
+        self.option(name).map(str::to_owned).ok_or_else(|| {
+            invalid(
+                SASL_JAAS_CONFIG,
+                format!("{} needs the option {name}", self.short_class()),
+            )
+        })
     }
 }
 
