@@ -20,8 +20,7 @@ use super::entities::{
     ConnectorInfo, ConnectorOffsets, CreateConnectorRequest, ErrorMessage, ServerInfo, WorkerStatus,
 };
 use super::{java_bool, logging, plugins, Backend, Health, RestError, REQUEST_TIMEOUT};
-use crate::connect::config::{is_secret_name, HIDDEN};
-use crate::connect::config_provider::has_variable;
+use crate::connect::config::{is_literal_secret, is_secret_name, HIDDEN};
 use crate::connect::Props;
 use crate::metrics::Registry;
 
@@ -334,7 +333,7 @@ fn shown(config: Props) -> Props {
     config
         .into_iter()
         .map(|(k, v)| {
-            if is_secret_name(&k) && !has_variable(&v) {
+            if is_literal_secret(&k, &v) {
                 (k, HIDDEN.to_owned())
             } else {
                 (k, v)

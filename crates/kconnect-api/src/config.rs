@@ -43,8 +43,14 @@ pub fn is_secret_name(key: &str) -> bool {
 pub fn literal_secrets(props: &Props) -> impl Iterator<Item = &String> {
     props
         .iter()
-        .filter(|(k, v)| is_secret_name(k) && !v.is_empty() && !has_variable(v))
+        .filter(|(k, v)| !v.is_empty() && is_literal_secret(k, v))
         .map(|(k, _)| k)
+}
+
+/// Whether `key` holds a secret (by its name) written as such rather than
+/// as a `${provider:…}` variable.
+pub fn is_literal_secret(key: &str, value: &str) -> bool {
+    is_secret_name(key) && !has_variable(value)
 }
 
 thread_local! {
