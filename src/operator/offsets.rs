@@ -159,7 +159,7 @@ async fn source(
         .await
         .map_err(|e| format!("reading the offset topic {}: {e}", t.offset_topic))?;
     let current = connector_offsets(records, t.name);
-    let writes: Vec<(String, Option<Vec<u8>>)> = match request {
+    let changes: Vec<(OffsetMap, Option<OffsetMap>)> = match request {
         Request::List => {
             let listed = current
                 .into_iter()
@@ -174,39 +174,28 @@ async fn source(
             if offsets.is_empty() {
                 return Err("The offsets to alter must not be empty".to_owned());
             }
+            if offsets.iter().any(|o| o.partition.is_empty()) {
+                return Err("Source partitions may not be null or empty".to_owned());
+            }
             offsets
                 .iter()
-                .map(|o| {
-                    if o.partition.is_empty() {
-                        return Err("Source partitions may not be null or empty".to_owned());
-                    }
-                    let value = o.offset.as_ref().map(|v| {
-                        serde_json::Value::Object(v.clone())
-                            .to_string()
-                            .into_bytes()
-                    });
-                    Ok((offset_key(t.name, &o.partition), value))
-                })
-                .collect::<Result<_, _>>()?
+                .map(|o| (o.partition.clone(), o.offset.clone()))
+                .collect()
         }
-        Request::Reset => current
-            .iter()
-            .map(|(partition, _)| (offset_key(t.name, partition), None))
-            .collect(),
+        Request::Reset => current.into_iter().map(|(p, _)| (p, None)).collect(),
     };
-    let changes = writes
-        .iter()
-        .filter_map(|(key, value)| {
-            let (_, partition) = parse_offset_key(key)?;
-            let offset = value
-                .as_ref()
-                .and_then(|v| serde_json::from_slice::<OffsetMap>(v).ok());
-            Some((partition, offset))
-        })
-        .collect();
-    connector_says(t, &OffsetChanges::Source(changes)).await?;
-    for (key, value) in &writes {
-        log.send(key, value.as_deref())
+    let changes = OffsetChanges::Source(changes);
+    connector_says(t, &changes).await?;
+    let OffsetChanges::Source(changes) = changes else {
+        unreachable!("built as source changes above")
+    };
+    for (partition, offset) in &changes {
+        let value = offset.as_ref().map(|v| {
+            serde_json::Value::Object(v.clone())
+                .to_string()
+                .into_bytes()
+        });
+        log.send(&offset_key(t.name, partition), value.as_deref())
             .await
             .map_err(|e| format!("writing to the offset topic {}: {e}", t.offset_topic))?;
     }
