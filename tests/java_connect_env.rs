@@ -9,11 +9,10 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::java_connect::{processes_naming, script, state_dir, JavaConnect};
+use support::java_connect::{processes_naming, state_dir, JavaConnect};
 use support::*;
 
 const LINES: usize = 1000;
@@ -44,15 +43,7 @@ fn set<'a>(items: &[&'a str]) -> BTreeSet<&'a str> {
 
 #[test]
 fn java_connect_standalone_file_source_to_sink_and_rest_shape() {
-    let install = Command::new("bash")
-        .arg(script())
-        .arg("install")
-        .status()
-        .expect("running tests/env/connect-java.sh install");
-    assert!(
-        install.success(),
-        "tests/env/connect-java.sh install failed"
-    );
+    support::java_connect::install();
 
     let (_tmp, state) = state_dir("java-connect");
     let topic = unique("java-connect");

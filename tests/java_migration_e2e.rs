@@ -13,7 +13,6 @@ mod support;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kconnect::connect::Props;
@@ -21,7 +20,7 @@ use kconnect::storage::config_topic::{ConfigRecord, ConfigState, TargetState};
 use kconnect::storage::status_topic::{State, StatusRecord, StatusState};
 use kconnect::storage::topic_log::TopicLog;
 use serde_json::{json, Value as Json};
-use support::java_connect::{processes_naming, script, state_dir, JavaConnect};
+use support::java_connect::{processes_naming, state_dir, JavaConnect};
 use support::rest::Api;
 use support::*;
 
@@ -171,15 +170,7 @@ fn error_lines(log: &str) -> Vec<&str> {
 #[test]
 fn java_connect_takes_over_a_group_kconnect_ran_without_errors_loss_or_repeats() {
     let started = Instant::now();
-    let install = Command::new("bash")
-        .arg(script())
-        .arg("install")
-        .status()
-        .expect("running tests/env/connect-java.sh install");
-    assert!(
-        install.success(),
-        "tests/env/connect-java.sh install failed"
-    );
+    support::java_connect::install();
     let (_tmp, state) = state_dir("java-migration");
     let (kc_dir, java_dir) = (state.join("kconnect"), state.join("java"));
     for d in [&kc_dir, &java_dir] {

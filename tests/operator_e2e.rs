@@ -106,6 +106,15 @@ fn ready(c: &Connector) -> Option<(bool, String, String)> {
     Some((r.is_true(), r.reason.clone(), r.message.clone()))
 }
 
+/// Whether a ConnectCluster is `Ready=False` for `reason`.
+fn cluster_not_ready(cc: &ConnectCluster, reason: &str) -> bool {
+    cc.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && !c.is_true() && c.reason == reason)
+    })
+}
+
 fn all_tasks(c: &Connector, state: ConnectState, n: usize) -> bool {
     c.status.as_ref().is_some_and(|s| {
         s.tasks.len() == n
@@ -861,13 +870,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         "Ready=False KafkaUnavailable",
         Duration::from_secs(60),
         &operator,
-        |cc| {
-            cc.status.as_ref().is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && !c.is_true() && c.reason == "KafkaUnavailable")
-            })
-        },
+        |cc| cluster_not_ready(cc, "KafkaUnavailable"),
     )
     .await;
     let message = &b.status.as_ref().expect("status").conditions[0].message;
@@ -890,13 +893,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         "Ready=False InvalidConfig",
         Duration::from_secs(30),
         &operator,
-        |cc| {
-            cc.status.as_ref().is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && !c.is_true() && c.reason == "InvalidConfig")
-            })
-        },
+        |cc| cluster_not_ready(cc, "InvalidConfig"),
     )
     .await;
     let message = &l.status.as_ref().expect("status").conditions[0].message;

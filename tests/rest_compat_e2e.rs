@@ -23,11 +23,10 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
-use support::java_connect::{processes_naming, script, state_dir, JavaConnect};
+use support::java_connect::{processes_naming, state_dir, JavaConnect};
 use support::rest::{states, Api, Reply};
 use support::*;
 
@@ -532,15 +531,7 @@ fn worker_props(path: &Path, port: u16, offsets: &Path, extra: &[(&str, String)]
 #[test]
 fn rest_answers_have_java_connects_statuses_and_shapes() {
     let started = Instant::now();
-    let install = Command::new("bash")
-        .arg(script())
-        .arg("install")
-        .status()
-        .expect("running tests/env/connect-java.sh install");
-    assert!(
-        install.success(),
-        "tests/env/connect-java.sh install failed"
-    );
+    support::java_connect::install();
     let (_tmp, state) = state_dir("rest-compat");
     let (java_dir, kc_dir) = (state.join("java"), state.join("kconnect"));
     for d in [&java_dir, &kc_dir] {

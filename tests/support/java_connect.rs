@@ -12,6 +12,17 @@ pub fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/connect-java.sh")
 }
 
+/// Installs Java Connect's jars (`tests/env/connect-java.sh install`,
+/// cached); a failure fails the test.
+pub fn install() {
+    let status = Command::new("bash")
+        .arg(script())
+        .arg("install")
+        .status()
+        .expect("running tests/env/connect-java.sh install");
+    assert!(status.success(), "tests/env/connect-java.sh install failed");
+}
+
 /// `tests/env/connect-java.sh standalone|distributed …` in the foreground.
 /// The script execs the JVM, so `child` is the JVM itself. SIGTERM, then
 /// SIGKILL, if it is dropped while still running.
