@@ -285,11 +285,16 @@ async fn default_values_apply_and_grant_what_the_operator_needs() {
         &["-n", &other],
     );
     check(false, "list", "leases.coordination.k8s.io", &["-n", &ns]);
-    // Nothing it does not need: no Secrets, ConfigMaps, exec, Pod patches,
-    // deleting Services, RBAC or CRDs.
+    // Secrets only by name (spec.tls and spec.authentication), never
+    // listed or watched.
+    check(true, "get", "secrets", &["-n", &other]);
+    // Nothing it does not need: no Secret lists, ConfigMaps, exec, Pod
+    // patches, deleting Services, RBAC or CRDs.
     for scope in [&["-A"][..], &["-n", &other][..], &["-n", &ns][..]] {
-        for verb in ["get", "list", "watch"] {
+        for verb in ["list", "watch"] {
             check(false, verb, "secrets", scope);
+        }
+        for verb in ["get", "list", "watch"] {
             check(false, verb, "configmaps", scope);
         }
     }
@@ -444,7 +449,7 @@ async fn watch_namespaces_grant_only_those_namespaces() {
             check(watched, verb, "services", &flags);
             check(watched, verb, "events.events.k8s.io", &flags);
         }
-        check(false, "get", "secrets", &flags);
+        check(watched, "get", "secrets", &flags);
         check(false, "list", "secrets", &flags);
         // rbac.workerRestWrites=false: nothing to grant workers with.
         check(false, "create", "connectors.kconnect.dev", &flags);

@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::condition::Condition;
+use super::kafka_security::{ClientTls, KafkaClientAuthentication};
 
 /// Worker configuration keys that get a default derived from the cluster's
 /// namespace and name (see [`ConnectCluster::worker_config`]).
@@ -89,6 +90,10 @@ pub const DEFAULT_REST_PORT: i32 = 8083;
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "!has(self.authentication) || self.authentication.type != 'tls' || has(self.tls)",
+    "message": "authentication type tls needs tls (client certificates are a TLS feature)"
+}]))]
 pub struct ConnectClusterSpec {
     /// Number of worker Pods. Scaling down first moves the tasks off the
     /// Pods that go. Also settable through the scale subresource (kubectl
@@ -104,6 +109,25 @@ pub struct ConnectClusterSpec {
     #[schemars(length(min = 1))]
     pub bootstrap_servers: String,
 
+    /// TLS to the brokers, as in Strimzi's KafkaConnect: the certificate
+    /// authorities to trust. Sets security.protocol, ssl.truststore.* for
+    /// the workers' own clients and for every task's producer, consumer and
+    /// admin client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ClientTls>,
+
+    /// How the workers authenticate to the brokers, as in Strimzi's
+    /// KafkaConnect: a client certificate (tls), SASL SCRAM-SHA-256,
+    /// SCRAM-SHA-512 or PLAIN with a password from a Secret, or OAuth client
+    /// credentials. Applies to the workers' own clients, to every task's
+    /// clients (a connector may still override them with
+    /// producer.override.* and the like, as the worker's
+    /// connector.client.config.override.policy allows) and to the
+    /// operator's own clients. Changing a referenced Secret rolls the
+    /// workers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<KafkaClientAuthentication>,
+
     /// Container image of the worker Pods. Defaults to the image of the
     /// running operator, so workers and operator are always the same
     /// version. Changing it rolls the Pods one at a time.
@@ -118,9 +142,10 @@ pub struct ConnectClusterSpec {
     /// overrides. When absent, group.id defaults to <namespace>.<name> and
     /// the three topics to <namespace>.<name>.configs, .offsets and
     /// .status, so two clusters never share topics by accident. Do not set
-    /// bootstrap.servers here (use bootstrapServers). Secrets do not belong
-    /// here: mount them with secrets or env and refer to them with
-    /// ${file:...} or ${env:...} placeholders.
+    /// bootstrap.servers here (use bootstrapServers), nor, with tls or
+    /// authentication set, the security.protocol, ssl.* and sasl.* keys they
+    /// set. Secrets do not belong here: mount them with secrets or env and
+    /// refer to them with ${file:...}, ${dir:...} or ${env:...} placeholders.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("x-kubernetes-validations" = [{
         "rule": "!('bootstrap.servers' in self)",

@@ -8,6 +8,7 @@
 pub mod condition;
 pub mod connect_cluster;
 pub mod connector;
+pub mod kafka_security;
 pub mod reference;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,10 @@ pub use connect_cluster::{
 pub use connector::{
     cluster_name, AutoRestart, ConnectState, Connector, ConnectorInstanceStatus, ConnectorSpec,
     ConnectorState, ConnectorStatus, TaskStatus, CLUSTER_LABEL,
+};
+pub use kafka_security::{
+    AuthenticationType, CertAndKeySecretSource, CertSecretSource, ClientTls, GenericSecretSource,
+    KafkaClientAuthentication, PasswordSecretSource,
 };
 
 /// API group of the custom resources.

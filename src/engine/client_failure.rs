@@ -7,14 +7,50 @@
 
 use std::sync::Arc;
 
+use rdkafka::client::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use tokio::sync::watch;
+
+/// What kind of unrecoverable error a client met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// SASL: wrong password, unknown user, a rejected token.
+    Authentication,
+    /// TLS: an untrusted certificate, a host name mismatch, a refused
+    /// client certificate.
+    Tls,
+}
+
+impl FailureKind {
+    fn of(error: &KafkaError) -> FailureKind {
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::SSL) => FailureKind::Tls,
+            _ => FailureKind::Authentication,
+        }
+    }
+
+    /// How the failure reads at the start of a trace or condition.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FailureKind::Tls => "TLS with the Kafka broker failed",
+            FailureKind::Authentication => "Kafka authentication failed",
+        }
+    }
+}
+
+/// A fatal client failure: its kind and librdkafka's reason, prefixed by
+/// [`FailureKind::describe`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+}
 
 /// Shared between a client's context (which sees the error) and the task
 /// loop (which fails on it): the first fatal error's message.
 #[derive(Clone)]
 pub struct ClientFailure {
-    reason: Arc<watch::Sender<Option<String>>>,
+    reason: Arc<watch::Sender<Option<Failure>>>,
 }
 
 impl Default for ClientFailure {
@@ -48,19 +84,21 @@ impl ClientFailure {
             if slot.is_some() {
                 return false;
             }
-            let what = match error.rdkafka_error_code() {
-                Some(RDKafkaErrorCode::SSL) => "TLS with the Kafka broker failed",
-                _ => "Kafka authentication failed",
-            };
-            let message = format!("{what}: {reason}");
+            let kind = FailureKind::of(error);
+            let message = format!("{}: {reason}", kind.describe());
             tracing::error!(task, "{message}");
-            *slot = Some(message);
+            *slot = Some(Failure { kind, message });
             true
         });
     }
 
     /// Waits for a fatal error; its message is the task's trace.
     pub async fn failed(&self) -> String {
+        self.failure().await.message
+    }
+
+    /// Waits for a fatal error.
+    pub async fn failure(&self) -> Failure {
         let mut rx = self.reason.subscribe();
         // The sender lives in `self`: the wait ends only with a message.
         let reason = rx
@@ -72,6 +110,29 @@ impl ClientFailure {
             Some(reason) => reason,
             None => std::future::pending().await,
         }
+    }
+}
+
+/// A client context that only watches for fatal errors (admin clients,
+/// the internal topics' clients).
+#[derive(Clone)]
+pub struct FailureContext {
+    pub client: String,
+    pub failure: ClientFailure,
+}
+
+impl FailureContext {
+    pub fn new(client: impl Into<String>) -> FailureContext {
+        FailureContext {
+            client: client.into(),
+            failure: ClientFailure::default(),
+        }
+    }
+}
+
+impl ClientContext for FailureContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.failure.observe(&self.client, &error, reason);
     }
 }
 

@@ -212,6 +212,23 @@ fn oauthbearer(props: &mut Props, module: &JaasModule) -> Result<(), SecurityErr
     if !extensions.is_empty() {
         props.insert("sasl.oauthbearer.extensions".into(), extensions.join(","));
     }
+    // The token endpoint's CA: the login module's own ssl.truststore.*
+    // options (Java's JaasOptionsUtils), PEM only.
+    match module.option("ssl.truststore.type") {
+        None => {}
+        Some(t) if t.eq_ignore_ascii_case("PEM") => {}
+        Some(t) => {
+            return Err(invalid(
+                SASL_JAAS_CONFIG,
+                format!("ssl.truststore.type={t}: the token endpoint's truststore must be PEM"),
+            ))
+        }
+    }
+    if let Some(pem) = module.option("ssl.truststore.certificates") {
+        props.insert("https.ca.pem".into(), pem.to_owned());
+    } else if let Some(path) = module.option("ssl.truststore.location") {
+        props.insert("https.ca.location".into(), path.to_owned());
+    }
     Ok(())
 }
 
@@ -662,6 +679,29 @@ mod tests {
             "logicalCluster=lkc-1,identityPoolId=pool"
         );
         assert!(!p.contains_key("sasl.login.callback.handler.class"));
+        assert!(
+            !p.contains_key("https.ca.pem"),
+            "system CAs for the endpoint"
+        );
+
+        let with_ca = |options: &str| {
+            let mut p = props(&[
+                ("sasl.mechanism", "OAUTHBEARER"),
+                ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
+                ("sasl.login.callback.handler.class", OIDC_HANDLERS[0]),
+                (
+                    "sasl.jaas.config",
+                    &format!("org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId=kc clientSecret=s3 {options};"),
+                ),
+            ]);
+            to_librdkafka(&mut p).map(|_| p)
+        };
+        let p = with_ca("ssl.truststore.type=PEM ssl.truststore.certificates=\"-----BEGIN CERTIFICATE-----\nX\"").unwrap();
+        assert_eq!(p["https.ca.pem"], "-----BEGIN CERTIFICATE-----\nX");
+        let p = with_ca("ssl.truststore.location=/etc/idp/ca.crt").unwrap();
+        assert_eq!(p["https.ca.location"], "/etc/idp/ca.crt");
+        let e = with_ca("ssl.truststore.type=JKS ssl.truststore.location=/x.jks").unwrap_err();
+        assert!(e.to_string().contains("must be PEM"), "{e}");
     }
 
     #[test]

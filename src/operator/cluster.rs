@@ -18,11 +18,14 @@ use kube::ResourceExt;
 use serde_json::json;
 
 use super::cluster_key::ClusterKey;
+use super::kafka_access::{self, AccessError, KafkaAccess};
 use super::pods;
-use super::runtime::{ClusterRuntime, KafkaSettings};
+use super::runtime::{ClusterRuntime, KafkaSettings, RuntimeError};
 use super::{Context, Error, MANAGER};
 use crate::api::condition::{self, Condition, READY};
 use crate::api::{ConnectCluster, ConnectClusterStatus, WorkerStatus, CLUSTER_LABEL};
+use crate::engine::client_failure::FailureKind;
+use crate::storage::topic_log::TopicLogError;
 
 /// Finalizer that stops the cluster's loop and its Pods first (also where
 /// no garbage collector follows ownerReferences).
@@ -97,11 +100,48 @@ fn hash_of(pod: &Pod) -> Option<&str> {
         .map(String::as_str)
 }
 
+/// Why the cluster's loop cannot run: the Ready condition's reason and
+/// message.
+struct NotRunning {
+    reason: &'static str,
+    message: String,
+}
+
+impl NotRunning {
+    fn of(error: RuntimeError) -> NotRunning {
+        let reason = match &error {
+            RuntimeError::Topic(TopicLogError::Access { failure, .. }) => match failure.kind {
+                FailureKind::Authentication => "KafkaAuthenticationFailed",
+                FailureKind::Tls => "KafkaTlsFailed",
+            },
+            RuntimeError::Settings { .. } => "InvalidConfig",
+            RuntimeError::Topic(_) => "KafkaUnavailable",
+        };
+        NotRunning {
+            reason,
+            message: error.to_string(),
+        }
+    }
+
+    /// Retried without growing back-off: the cure is usually a fixed
+    /// Secret, which nothing watches.
+    fn is_credentials(&self) -> bool {
+        matches!(self.reason, "KafkaAuthenticationFailed" | "KafkaTlsFailed")
+    }
+}
+
 /// Starts the cluster's loop, or restarts it when the Kafka settings
-/// changed.
-async fn ensure_runtime(cc: &ConnectCluster, ctx: &Context) -> Result<Arc<ClusterRuntime>, String> {
+/// (including the operator's credentials) changed.
+async fn ensure_runtime(
+    cc: &ConnectCluster,
+    ctx: &Context,
+    kafka: &KafkaAccess,
+) -> Result<Arc<ClusterRuntime>, NotRunning> {
     let key = key_of(cc);
-    let settings = KafkaSettings::of(cc)?;
+    let settings = KafkaSettings::of(cc, kafka).map_err(|message| NotRunning {
+        reason: "InvalidConfig",
+        message,
+    })?;
     if let Some(rt) = ctx.runtime(&key) {
         if rt.settings == settings {
             return Ok(rt);
@@ -118,7 +158,7 @@ async fn ensure_runtime(cc: &ConnectCluster, ctx: &Context) -> Result<Arc<Cluste
         ctx.triggers.clone(),
     )
     .await
-    .map_err(|e| e.to_string())?;
+    .map_err(NotRunning::of)?;
     let rt = Arc::new(rt);
     ctx.runtimes
         .lock()
@@ -162,13 +202,31 @@ async fn apply(
         write_status(cc, api, c, None, &worker_pods(cc, ctx)).await?;
         return Ok(Action::await_change());
     }
-    let rt = match ensure_runtime(cc, ctx).await {
-        Ok(rt) => rt,
-        Err(message) => {
-            let c = cond(false, "KafkaUnavailable", message.clone());
+    // The Secrets of spec.tls and spec.authentication, read on every
+    // reconcile (at least every 30 s): a changed Secret rolls the workers.
+    let secrets = kafka_access::read_secrets(&ctx.client, &ns, &cc.spec).await;
+    let kafka = match secrets.and_then(|s| kafka_access::kafka_access(&cc.spec, &s)) {
+        Ok(kafka) => kafka,
+        Err(e @ AccessError::Api { .. }) => return Err(Error::Kafka(e.to_string())),
+        Err(e) => {
+            let c = cond(false, "InvalidConfig", e.to_string());
             write_status(cc, api, c, None, &worker_pods(cc, ctx)).await?;
+            // A missing Secret may be created later; nothing watches Secrets.
+            return Ok(Action::requeue(Duration::from_secs(10)));
+        }
+    };
+    // Until the operator itself gets in with the credentials, the Pods stay
+    // as they are: a broken Secret never rolls working workers away.
+    let rt = match ensure_runtime(cc, ctx, &kafka).await {
+        Ok(rt) => rt,
+        Err(not_running) => {
+            let c = cond(false, not_running.reason, not_running.message.clone());
+            write_status(cc, api, c, None, &worker_pods(cc, ctx)).await?;
+            if not_running.is_credentials() {
+                return Ok(Action::requeue(Duration::from_secs(5)));
+            }
             // Retried with the error backoff.
-            return Err(Error::Kafka(message));
+            return Err(Error::Kafka(not_running.message));
         }
     };
 
@@ -189,7 +247,7 @@ async fn apply(
         .image
         .clone()
         .unwrap_or_else(|| ctx.config.worker_image.clone());
-    let want_hash = pods::template_hash(cc, &image);
+    let want_hash = pods::template_hash(cc, &image, &kafka);
     let pod_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     let existing = worker_pods(cc, ctx);
     let replicas = cc.spec.replicas.max(0) as u32;
@@ -203,7 +261,7 @@ async fn apply(
             continue;
         }
         rt.undrain(&pod_name);
-        let pod = pods::worker_pod(cc, index, &image);
+        let pod = pods::worker_pod(cc, index, &image, &kafka);
         match pod_api.create(&PostParams::default(), &pod).await {
             Ok(_) => tracing::info!(cluster = %name, pod = %pod_name, "created worker Pod"),
             Err(kube::Error::Api(e)) if e.code == 409 => {} // still terminating

@@ -7,6 +7,8 @@
 //!   status from the status topic, Events; a finalizer removes it.
 //! - [`runtime`]: one loop per cluster that reads the topics, decides which
 //!   workers are live, places tasks and requests restarts.
+//! - [`kafka_access`]: `spec.tls` and `spec.authentication` as worker keys,
+//!   Secret mounts and the operator's own client settings.
 //! - [`pods`]: the worker Pod and Service as the operator builds them.
 //! - [`leader`]: leader election through a Lease, so that two operator
 //!   replicas can run and only one reconciles.
@@ -16,6 +18,7 @@
 pub mod cluster;
 pub mod cluster_key;
 pub mod connector;
+pub mod kafka_access;
 pub mod leader;
 pub mod metrics;
 pub mod offsets;

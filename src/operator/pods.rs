@@ -18,6 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 
+use super::kafka_access::{self, KafkaAccess};
 use crate::api::{ConnectCluster, CLUSTER_LABEL};
 
 /// Environment variable holding the worker properties (Java .properties
@@ -168,8 +169,9 @@ pub fn max_cluster_name_len() -> usize {
 /// characters, and any character its charset cannot map), which no reader
 /// decodes back, and its default charset (windows-1252) does not produce
 /// UTF-8 text.
-pub fn worker_properties(cc: &ConnectCluster) -> String {
+pub fn worker_properties(cc: &ConnectCluster, kafka: &KafkaAccess) -> String {
     let mut config = cc.worker_config();
+    config.extend(kafka.worker_config.clone());
     let port = cc.spec.rest_api.port;
     if port != crate::api::connect_cluster::DEFAULT_REST_PORT {
         // The kubelet expands $(POD_IP) (defined before this variable).
@@ -236,8 +238,8 @@ pub fn owner_references(cc: &ConnectCluster) -> Option<Vec<OwnerReference>> {
 /// [`TEMPLATE_HASH_ANNOTATION`] and (metrics enabled) the Prometheus scrape
 /// annotations, and the [`owner_reference`]. The spec is the same for every
 /// index (see [`template_hash`]).
-pub fn worker_pod(cc: &ConnectCluster, index: u32, image: &str) -> Pod {
-    let template = pod_template(cc, image);
+pub fn worker_pod(cc: &ConnectCluster, index: u32, image: &str, kafka: &KafkaAccess) -> Pod {
+    let template = pod_template(cc, image, kafka);
     let hash = fnv1a_64_hex(&template);
     let mut metadata = template.metadata.unwrap_or_default();
     metadata.name = Some(pod_name(&cc.name_any(), index));
@@ -261,8 +263,8 @@ pub fn worker_pod(cc: &ConnectCluster, index: u32, image: &str) -> Pod {
 /// annotations). Independent of the Pod index and of `spec.replicas`, and
 /// the same in every process (no random seed). A k8s-openapi upgrade that
 /// serializes Pods differently changes it, which rolls the Pods once.
-pub fn template_hash(cc: &ConnectCluster, image: &str) -> String {
-    fnv1a_64_hex(&pod_template(cc, image))
+pub fn template_hash(cc: &ConnectCluster, image: &str, kafka: &KafkaAccess) -> String {
+    fnv1a_64_hex(&pod_template(cc, image, kafka))
 }
 
 fn fnv1a_64_hex(template: &PodTemplateSpec) -> String {
@@ -271,7 +273,7 @@ fn fnv1a_64_hex(template: &PodTemplateSpec) -> String {
 }
 
 /// 64-bit FNV-1a.
-fn fnv1a_64(bytes: &[u8]) -> u64 {
+pub(super) fn fnv1a_64(bytes: &[u8]) -> u64 {
     const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     bytes.iter().fold(OFFSET_BASIS, |hash, &byte| {
@@ -281,7 +283,7 @@ fn fnv1a_64(bytes: &[u8]) -> u64 {
 
 /// What every worker Pod of the cluster shares: labels, annotations
 /// (without the template hash) and the spec.
-fn pod_template(cc: &ConnectCluster, image: &str) -> PodTemplateSpec {
+fn pod_template(cc: &ConnectCluster, image: &str, kafka: &KafkaAccess) -> PodTemplateSpec {
     let spec = &cc.spec;
     let template = spec.template.clone().unwrap_or_default();
     let rest_port = spec.rest_api.port;
@@ -299,6 +301,12 @@ fn pod_template(cc: &ConnectCluster, image: &str) -> PodTemplateSpec {
                 METRICS_PATH.to_owned(),
             ),
         ]);
+    }
+    if let Some(hash) = &kafka.secrets_hash {
+        annotations.insert(
+            kafka_access::SECRETS_HASH_ANNOTATION.to_owned(),
+            hash.clone(),
+        );
     }
 
     let (volumes, volume_mounts): (Vec<Volume>, Vec<VolumeMount>) = spec
@@ -323,13 +331,14 @@ fn pod_template(cc: &ConnectCluster, image: &str) -> PodTemplateSpec {
             };
             (volume, mount)
         })
+        .chain(kafka_access::secret_volumes(spec))
         .unzip();
 
     let container = Container {
         name: WORKER_CONTAINER.to_owned(),
         image: Some(image.to_owned()),
         command: Some(vec!["kconnect".to_owned(), "worker".to_owned()]),
-        env: Some(worker_env(cc)),
+        env: Some(worker_env(cc, kafka)),
         ports: Some(vec![
             container_port(REST_PORT_NAME, rest_port),
             container_port(HEALTH_PORT_NAME, HEALTH_PORT),
@@ -404,7 +413,7 @@ fn pod_template(cc: &ConnectCluster, image: &str) -> PodTemplateSpec {
 /// may share one host network), the worker properties, then `spec.env`
 /// without the [`RESERVED_ENV`] names (later entries win in Kubernetes, so
 /// a user entry could otherwise replace the operator's).
-fn worker_env(cc: &ConnectCluster) -> Vec<EnvVar> {
+fn worker_env(cc: &ConnectCluster, kafka: &KafkaAccess) -> Vec<EnvVar> {
     let field = |name: &str, path: &str| EnvVar {
         name: name.to_owned(),
         value_from: Some(EnvVarSource {
@@ -426,7 +435,7 @@ fn worker_env(cc: &ConnectCluster) -> Vec<EnvVar> {
         field("POD_NAMESPACE", "metadata.namespace"),
         field("POD_IP", "status.podIP"),
         value(HEALTH_LISTEN_ENV, format!("$(POD_IP):{HEALTH_PORT}")),
-        value(WORKER_CONFIG_ENV, worker_properties(cc)),
+        value(WORKER_CONFIG_ENV, worker_properties(cc, kafka)),
     ];
     env.extend(
         cc.spec
@@ -646,7 +655,7 @@ mod tests {
             ("empty".to_owned(), String::new()),
             (String::new(), "empty key".to_owned()),
         ]);
-        let text = worker_properties(&cc);
+        let text = worker_properties(&cc, &KafkaAccess::PLAINTEXT);
         assert!(text.is_ascii(), "{text}");
         assert!(
             !text
@@ -665,7 +674,7 @@ mod tests {
             "org.apache.kafka.connect.storage.StringConverter".to_owned(),
         )]);
         assert_eq!(
-            worker_properties(&cc),
+            worker_properties(&cc, &KafkaAccess::PLAINTEXT),
             "bootstrap.servers=kafka\\:9092\n\
              config.storage.topic=team-a.main.configs\n\
              group.id=team-a.main\n\
@@ -700,7 +709,7 @@ mod tests {
             ]),
             ..PodTemplate::default()
         });
-        let pod = worker_pod(&cc, 2, IMAGE);
+        let pod = worker_pod(&cc, 2, IMAGE, &KafkaAccess::PLAINTEXT);
         let meta = &pod.metadata;
         assert_eq!(meta.name.as_deref(), Some("main-worker-2"));
         assert_eq!(meta.namespace.as_deref(), Some("team-a"));
@@ -715,7 +724,7 @@ mod tests {
         assert_eq!(annotations["owner"], "team-a");
         assert_eq!(
             annotations[TEMPLATE_HASH_ANNOTATION],
-            template_hash(&cc, IMAGE)
+            template_hash(&cc, IMAGE, &KafkaAccess::PLAINTEXT)
         );
         assert_eq!(annotations[PROMETHEUS_SCRAPE_ANNOTATION], "true");
         assert_eq!(annotations[PROMETHEUS_PORT_ANNOTATION], "8083");
@@ -736,7 +745,7 @@ mod tests {
     fn no_metrics_annotations_when_metrics_are_off() {
         let mut cc = cluster();
         cc.spec.metrics.enabled = false;
-        let pod = worker_pod(&cc, 0, IMAGE);
+        let pod = worker_pod(&cc, 0, IMAGE, &KafkaAccess::PLAINTEXT);
         let annotations = pod.metadata.annotations.unwrap();
         assert_eq!(
             annotations.keys().collect::<Vec<_>>(),
@@ -749,7 +758,12 @@ mod tests {
         let mut cc = cluster();
         cc.metadata.uid = None;
         assert_eq!(owner_reference(&cc), None);
-        assert_eq!(worker_pod(&cc, 0, IMAGE).metadata.owner_references, None);
+        assert_eq!(
+            worker_pod(&cc, 0, IMAGE, &KafkaAccess::PLAINTEXT)
+                .metadata
+                .owner_references,
+            None
+        );
     }
 
     #[test]
@@ -773,7 +787,7 @@ mod tests {
                 ..EnvVar::default()
             },
         ];
-        let pod = worker_pod(&cc, 0, IMAGE);
+        let pod = worker_pod(&cc, 0, IMAGE, &KafkaAccess::PLAINTEXT);
         let spec = pod.spec.as_ref().unwrap();
         assert_eq!(spec.restart_policy.as_deref(), Some("Always"));
         assert_eq!(spec.containers.len(), 1);
@@ -816,7 +830,7 @@ mod tests {
             Some("$(POD_IP):8084")
         );
         let config = env_value(&pod, WORKER_CONFIG_ENV).value.as_deref().unwrap();
-        assert_eq!(config, worker_properties(&cc));
+        assert_eq!(config, worker_properties(&cc, &KafkaAccess::PLAINTEXT));
         // A REST port other than 8083 becomes the listener on the Pod's IP
         // (the kubelet expands $(POD_IP)).
         let mut expected = cc.worker_config();
@@ -824,7 +838,8 @@ mod tests {
         assert_eq!(read_properties(config), expected);
         cc.spec.rest_api.writes = true;
         assert_eq!(
-            read_properties(&worker_properties(&cc)).get("kconnect.rest.writes"),
+            read_properties(&worker_properties(&cc, &KafkaAccess::PLAINTEXT))
+                .get("kconnect.rest.writes"),
             Some(&"true".to_owned())
         );
 
@@ -860,7 +875,7 @@ mod tests {
     #[test]
     fn pod_scheduling_and_defaults() {
         let cc = cluster();
-        let pod = worker_pod(&cc, 0, IMAGE);
+        let pod = worker_pod(&cc, 0, IMAGE, &KafkaAccess::PLAINTEXT);
         let spec = pod.spec.unwrap();
         assert_eq!(spec.termination_grace_period_seconds, Some(30));
         assert_eq!(spec.automount_service_account_token, Some(false));
@@ -885,7 +900,9 @@ mod tests {
         }))
         .unwrap();
         cc.spec.template = Some(template.clone());
-        let spec = worker_pod(&cc, 0, IMAGE).spec.unwrap();
+        let spec = worker_pod(&cc, 0, IMAGE, &KafkaAccess::PLAINTEXT)
+            .spec
+            .unwrap();
         assert_eq!(spec.affinity, template.affinity);
         assert_eq!(spec.tolerations, Some(template.tolerations));
         assert_eq!(spec.node_selector, Some(template.node_selector));
@@ -909,7 +926,7 @@ mod tests {
                 mount_path: Some("/var/run/db".to_owned()),
             },
         ];
-        let pod = worker_pod(&cc, 0, IMAGE);
+        let pod = worker_pod(&cc, 0, IMAGE, &KafkaAccess::PLAINTEXT);
         let volumes = pod.spec.as_ref().unwrap().volumes.as_ref().unwrap();
         let volumes: Vec<_> = volumes
             .iter()
@@ -938,8 +955,8 @@ mod tests {
     #[test]
     fn pods_differ_only_in_name() {
         let cc = cluster();
-        let mut a = worker_pod(&cc, 0, IMAGE);
-        let b = worker_pod(&cc, 7, IMAGE);
+        let mut a = worker_pod(&cc, 0, IMAGE, &KafkaAccess::PLAINTEXT);
+        let b = worker_pod(&cc, 7, IMAGE, &KafkaAccess::PLAINTEXT);
         assert_ne!(a.metadata.name, b.metadata.name);
         a.metadata.name = b.metadata.name.clone();
         assert_eq!(a, b);
@@ -948,16 +965,27 @@ mod tests {
     #[test]
     fn template_hash_follows_what_rolls_pods() {
         let base = cluster();
-        let hash = template_hash(&base, IMAGE);
+        let hash = template_hash(&base, IMAGE, &KafkaAccess::PLAINTEXT);
         assert_eq!(hash.len(), 16);
         assert!(hash.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_eq!(template_hash(&base.clone(), IMAGE), hash);
+        assert_eq!(
+            template_hash(&base.clone(), IMAGE, &KafkaAccess::PLAINTEXT),
+            hash
+        );
 
         let mut scaled = base.clone();
         scaled.spec.replicas = 5;
-        assert_eq!(template_hash(&scaled, IMAGE), hash, "replicas");
+        assert_eq!(
+            template_hash(&scaled, IMAGE, &KafkaAccess::PLAINTEXT),
+            hash,
+            "replicas"
+        );
 
-        assert_ne!(template_hash(&base, "kconnect:0.2.0"), hash, "image");
+        assert_ne!(
+            template_hash(&base, "kconnect:0.2.0", &KafkaAccess::PLAINTEXT),
+            hash,
+            "image"
+        );
 
         let changes: [(&str, Change); 8] = [
             ("env", |cc| {
@@ -1003,7 +1031,11 @@ mod tests {
         for (what, change) in changes {
             let mut cc = base.clone();
             change(&mut cc);
-            assert_ne!(template_hash(&cc, IMAGE), hash, "{what}");
+            assert_ne!(
+                template_hash(&cc, IMAGE, &KafkaAccess::PLAINTEXT),
+                hash,
+                "{what}"
+            );
         }
     }
 
@@ -1014,9 +1046,9 @@ mod tests {
         assert_eq!(fnv1a_64(b"a"), 0xaf63_dc4c_8601_ec8c);
         assert_eq!(fnv1a_64(b"foobar"), 0x8594_4171_f739_67e8);
         let cc = cluster();
-        let json = serde_json::to_vec(&pod_template(&cc, IMAGE)).unwrap();
+        let json = serde_json::to_vec(&pod_template(&cc, IMAGE, &KafkaAccess::PLAINTEXT)).unwrap();
         assert_eq!(
-            template_hash(&cc, IMAGE),
+            template_hash(&cc, IMAGE, &KafkaAccess::PLAINTEXT),
             format!("{:016x}", fnv1a_64(&json))
         );
     }
@@ -1036,7 +1068,10 @@ mod tests {
         assert_eq!(spec.type_.as_deref(), Some("ClusterIP"));
         let selector = spec.selector.unwrap();
         assert_eq!(selector, selector_labels(&cc));
-        let pod_labels = worker_pod(&cc, 0, IMAGE).metadata.labels.unwrap();
+        let pod_labels = worker_pod(&cc, 0, IMAGE, &KafkaAccess::PLAINTEXT)
+            .metadata
+            .labels
+            .unwrap();
         for (key, value) in &selector {
             assert_eq!(pod_labels.get(key), Some(value), "{key}");
         }

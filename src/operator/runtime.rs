@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::cluster_key::ClusterKey;
+use super::kafka_access::KafkaAccess;
 use crate::api::{ConnectCluster, Connector, CLUSTER_LABEL};
 use crate::connect::Props;
 use crate::placement::{self, Assignment, AssignmentRecord, WorkerId};
@@ -67,18 +68,32 @@ impl Default for Timings {
     }
 }
 
-/// Where a cluster's state lives in Kafka, from its worker configuration.
+/// Where a cluster's state lives in Kafka, from its worker configuration,
+/// and how the operator's clients reach it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KafkaSettings {
     pub bootstrap: String,
     pub group: String,
     pub topics: [TopicSpec; 3],
+    pub client: ClientSecurity,
+}
+
+/// The operator's client security settings (Java keys, Secret values
+/// filled in). `Debug` shows the keys only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ClientSecurity(pub Props);
+
+impl std::fmt::Debug for ClientSecurity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 impl KafkaSettings {
     /// From the cluster's worker configuration, with Java's defaults for
-    /// partitions and replication factors.
-    pub fn of(cc: &ConnectCluster) -> Result<KafkaSettings, String> {
+    /// partitions and replication factors, and the operator's client
+    /// settings of `kafka`.
+    pub fn of(cc: &ConnectCluster, kafka: &KafkaAccess) -> Result<KafkaSettings, String> {
         let config = cc.worker_config();
         let get = |k: &str| config.get(k).cloned().unwrap_or_default();
         let int = |k: &str, default: i32| -> Result<i32, String> {
@@ -114,6 +129,7 @@ impl KafkaSettings {
                     replication_factor: int("status.storage.replication.factor", 3)?,
                 },
             ],
+            client: ClientSecurity(kafka.operator_client().clone()),
         })
     }
 }
@@ -268,7 +284,13 @@ impl ClusterRuntime {
         timings: Timings,
         triggers: Triggers,
     ) -> Result<ClusterRuntime, RuntimeError> {
-        let client = Props::new();
+        let client =
+            crate::engine::kafka::worker_client_settings(&settings.client.0).map_err(|e| {
+                RuntimeError::Settings {
+                    cluster: key.clone(),
+                    message: e.to_string(),
+                }
+            })?;
         for spec in &settings.topics {
             TopicLog::ensure_topic(&settings.bootstrap, &client, spec).await?;
         }

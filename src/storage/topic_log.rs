@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
@@ -15,6 +14,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::connect::Props;
+use crate::engine::client_failure::{Failure, FailureContext};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TopicLogError {
@@ -24,6 +24,13 @@ pub enum TopicLogError {
         action: &'static str,
         #[source]
         source: KafkaError,
+    },
+    /// The client cannot authenticate or cannot establish TLS.
+    #[error("topic {topic}: {action}: {}", failure.message)]
+    Access {
+        topic: String,
+        action: &'static str,
+        failure: Failure,
     },
     #[error("topic {topic}: reading to the end took longer than {timeout:?}")]
     Timeout { topic: String, timeout: Duration },
@@ -107,8 +114,10 @@ impl TopicLog {
         for (k, v) in client {
             cfg.set(k, v);
         }
-        let admin: AdminClient<DefaultClientContext> = cfg
-            .create()
+        let context = FailureContext::new(format!("admin of {}", spec.name));
+        let failure = context.failure.clone();
+        let admin: AdminClient<FailureContext> = cfg
+            .create_with_context(context)
             .map_err(kafka_err(&spec.name, "creating the admin client"))?;
         let topic = NewTopic::new(
             &spec.name,
@@ -116,16 +125,24 @@ impl TopicLog {
             TopicReplication::Fixed(spec.replication_factor),
         )
         .set("cleanup.policy", "compact");
-        let results = admin
-            .create_topics(
-                [&topic],
-                &AdminOptions::new()
-                    .operation_timeout(Some(Duration::from_secs(30)))
-                    // An unreachable broker fails in seconds, not minutes.
-                    .request_timeout(Some(Duration::from_secs(15))),
-            )
-            .await
-            .map_err(kafka_err(&spec.name, "creating the topic"))?;
+        let options = AdminOptions::new()
+            .operation_timeout(Some(Duration::from_secs(30)))
+            // An unreachable broker fails in seconds, not minutes.
+            .request_timeout(Some(Duration::from_secs(15)));
+        // librdkafka retries a failed login until the timeout; the
+        // context hears of it at once, with the reason.
+        let results = tokio::select! {
+            results = admin.create_topics([&topic], &options) => {
+                results.map_err(kafka_err(&spec.name, "creating the topic"))?
+            }
+            failure = failure.failure() => {
+                return Err(TopicLogError::Access {
+                    topic: spec.name.clone(),
+                    action: "creating the topic",
+                    failure,
+                });
+            }
+        };
         for r in results {
             match r {
                 Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}

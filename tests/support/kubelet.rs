@@ -7,6 +7,10 @@
 //!   the container's command, args and env (downward-API `fieldRef`s, Secret
 //!   and ConfigMap keys filled in). A container whose command is `kconnect`
 //!   (or that has no command) runs the `kconnect` binary under test.
+//! - Secret volumes: the Secret's keys are written as files into the Pod's
+//!   folder and bind-mounted at the container's mount paths in a mount
+//!   namespace of the process's own (`unshare --mount`), so the paths the
+//!   Pod spec names are real and Pods never see each other's files.
 //! - Reports `phase`, `containerStatuses` and the `Ready` condition; ready
 //!   once the readiness probe (HTTP GET or TCP) answers, or at start without
 //!   one.
@@ -289,6 +293,52 @@ async fn finish_deletion(pods: Api<Pod>, name: String, h: PodHandle, grace: u64,
 
 /// The service account whose token the Pod gets: its
 /// `serviceAccountName` when `automountServiceAccountToken` is not false.
+/// The container's Secret volumes, written under `workdir/volumes/<name>`:
+/// (folder, mount path) pairs.
+async fn secret_volumes(
+    client: &Client,
+    pod: &Pod,
+    container: &Container,
+    workdir: &std::path::Path,
+) -> Vec<(PathBuf, String)> {
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let secrets = Api::<Secret>::namespaced(client.clone(), &ns);
+    let volumes = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.clone())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for mount in container.volume_mounts.iter().flatten() {
+        let Some(source) = volumes
+            .iter()
+            .find(|v| v.name == mount.name)
+            .and_then(|v| v.secret.as_ref())
+        else {
+            continue;
+        };
+        let name = source.secret_name.clone().unwrap_or_default();
+        let data = match secrets.get(&name).await {
+            Ok(secret) => secret.data.unwrap_or_default(),
+            Err(e) => {
+                eprintln!(
+                    "[kubelet] {ns}/{}: Secret {name}: {e}",
+                    pod.metadata.name.clone().unwrap_or_default()
+                );
+                Default::default()
+            }
+        };
+        let dir = workdir.join("volumes").join(&mount.name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a volume folder");
+        for (key, value) in data {
+            std::fs::write(dir.join(key), value.0).expect("a volume file");
+        }
+        out.push((dir, mount.mount_path.clone()));
+    }
+    out
+}
+
 fn mounted_service_account(pod: &Pod) -> Option<String> {
     let spec = pod.spec.as_ref()?;
     if spec.automount_service_account_token == Some(false) {
@@ -433,7 +483,34 @@ async fn run_pod(client: Client, pods: Api<Pod>, pod: Pod, h: PodHandle, log_dir
             eprintln!("[kubelet] {ns}/{name}: no token for its service account");
         }
     }
-    let (program, args) = command_line(&container, &env);
+    let (mut program, mut args) = command_line(&container, &env);
+    let mounts = secret_volumes(&client, &pod, &container, &workdir).await;
+    if !mounts.is_empty() {
+        // unshare and sh exec in turn: the Pod's process keeps one pid.
+        let script: Vec<String> = mounts
+            .iter()
+            .map(|(from, to)| {
+                format!(
+                    "mkdir -p '{to}' && mount --bind '{}' '{to}'",
+                    from.display()
+                )
+            })
+            .chain(["exec \"$@\"".to_owned()])
+            .collect();
+        let mut wrapped = vec![
+            "--mount".to_owned(),
+            "--propagation".to_owned(),
+            "private".to_owned(),
+            "sh".to_owned(),
+            "-c".to_owned(),
+            script.join(" && "),
+            "sh".to_owned(),
+            program,
+        ];
+        wrapped.extend(args);
+        program = "unshare".to_owned();
+        args = wrapped;
+    }
     let started_at = now();
     let mut restarts: i32 = 0;
     let mut last_state = json!({});

@@ -108,6 +108,12 @@ ConfigMaps, no pod exec; worker Pods are created and deleted, never patched.
 - apiGroups: [""]
   resources: ["services"]
   verbs: ["get", "list", "watch", "create", "patch"]
+# Secrets named by a ConnectCluster's spec.tls and spec.authentication: read
+# by name for the operator's own Kafka clients and the hash that rolls the
+# workers when they change. Only get: never listed or watched.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
 # Events about ConnectClusters and Connectors.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
