@@ -99,6 +99,20 @@ enum Command {
         /// (doubles per restart, up to 5 minutes).
         #[arg(long, default_value_t = 2_000)]
         restart_backoff_ms: u64,
+        /// Whether ConnectClusters that do not say get a NetworkPolicy
+        /// admitting only their workers, the operator and the listed peers
+        /// to the REST port (spec.restApi.networkPolicy.enabled).
+        #[arg(long, env = "KCONNECT_NETWORK_POLICIES", default_value_t = true, action = clap::ArgAction::Set)]
+        network_policies: bool,
+        /// Labels of the operator's own Pods, as key=value pairs separated by
+        /// commas: the NetworkPolicies admit Pods with these labels in any
+        /// namespace.
+        #[arg(
+            long,
+            env = "KCONNECT_OPERATOR_POD_LABELS",
+            default_value = "app.kubernetes.io/name=kconnect,app.kubernetes.io/component=operator"
+        )]
+        operator_pod_labels: String,
     },
     /// Print the CustomResourceDefinitions (ConnectCluster, Connector) as YAML.
     Crd {
@@ -203,7 +217,17 @@ async fn run(command: Command) -> ExitCode {
             sync_interval_ms,
             heartbeat_timeout_ms,
             restart_backoff_ms,
+            network_policies,
+            operator_pod_labels,
         } => {
+            let operator_pod_labels =
+                match kconnect::operator::network_policy::parse_labels(&operator_pod_labels) {
+                    Ok(labels) => labels,
+                    Err(e) => {
+                        eprintln!("error: --operator-pod-labels: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
             let client = match kube::Client::try_default().await {
                 Ok(c) => c,
                 Err(e) => {
@@ -231,6 +255,8 @@ async fn run(command: Command) -> ExitCode {
                 lease_namespace,
                 lease_name,
                 timings,
+                network_policies,
+                operator_pod_labels,
             };
             let stop = tokio_util::sync::CancellationToken::new();
             let on_signal = stop.clone();

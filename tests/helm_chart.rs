@@ -158,6 +158,24 @@ async fn default_values_apply_and_grant_what_the_operator_needs() {
     );
     assert!(args.contains(&format!("--lease-name={full}")), "{args:?}");
     assert!(
+        args.contains(&"--network-policies=true".to_owned()),
+        "{args:?}"
+    );
+    // The NetworkPolicies admit exactly the operator's own Pods.
+    let labels = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--operator-pod-labels="))
+        .expect("--operator-pod-labels");
+    let labels = kconnect::operator::network_policy::parse_labels(labels).expect("label list");
+    let pod_labels = &dep["spec"]["template"]["metadata"]["labels"];
+    for (k, v) in &labels {
+        assert_eq!(
+            pod_labels[k.as_str()].as_str(),
+            Some(v.as_str()),
+            "{k} on the operator Pod"
+        );
+    }
+    assert!(
         args.contains(&format!(
             "--worker-image=ghcr.io/kconnect/kconnect:{version}"
         )),
@@ -263,6 +281,20 @@ async fn default_values_apply_and_grant_what_the_operator_needs() {
     for verb in ["get", "list", "watch", "create", "patch"] {
         check(true, verb, "services", &["-n", &other]);
     }
+    for verb in ["get", "create", "patch", "delete"] {
+        check(
+            true,
+            verb,
+            "networkpolicies.networking.k8s.io",
+            &["-n", &other],
+        );
+    }
+    check(
+        false,
+        "list",
+        "networkpolicies.networking.k8s.io",
+        &["-n", &other],
+    );
     for verb in ["create", "patch"] {
         check(true, verb, "events.events.k8s.io", &["-n", &other]);
     }
@@ -450,6 +482,12 @@ async fn watch_namespaces_grant_only_those_namespaces() {
             check(watched, verb, "events.events.k8s.io", &flags);
         }
         check(watched, "get", "secrets", &flags);
+        check(
+            watched,
+            "patch",
+            "networkpolicies.networking.k8s.io",
+            &flags,
+        );
         check(false, "list", "secrets", &flags);
         // rbac.workerRestWrites=false: nothing to grant workers with.
         check(false, "create", "connectors.kconnect.dev", &flags);

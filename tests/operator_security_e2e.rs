@@ -18,6 +18,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::ByteString;
 use kconnect::api::{ConnectCluster, ConnectState, Connector, CLUSTER_LABEL};
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -288,7 +289,11 @@ async fn a_connect_cluster_on_scram_over_tls_from_secrets() {
         !env.contains("alice-secret") && !env.contains("BEGIN CERTIFICATE"),
         "{env}"
     );
-    assert!(env.contains("${kconnectdir:/etc/kconnect/kafka/connect-user:password}"));
+    // (Java properties text: the colons are escaped.)
+    assert!(
+        env.contains("${kconnectdir\\\\:/etc/kconnect/kafka/connect-user\\\\:password}"),
+        "{env}"
+    );
     let first_hash = template_hash(&pod);
     let first_uid = pod.uid();
 
@@ -382,6 +387,31 @@ async fn a_connect_cluster_on_scram_over_tls_from_secrets() {
         Duration::from_secs(120),
         || lines() >= 300,
     );
+    // --- The REST port's NetworkPolicy (on by default), and off again.
+    let policies: Api<NetworkPolicy> = Api::namespaced(client.clone(), &ns);
+    let policy = policies
+        .get("secure-connect-api")
+        .await
+        .expect("the REST NetworkPolicy");
+    let rules = policy.spec.and_then(|s| s.ingress).unwrap_or_default();
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    clusters
+        .patch(
+            CLUSTER,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"restApi": {"networkPolicy": {"enabled": false}}}})),
+        )
+        .await
+        .expect("turning the NetworkPolicy off");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !matches!(policies.get_opt("secure-connect-api").await, Ok(None)) {
+        assert!(
+            Instant::now() < deadline,
+            "the NetworkPolicy is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     let mut operator = operator;
     operator.terminate();
     kubelet.shutdown().await;

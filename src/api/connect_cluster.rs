@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{
     Affinity, EnvVar, LocalObjectReference, ResourceRequirements, Toleration,
 };
+use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use kube::{CustomResource, ResourceExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -273,6 +274,33 @@ pub struct RestApi {
     #[serde(default = "default_rest_port")]
     #[schemars(range(min = 1, max = 65535))]
     pub port: i32,
+    /// Who may reach the REST port: a NetworkPolicy the operator keeps.
+    #[serde(default, skip_serializing_if = "RestNetworkPolicy::is_default")]
+    pub network_policy: RestNetworkPolicy,
+}
+
+/// The NetworkPolicy `<cluster>-connect-api` over the worker Pods: the REST
+/// port (where /metrics is served too) admits only the cluster's workers,
+/// the operator and the peers listed here; the health port stays open for
+/// probes. As Strimzi does by default for Kafka Connect.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestNetworkPolicy {
+    /// Whether the operator creates the NetworkPolicy. Unset: the
+    /// operator's default (`kconnect operator --network-policies`, the
+    /// chart's networkPolicies value; on unless changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// More peers admitted to the REST port, e.g. the Prometheus Pods that
+    /// scrape /metrics or a namespace of tools using the REST API.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub from: Vec<NetworkPolicyPeer>,
+}
+
+impl RestNetworkPolicy {
+    fn is_default(&self) -> bool {
+        self == &RestNetworkPolicy::default()
+    }
 }
 
 fn default_rest_port() -> i32 {
@@ -284,6 +312,7 @@ impl Default for RestApi {
         RestApi {
             writes: false,
             port: DEFAULT_REST_PORT,
+            network_policy: RestNetworkPolicy::default(),
         }
     }
 }

@@ -19,7 +19,7 @@ use kube::CustomResourceExt;
 pub use condition::{Condition, ConditionStatus};
 pub use connect_cluster::{
     ConnectCluster, ConnectClusterSpec, ConnectClusterStatus, Metrics, PodTemplate, RestApi,
-    SecretMount, WorkerStatus,
+    RestNetworkPolicy, SecretMount, WorkerStatus,
 };
 pub use connector::{
     cluster_name, AutoRestart, ConnectState, Connector, ConnectorInstanceStatus, ConnectorSpec,

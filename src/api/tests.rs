@@ -46,7 +46,8 @@ fn minimal_connect_cluster_gets_defaults() {
         spec.rest_api,
         RestApi {
             writes: false,
-            port: 8083
+            port: 8083,
+            network_policy: Default::default(),
         }
     );
     assert!(spec.metrics.enabled);

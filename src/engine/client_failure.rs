@@ -136,6 +136,13 @@ impl ClientContext for FailureContext {
     }
 }
 
+/// A producer that only probes the connection sends nothing.
+impl rdkafka::producer::ProducerContext for FailureContext {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, _: &rdkafka::message::DeliveryResult<'_>, _: Self::DeliveryOpaque) {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{finalizer, Event as Finalizer};
@@ -19,6 +20,7 @@ use serde_json::json;
 
 use super::cluster_key::ClusterKey;
 use super::kafka_access::{self, AccessError, KafkaAccess};
+use super::network_policy;
 use super::pods;
 use super::runtime::{ClusterRuntime, KafkaSettings, RuntimeError};
 use super::{Context, Error, MANAGER};
@@ -241,6 +243,26 @@ async fn apply(
             &Patch::Apply(&svc),
         )
         .await?;
+    let policies: Api<NetworkPolicy> = Api::namespaced(ctx.client.clone(), &ns);
+    if network_policy::wanted(cc, ctx.config.network_policies) {
+        let policy = network_policy::rest_network_policy(cc, &ctx.config.operator_pod_labels);
+        policies
+            .patch(
+                &pods::service_name(&name),
+                &PatchParams::apply(MANAGER).force(),
+                &Patch::Apply(&policy),
+            )
+            .await?;
+    } else {
+        match policies
+            .delete(&pods::service_name(&name), &DeleteParams::default())
+            .await
+        {
+            Ok(_) => tracing::info!(cluster = %name, "REST NetworkPolicy removed"),
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
 
     let image = cc
         .spec

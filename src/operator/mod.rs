@@ -9,6 +9,7 @@
 //!   workers are live, places tasks and requests restarts.
 //! - [`kafka_access`]: `spec.tls` and `spec.authentication` as worker keys,
 //!   Secret mounts and the operator's own client settings.
+//! - [`network_policy`]: who may reach a cluster's REST port.
 //! - [`pods`]: the worker Pod and Service as the operator builds them.
 //! - [`leader`]: leader election through a Lease, so that two operator
 //!   replicas can run and only one reconciles.
@@ -21,6 +22,7 @@ pub mod connector;
 pub mod kafka_access;
 pub mod leader;
 pub mod metrics;
+pub mod network_policy;
 pub mod offsets;
 pub mod pods;
 pub mod rbac;
@@ -65,6 +67,10 @@ pub struct OperatorConfig {
     /// Name of the Lease.
     pub lease_name: String,
     pub timings: Timings,
+    /// Whether clusters get their REST NetworkPolicy unless they say.
+    pub network_policies: bool,
+    /// Labels of the operator's Pods, admitted by the NetworkPolicies.
+    pub operator_pod_labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]

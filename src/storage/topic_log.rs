@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{BaseProducer, FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::connect::Props;
@@ -114,11 +115,27 @@ impl TopicLog {
         for (k, v) in client {
             cfg.set(k, v);
         }
+        let admin: AdminClient<DefaultClientContext> = cfg
+            .create()
+            .map_err(kafka_err(&spec.name, "creating the admin client"))?;
+        // librdkafka reports a failed login only as an event on the main
+        // queue, which rdkafka's admin client never polls: a producer on the
+        // same settings, polled meanwhile, hears of it.
         let context = FailureContext::new(format!("admin of {}", spec.name));
         let failure = context.failure.clone();
-        let admin: AdminClient<FailureContext> = cfg
+        let probe: BaseProducer<FailureContext> = cfg
             .create_with_context(context)
             .map_err(kafka_err(&spec.name, "creating the admin client"))?;
+        let probing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let _poller = {
+            let probing = probing.clone();
+            tokio::task::spawn_blocking(move || {
+                while probing.load(std::sync::atomic::Ordering::Relaxed) {
+                    probe.poll(Duration::from_millis(100));
+                }
+            })
+        };
+        let _stop_probe = StopOnDrop(probing);
         let topic = NewTopic::new(
             &spec.name,
             spec.partitions,
@@ -195,6 +212,15 @@ impl TopicLog {
         })??;
         self.positions = result.1;
         Ok(result.0)
+    }
+}
+
+/// Clears the flag when dropped: ends a polling loop on every return path.
+struct StopOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -114,6 +114,11 @@ ConfigMaps, no pod exec; worker Pods are created and deleted, never patched.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
+# The REST NetworkPolicy <cluster>-connect-api (server-side apply; deleted
+# when a cluster turns it off).
+- apiGroups: ["networking.k8s.io"]
+  resources: ["networkpolicies"]
+  verbs: ["get", "create", "patch", "delete"]
 # Events about ConnectClusters and Connectors.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
