@@ -227,6 +227,12 @@ pub async fn run(
             path: worker_file.to_owned(),
             message,
         })?;
+    let https = rest::https_config(&listeners, &worker_props.props).map_err(|message| {
+        StandaloneError::Parse {
+            path: worker_file.to_owned(),
+            message,
+        }
+    })?;
 
     // Validate every connector before starting anything, like Java does.
     let mut connectors: Vec<(Props, ConnectorInstance)> = Vec::new();
@@ -275,7 +281,7 @@ pub async fn run(
         }
     });
 
-    let worker_id = worker_id(&worker_props.props, listeners.first().copied());
+    let worker_id = worker_id(&worker_props.props, listeners.first().map(|l| l.addr));
     let store: Arc<dyn OffsetStore> = offsets.clone();
     let worker = Worker::new(worker_config.clone(), bootstrap.clone(), store);
     let mut herder = Standalone {
@@ -309,7 +315,7 @@ pub async fn run(
         cluster_id,
         shutdown_timeout: herder.worker_config.task_shutdown_timeout(),
     });
-    rest::serve_worker(&listeners, configured, backend, stop_rest.clone())
+    rest::serve_worker(&listeners, configured, https, backend, stop_rest.clone())
         .await
         .map_err(|(addr, source)| StandaloneError::Listen { addr, source })?;
 
@@ -355,7 +361,7 @@ pub async fn run(
 
 /// The REST listeners of a worker config, and whether the config names
 /// them (else they are Java's default, `http://:8083`).
-fn rest_listeners(worker: &Props) -> Result<(Vec<SocketAddr>, bool), String> {
+fn rest_listeners(worker: &Props) -> Result<(Vec<rest::ListenerAddr>, bool), String> {
     let configured = worker
         .get(rest::LISTENERS)
         .map(|l| l.trim())

@@ -425,6 +425,8 @@ impl DistributedWorker {
             }
         });
         let addrs = rest::parse_listeners(&raw).map_err(DistributedError::Listeners)?;
+        let https =
+            rest::https_config(&addrs, &self.worker_props).map_err(DistributedError::Listeners)?;
         let writes = self.config.boolean(rest::REST_WRITES)?;
         let owner = Owner::from_env(&self.id);
         let cluster = match (&owner.cluster, writes) {
@@ -462,7 +464,7 @@ impl DistributedWorker {
             owner,
             source_offsets: tokio::sync::Mutex::new(None),
         });
-        rest::serve_worker(&addrs, configured.is_some(), backend, stop)
+        rest::serve_worker(&addrs, configured.is_some(), https, backend, stop)
             .await
             .map_err(|(addr, source)| DistributedError::Rest { addr, source })
     }

@@ -370,6 +370,69 @@ fn jaas_tokens(text: &str) -> Result<Vec<Token>, String> {
     Ok(tokens)
 }
 
+/// TLS material as PEM text, for a TLS endpoint that is not librdkafka
+/// (the REST API's HTTPS listener).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct PemStores {
+    /// Certificates to trust.
+    pub trusted: Option<String>,
+    /// The certificate chain (leaf first) and its unencrypted PKCS #8 key.
+    pub chain_and_key: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for PemStores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PemStores")
+            .field("trusted", &self.trusted.is_some())
+            .field("chain_and_key", &self.chain_and_key.is_some())
+            .finish()
+    }
+}
+
+/// Java's `ssl.truststore.*`, `ssl.keystore.*` and `ssl.key.password`, in
+/// every store type Java has (PEM file or inline, PKCS12, JKS), as PEM.
+pub fn pem_stores(props: &Props) -> Result<PemStores, SecurityError> {
+    let mut p = props.clone();
+    truststore(&mut p)?;
+    keystore(&mut p)?;
+    let read_text = |key: &str, path: &str| {
+        String::from_utf8(read_store(key, path)?)
+            .map_err(|_| invalid(key, format!("{path} is not PEM text")))
+    };
+    let trusted = match (p.get("ssl.ca.pem"), p.get("ssl.ca.location")) {
+        (Some(pem), _) => Some(pem.clone()),
+        (None, Some(path)) => Some(read_text("ssl.truststore.location", path)?),
+        (None, None) => None,
+    };
+    let chain_and_key = match (
+        p.get("ssl.certificate.pem"),
+        p.get("ssl.key.pem"),
+        p.get("ssl.keystore.location"),
+    ) {
+        (Some(chain), Some(key), _) => Some((chain.clone(), key.clone())),
+        (_, _, Some(path)) => {
+            let der = read_store("ssl.keystore.location", path)?;
+            let password = p.get("ssl.keystore.password").cloned().unwrap_or_default();
+            let (chain, key) = super::keystores::pkcs12_key_and_chain(&der, &password)
+                .map_err(|m| invalid("ssl.keystore.location", format!("{path}: {m}")))?;
+            Some((chain, key))
+        }
+        _ => None,
+    };
+    let chain_and_key = match (chain_and_key, p.get("ssl.key.password")) {
+        (Some((chain, key)), Some(password)) if key.contains("ENCRYPTED") => {
+            let key = super::keystores::decrypt_pem_key(&key, password)
+                .map_err(|m| invalid("ssl.key.password", m))?;
+            Some((chain, key))
+        }
+        (other, _) => other,
+    };
+    Ok(PemStores {
+        trusted,
+        chain_and_key,
+    })
+}
+
 /// Store types Java knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StoreType {

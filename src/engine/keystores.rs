@@ -30,6 +30,41 @@ pub fn pkcs12_certificates(der: &[u8], password: Option<&str>) -> Result<String,
     Ok(pem)
 }
 
+/// The private key (PKCS #8 PEM) and its certificate chain (PEM, leaf
+/// first) of a PKCS12 keystore.
+pub fn pkcs12_key_and_chain(der: &[u8], password: &str) -> Result<(String, String), String> {
+    let store = Pkcs12::from_der(der).map_err(|_| "not a PKCS12 store".to_owned())?;
+    let parsed = store.parse2(password).map_err(|_| {
+        "cannot be opened: wrong ssl.keystore.password, or a cipher OpenSSL does not offer"
+            .to_owned()
+    })?;
+    let key = parsed
+        .pkey
+        .ok_or_else(|| "holds no private key".to_owned())?;
+    let cert = parsed
+        .cert
+        .ok_or_else(|| "holds no certificate".to_owned())?;
+    let mut chain = cert_pem(&cert)?;
+    for ca in parsed.ca.into_iter().flatten() {
+        chain.push_str(&cert_pem(&ca)?);
+    }
+    let key = key
+        .private_key_to_pem_pkcs8()
+        .map_err(|_| "its private key cannot be written as PKCS #8".to_owned())
+        .and_then(|p| String::from_utf8(p).map_err(|_| "its private key is not PEM".to_owned()))?;
+    Ok((chain, key))
+}
+
+/// An encrypted PEM private key (`BEGIN ENCRYPTED PRIVATE KEY`, or legacy
+/// OpenSSL encryption) decrypted to PKCS #8 PEM.
+pub fn decrypt_pem_key(pem: &str, password: &str) -> Result<String, String> {
+    let key = PKey::private_key_from_pem_passphrase(pem.as_bytes(), password.as_bytes())
+        .map_err(|_| "the private key cannot be decrypted with ssl.key.password".to_owned())?;
+    key.private_key_to_pem_pkcs8()
+        .map_err(|_| "the private key cannot be written as PKCS #8".to_owned())
+        .and_then(|p| String::from_utf8(p).map_err(|_| "the private key is not PEM".to_owned()))
+}
+
 fn cert_pem(cert: &X509) -> Result<String, String> {
     cert.to_pem()
         .map_err(|e| format!("a certificate cannot be written as PEM: {e}"))

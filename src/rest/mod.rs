@@ -19,6 +19,7 @@ pub mod logging;
 pub mod plugins;
 mod server;
 pub mod sink_offsets;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -33,6 +34,19 @@ use entities::{
 };
 
 pub use server::{bind, router, serve, serve_worker, Listener};
+
+/// The HTTPS settings when any listener is `https://`, checked before
+/// anything is served; `None` for plain HTTP.
+pub fn https_config(
+    listeners: &[ListenerAddr],
+    worker: &crate::connect::Props,
+) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, String> {
+    if listeners.iter().any(|l| l.https) {
+        tls::server_config(worker).map(Some)
+    } else {
+        Ok(None)
+    }
+}
 
 /// Worker config key: where the REST API listens, a comma-separated list of
 /// `http://host:port` (Java's `listeners`).
@@ -209,20 +223,28 @@ pub fn offsets_modified(reset: bool) -> Message {
     }
 }
 
-/// The `listeners` of a worker config as socket addresses: Java's
-/// `http://host:port` list (an empty host listens on every interface).
-/// Only `http` is served; `https` listeners are refused with a message.
-pub fn parse_listeners(raw: &str) -> Result<Vec<SocketAddr>, String> {
+/// One listener of the REST API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerAddr {
+    pub addr: SocketAddr,
+    /// `https://`: TLS with the worker's `listeners.https.ssl.*` settings.
+    pub https: bool,
+}
+
+/// The `listeners` of a worker config: Java's `http://host:port` and
+/// `https://host:port` list (an empty host listens on every interface).
+pub fn parse_listeners(raw: &str) -> Result<Vec<ListenerAddr>, String> {
     let mut out = Vec::new();
     for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let rest = match item.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+        let (rest, https) = match item.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (rest, false),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (rest, true),
             Some((scheme, _)) => {
                 return Err(format!(
-                    "listener {item}: only http is supported, not {scheme} (terminate TLS in front of the worker)"
+                    "listener {item}: the scheme is http or https, not {scheme}"
                 ))
             }
-            None => item,
+            None => (item, false),
         };
         let rest = rest.trim_end_matches('/');
         let (host, port) = rest
@@ -239,7 +261,7 @@ pub fn parse_listeners(raw: &str) -> Result<Vec<SocketAddr>, String> {
             .into_iter()
             .next()
             .ok_or_else(|| format!("listener {item}: {host} resolves to no address"))?;
-        out.push(addr);
+        out.push(ListenerAddr { addr, https });
     }
     if out.is_empty() {
         return Err(format!("{LISTENERS} is empty"));
@@ -311,24 +333,31 @@ mod tests {
 
     #[test]
     fn listeners_parse_like_java() {
+        let addrs = |raw: &str| -> Vec<(SocketAddr, bool)> {
+            parse_listeners(raw)
+                .unwrap()
+                .into_iter()
+                .map(|l| (l.addr, l.https))
+                .collect()
+        };
         assert_eq!(
-            parse_listeners("http://:8083").unwrap(),
-            ["0.0.0.0:8083".parse::<SocketAddr>().unwrap()]
+            addrs("http://:8083"),
+            [("0.0.0.0:8083".parse().unwrap(), false)]
         );
         assert_eq!(
-            parse_listeners("http://127.0.0.1:9000, HTTP://127.0.0.2:9001/").unwrap(),
+            addrs("http://127.0.0.1:9000, HTTPS://127.0.0.2:9001/"),
             [
-                "127.0.0.1:9000".parse::<SocketAddr>().unwrap(),
-                "127.0.0.2:9001".parse().unwrap()
+                ("127.0.0.1:9000".parse().unwrap(), false),
+                ("127.0.0.2:9001".parse().unwrap(), true)
             ]
         );
         assert_eq!(
-            parse_listeners("http://[::1]:8083").unwrap(),
-            ["[::1]:8083".parse::<SocketAddr>().unwrap()]
+            addrs("http://[::1]:8083"),
+            [("[::1]:8083".parse().unwrap(), false)]
         );
-        assert!(parse_listeners("https://:8443")
+        assert!(parse_listeners("ftp://:8443")
             .unwrap_err()
-            .contains("only http"));
+            .contains("http or https"));
         assert!(parse_listeners("http://localhost").is_err());
         assert!(parse_listeners(" ").is_err());
     }

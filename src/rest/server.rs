@@ -19,7 +19,9 @@ use tokio_util::sync::CancellationToken;
 use super::entities::{
     ConnectorInfo, ConnectorOffsets, CreateConnectorRequest, ErrorMessage, ServerInfo, WorkerStatus,
 };
-use super::{java_bool, logging, plugins, Backend, Health, RestError, REQUEST_TIMEOUT};
+use super::{
+    java_bool, logging, plugins, Backend, Health, ListenerAddr, RestError, REQUEST_TIMEOUT,
+};
 use crate::connect::config::{is_literal_secret, is_secret_name, HIDDEN};
 use crate::connect::Props;
 use crate::metrics::Registry;
@@ -45,9 +47,12 @@ impl IntoResponse for RestError {
 /// config names the listeners) every one must bind; the default listener
 /// is skipped with an error in the log when its port is taken, so several
 /// workers can share a host.
+///
+/// `https` listeners use `tls` (see [`super::https_config`]).
 pub async fn serve_worker(
-    addrs: &[SocketAddr],
+    listeners: &[ListenerAddr],
     configured: bool,
+    tls: Option<Arc<rustls::ServerConfig>>,
     backend: Shared,
     stop: CancellationToken,
 ) -> Result<(), (SocketAddr, std::io::Error)> {
@@ -55,9 +60,24 @@ pub async fn serve_worker(
         crate::engine::metrics::register(r);
         crate::engine::plugin_metrics::register(r);
     });
-    for addr in addrs {
+    for listener in listeners {
+        let addr = &listener.addr;
+        let tls = if listener.https {
+            let Some(tls) = tls.clone() else {
+                return Err((
+                    *addr,
+                    std::io::Error::other("an https listener without TLS settings"),
+                ));
+            };
+            Some(tls)
+        } else {
+            None
+        };
         match bind(&[*addr]).await {
-            Ok(bound) => serve(bound, backend.clone(), registry.clone(), stop.clone()),
+            Ok(bound) => {
+                let bound = bound.into_iter().map(|l| (l, tls.clone())).collect();
+                serve(bound, backend.clone(), registry.clone(), stop.clone())
+            }
             Err((addr, e)) if !configured => tracing::error!(
                 %addr,
                 error = %e,
@@ -82,25 +102,46 @@ pub async fn bind(addrs: &[SocketAddr]) -> Result<Vec<Listener>, (SocketAddr, st
     Ok(out)
 }
 
-/// Serves the API on the listeners until `stop` is cancelled; `/metrics`
-/// renders `metrics`.
+/// Serves the API on the listeners (HTTPS where TLS settings are given)
+/// until `stop` is cancelled; `/metrics` renders `metrics`.
 pub fn serve(
-    listeners: Vec<Listener>,
+    listeners: Vec<(Listener, Option<Arc<rustls::ServerConfig>>)>,
     backend: Shared,
     metrics: Arc<Registry>,
     stop: CancellationToken,
 ) {
     let app = router(backend, metrics);
-    for listener in listeners {
+    for (listener, tls) in listeners {
         let addr = listener.local_addr().ok();
-        tracing::info!(?addr, "REST API listening");
         let app = app.clone();
         let stop = stop.clone();
+        let served = match tls {
+            None => {
+                tracing::info!(?addr, "REST API listening (http)");
+                tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(stop.cancelled_owned())
+                        .await
+                })
+            }
+            Some(tls) => {
+                tracing::info!(?addr, "REST API listening (https)");
+                let listener = match super::tls::TlsListener::new(listener, tls) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::error!(?addr, error = %e, "REST API server failed");
+                        continue;
+                    }
+                };
+                tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(stop.cancelled_owned())
+                        .await
+                })
+            }
+        };
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-            {
+            if let Ok(Err(e)) = served.await {
                 tracing::error!(?addr, error = %e, "REST API server failed");
             }
         });
