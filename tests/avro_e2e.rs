@@ -278,6 +278,79 @@ fn datagen_through_avro_and_the_registry_to_a_file() {
 }
 
 #[test]
+fn the_registry_over_https_with_a_client_certificate() {
+    const COUNT: usize = 100;
+    let tls = schema_registry_tls();
+    let https = tls["SCHEMA_REGISTRY_HTTPS_URL"].clone();
+    let file = |f: &str| format!("{}/{f}", tls["SCHEMA_REGISTRY_TLS_DIR"]);
+    // As Confluent's client takes them: a JKS truststore with the
+    // registry's CA and a PKCS12 keystore with the client certificate.
+    let mut keys = Vec::new();
+    for side in ["key", "value"] {
+        for (k, v) in [
+            ("schema.registry.ssl.truststore.location", file("trust.jks")),
+            ("schema.registry.ssl.truststore.password", "changeit".into()),
+            ("schema.registry.ssl.keystore.type", "PKCS12".into()),
+            ("schema.registry.ssl.keystore.location", file("client.p12")),
+            ("schema.registry.ssl.keystore.password", "changeit".into()),
+        ] {
+            keys.push((format!("{side}.converter.{k}"), v));
+        }
+    }
+    let extra: Vec<(&str, String)> = keys.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topic = unique("e2e-avro-https");
+    create_topic(&topic, 1);
+    let files = write_pipeline(dir.path(), &topic, &https, COUNT, &extra);
+    let mut proc = Process::standalone(
+        dir.path(),
+        &[&files.worker, &files.source, &files.sink],
+        "avro-https",
+    );
+    wait_until(
+        "every order in the sink file",
+        Duration::from_secs(120),
+        || {
+            proc.assert_running();
+            count_lines(&files.output) >= COUNT
+        },
+    );
+    proc.terminate();
+    let subjects = registry_get("/subjects").to_string();
+    assert!(subjects.contains(&format!("{topic}-value")), "{subjects}");
+
+    // Without the client certificate the registry refuses the handshake:
+    // the task fails naming the registry.
+    let extra: Vec<(&str, String)> = extra
+        .into_iter()
+        .filter(|(k, _)| k.contains("truststore"))
+        .chain([
+            ("key.converter.max.retries", "0".to_owned()),
+            ("value.converter.max.retries", "0".to_owned()),
+        ])
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topic = unique("e2e-avro-no-cert");
+    create_topic(&topic, 1);
+    let files = write_pipeline(dir.path(), &topic, &https, 10, &extra);
+    let mut proc = Process::standalone(dir.path(), &[&files.worker, &files.source], "avro-no-cert");
+    wait_until("the source task to fail", Duration::from_secs(60), || {
+        proc.assert_running();
+        std::fs::read_to_string(&proc.log)
+            .unwrap_or_default()
+            .contains("task FAILED")
+    });
+    proc.terminate();
+    let log = std::fs::read_to_string(&proc.log).unwrap_or_default();
+    let failed = log
+        .lines()
+        .find(|l| l.contains("task FAILED"))
+        .unwrap_or_default();
+    assert!(failed.contains(&https), "{failed}");
+    assert!(!log.contains("changeit"), "no store password in the log");
+}
+
+#[test]
 fn registry_down_fails_the_task_with_a_clear_trace() {
     // Bind then drop a listener: nothing listens there any more.
     let port = {

@@ -1932,6 +1932,7 @@ impl AvroConverter {
     /// `value.converter.` prefix already removed).
     pub fn configure(settings: &Props, is_key: bool) -> Result<AvroConverter, String> {
         let config = config_def().parse(settings).map_err(|e| e.message)?;
+        let tls = super::schema_registry::tls_settings(settings)?;
         let strategy_key = if is_key {
             KEY_SUBJECT_NAME_STRATEGY_CONFIG
         } else {
@@ -1978,6 +1979,7 @@ impl AvroConverter {
         };
         let mut rc = RegistryConfig::new(config.list(SCHEMA_REGISTRY_URL_CONFIG)?);
         rc.user_info = user_info;
+        rc.tls = tls;
         rc.max_retries = u32::try_from(config.int(MAX_RETRIES_CONFIG)?).unwrap_or(0);
         rc.retry_wait = ms(RETRIES_WAIT_MS_CONFIG)?;
         rc.retry_max_wait = ms(RETRIES_MAX_WAIT_MS_CONFIG)?;

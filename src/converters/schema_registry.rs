@@ -27,6 +27,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
+use crate::connect::Props;
+use crate::engine::kafka_security::{pem_stores, PemStores};
+
 /// What went wrong talking to the registry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegistryError {
@@ -75,6 +78,31 @@ pub struct RegistryConfig {
     /// Bound of each cache (Confluent's `max.schemas.per.subject` /
     /// `schemas.cache.config`); a full cache is emptied and refilled.
     pub cache_capacity: usize,
+    /// HTTPS: the CAs to trust instead of the system's, and a client
+    /// certificate (`schema.registry.ssl.*`).
+    pub tls: Option<PemStores>,
+}
+
+/// Prefix of the registry client's TLS keys, as in Confluent's client.
+pub const SSL_PREFIX: &str = "schema.registry.";
+
+/// Confluent's `schema.registry.ssl.truststore.*`, `schema.registry.ssl.
+/// keystore.*` and `schema.registry.ssl.key.password` (PEM, PKCS12 or JKS),
+/// or `None` when none is set (the system's CAs, no client certificate).
+pub fn tls_settings(settings: &Props) -> Result<Option<PemStores>, String> {
+    let ssl: Props = settings
+        .iter()
+        .filter_map(|(k, v)| {
+            let key = k.strip_prefix(SSL_PREFIX)?;
+            key.starts_with("ssl.").then(|| (key.to_owned(), v.clone()))
+        })
+        .collect();
+    if ssl.is_empty() {
+        return Ok(None);
+    }
+    pem_stores(&ssl)
+        .map(Some)
+        .map_err(|e| format!("{SSL_PREFIX}{e}"))
 }
 
 impl RegistryConfig {
@@ -88,8 +116,40 @@ impl RegistryConfig {
             connect_timeout: Duration::from_secs(60),
             read_timeout: Duration::from_secs(60),
             cache_capacity: 1000,
+            tls: None,
         }
     }
+}
+
+/// ureq's TLS settings from PEM stores.
+fn tls_config(stores: &PemStores) -> Result<ureq::tls::TlsConfig, RegistryError> {
+    use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts};
+    let certs = |pem: &str, key: &str| -> Result<Vec<Certificate<'static>>, RegistryError> {
+        ureq::tls::parse_pem(pem.as_bytes())
+            .filter_map(|item| match item {
+                Ok(PemItem::Certificate(c)) => Some(Ok(c)),
+                Ok(_) => None,
+                Err(e) => Some(Err(RegistryError::Config(format!(
+                    "{SSL_PREFIX}{key}: {e}"
+                )))),
+            })
+            .collect()
+    };
+    let mut builder = ureq::tls::TlsConfig::builder();
+    if let Some(trusted) = &stores.trusted {
+        let roots = certs(trusted, "ssl.truststore.location")?;
+        builder = builder.root_certs(RootCerts::new_with_certs(&roots));
+    }
+    if let Some((chain, key)) = &stores.chain_and_key {
+        let chain = certs(chain, "ssl.keystore.location")?;
+        let key = PrivateKey::from_pem(key.as_bytes()).map_err(|e| {
+            RegistryError::Config(format!(
+                "{SSL_PREFIX}ssl.keystore.location: the private key: {e}"
+            ))
+        })?;
+        builder = builder.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
+    }
+    Ok(builder.build())
 }
 
 /// A schema as the registry stores it.
@@ -155,7 +215,12 @@ impl SchemaRegistryClient {
                 base64::engine::general_purpose::STANDARD.encode(ui.as_bytes())
             )
         });
+        let tls = match &config.tls {
+            Some(stores) => tls_config(stores)?,
+            None => ureq::tls::TlsConfig::default(),
+        };
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls)
             .http_status_as_error(false)
             // Like Confluent's Java client: proxies come from settings, not
             // from the environment, so a loopback registry is never proxied.

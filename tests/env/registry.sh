@@ -8,6 +8,13 @@
 #   tests/env/registry.sh start [STATE_DIR]  start it (idempotent), prints SCHEMA_REGISTRY_URL=...
 #   tests/env/registry.sh stop [STATE_DIR]   stop it (TERM, then KILL after 20 s)
 #   tests/env/registry.sh status [STATE_DIR] print running/stopped + URL
+#   tests/env/registry.sh tls [STATE_DIR]    print SCHEMA_REGISTRY_HTTPS_URL=... and
+#                                            SCHEMA_REGISTRY_TLS_DIR=... of the running registry
+#
+# Next to HTTP, the registry serves HTTPS on localhost with client
+# certificates required (mTLS), from a CA made with openssl at the first
+# start: <state>/tls/{ca.crt,server.crt,client.crt,client.key,client.p12,
+# trust.jks} (store password changeit).
 #
 # stdout of `start` is exactly one line,
 # SCHEMA_REGISTRY_URL=http://127.0.0.1:<port>/apis/ccompat/v7 (also written to
@@ -46,7 +53,7 @@ APICURIO_VERSION=2.4.2.Final
 QUARKUS_VERSION=2.16.4.Final
 EVERIT_VERSION=1.14.2
 # Bump to force a rebuild when the generated project changes.
-BUILD_REV=1
+BUILD_REV=2
 API_PATH=/apis/ccompat/v7
 
 CACHE_ROOT="${KCONNECT_CACHE:-$HOME/.cache/kconnect-test}"
@@ -165,6 +172,9 @@ EOF
   cat >"$dir/src/main/resources/META-INF/microprofile-config.properties" <<'EOF'
 quarkus.index-dependency.apicurio-registry-app.group-id=io.apicurio
 quarkus.index-dependency.apicurio-registry-app.artifact-id=apicurio-registry-app
+# Fixed at build time in Quarkus: the HTTPS listener wants client
+# certificates (mTLS); plain HTTP is not affected.
+quarkus.http.ssl.client-auth=REQUIRED
 EOF
   cat >"$dir/src/main/java/kconnect/test/registry/DynamicConfigPropertyListProducer.java" <<'EOF'
 package kconnect.test.registry;
@@ -326,8 +336,39 @@ wait_ready() {
   done
 }
 
+# The HTTPS listener's certificates: a CA, a server certificate for
+# localhost and a client certificate (both X.509 v3), a PKCS12 truststore
+# for Quarkus, and the client's material as PKCS12 and the CA as JKS for
+# the clients under test.
+make_tls() {
+  local dir="$1"
+  [[ -f "$dir/trust.p12" ]] && return 0
+  mkdir -p "$dir"
+  (
+    cd "$dir"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=kconnect-registry-ca \
+      -keyout ca.key -out ca.crt 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -set_serial 1001 -days 3650 \
+      -extfile server.ext -out server.crt 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj /CN=kconnect-registry-client -keyout client.key \
+      -out client.csr 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -set_serial 1002 -days 3650 \
+      -extfile client.ext -out client.crt 2>/dev/null
+    openssl pkcs12 -export -in client.crt -inkey client.key -name client -passout pass:changeit \
+      -out client.p12
+    keytool -importcert -noprompt -alias ca -file ca.crt -keystore trust.jks -storetype JKS \
+      -storepass changeit >/dev/null 2>&1
+    keytool -importcert -noprompt -alias ca -file ca.crt -keystore trust.p12.tmp -storetype PKCS12 \
+      -storepass changeit >/dev/null 2>&1
+    mv trust.p12.tmp trust.p12
+  ) || die "making the registry's TLS certificates failed"
+}
+
 cmd_start() {
-  local state pid url port
+  local state pid url port sport
   state=$(resolve_state "${1:-}")
   exec 9>"$state/.lock"
   flock 9
@@ -348,6 +389,9 @@ cmd_start() {
   check_java
 
   port=$(pick_port)
+  sport=$(pick_port)
+  while [[ "$sport" == "$port" ]]; do sport=$(pick_port); done
+  make_tls "$state/tls"
   [[ -f "$state/registry.log" ]] && mv -f "$state/registry.log" "$state/registry.log.prev"
   log "starting Apicurio Registry $APICURIO_VERSION on 127.0.0.1:$port, state $state"
   # setsid + every fd redirected, as in kafka.sh: `$(registry.sh start)` must
@@ -357,6 +401,12 @@ cmd_start() {
     -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
     "$MAIN_MARK=$state" \
     -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$port" \
+    -Dquarkus.http.ssl-port="$sport" -Dquarkus.http.insecure-requests=enabled \
+    -Dquarkus.http.ssl.certificate.files="$state/tls/server.crt" \
+    -Dquarkus.http.ssl.certificate.key-files="$state/tls/server.key" \
+    -Dquarkus.http.ssl.certificate.trust-store-file="$state/tls/trust.p12" \
+    -Dquarkus.http.ssl.certificate.trust-store-file-type=PKCS12 \
+    -Dquarkus.http.ssl.certificate.trust-store-password=changeit \
     -Dquarkus.log.console.color=false \
     -Djava.io.tmpdir="$state" \
     -jar "$APP_HOME/app/registry-runner.jar" \
@@ -375,6 +425,8 @@ cmd_start() {
   wait_ready "$state" "$pid" "$port"
   url="http://127.0.0.1:$port$API_PATH"
   echo "SCHEMA_REGISTRY_URL=$url" >"$state/url"
+  printf 'SCHEMA_REGISTRY_HTTPS_URL=https://localhost:%s%s\nSCHEMA_REGISTRY_TLS_DIR=%s\n' \
+    "$sport" "$API_PATH" "$state/tls" >"$state/https"
   log "ready in $((SECONDS - t0)) s (pid $pid)"
   echo "SCHEMA_REGISTRY_URL=$url"
   exec 9>&-
@@ -385,7 +437,7 @@ stop_state() {
   local state="$1" pids pid i alive
   pids="$( { running_pid "$state" || true; find_registry_pids "$state"; } | sort -u | tr '\n' ' ')"
   if [[ -z "${pids// }" ]]; then
-    rm -f "$state/registry.pid" "$state/url"
+    rm -f "$state/registry.pid" "$state/url" "$state/https"
     return 0
   fi
   log "stopping the registry (pid $pids)"
@@ -403,7 +455,7 @@ stop_state() {
       kill -KILL "$pid" 2>/dev/null || true
     fi
   done
-  rm -f "$state/registry.pid" "$state/url"
+  rm -f "$state/registry.pid" "$state/url" "$state/https"
   log "stopped"
 }
 
@@ -432,6 +484,13 @@ cmd_status() {
   fi
 }
 
+cmd_tls() {
+  local state
+  state=$(resolve_state "${1:-}")
+  running_pid "$state" >/dev/null && [[ -f "$state/https" ]] || die "the registry is not running (state $state)"
+  cat "$state/https"
+}
+
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
 }
@@ -444,6 +503,7 @@ main() {
     start)   cmd_start "$@" ;;
     stop)    cmd_stop "$@" ;;
     status)  cmd_status "$@" ;;
+    tls)     cmd_tls "$@" ;;
     -h|--help|help) usage ;;
     *) usage; exit 2 ;;
   esac

@@ -45,6 +45,26 @@ pub fn schema_registry_url() -> String {
         .clone()
 }
 
+/// The test Schema Registry's HTTPS listener (client certificates
+/// required): `SCHEMA_REGISTRY_HTTPS_URL` and `SCHEMA_REGISTRY_TLS_DIR`
+/// from `tests/env/registry.sh tls`.
+pub fn schema_registry_tls() -> std::collections::BTreeMap<String, String> {
+    schema_registry_url();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/registry.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg("tls")
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("running registry.sh tls");
+    assert!(out.status.success(), "tests/env/registry.sh tls failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
 /// `$var` when the test command set it, else what `tests/env/<script>
 /// start` prints as `<var>=…` (the scripts are idempotent). A service that
 /// cannot be started fails the test; it is never skipped.
