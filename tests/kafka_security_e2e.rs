@@ -351,7 +351,7 @@ fn wrong_credentials_untrusted_certificates_and_acl_denials_fail_tasks_clearly()
             bootstrap: sasl_ssl,
             keys: no_acl,
         },
-        &["authorization failed", "acl-denied-"],
+        &["authorization failed", "acl-denied-", "as User:bob"],
     );
 }
 

@@ -278,7 +278,9 @@ async fn a_connect_cluster_on_scram_over_tls_from_secrets() {
     .await;
     let trace = &tasks(&denied)[0].1;
     assert!(
-        trace.contains("authorization failed") && trace.contains(&denied_topic),
+        trace.contains("authorization failed")
+            && trace.contains(&denied_topic)
+            && trace.contains("producing as User:bob"),
         "the trace names the refusal and the topic: {trace}"
     );
 

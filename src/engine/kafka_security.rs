@@ -370,6 +370,58 @@ fn jaas_tokens(text: &str) -> Result<Vec<Token>, String> {
     Ok(tokens)
 }
 
+/// The Kafka principal a client's librdkafka settings authenticate as, as
+/// the broker's default principal builder names it: `User:<name>` for SASL
+/// PLAIN and SCRAM, the token's subject for OAUTHBEARER (the client id with
+/// OIDC), `User:<certificate subject>` for a client certificate, else
+/// `User:ANONYMOUS`. For error messages: an ACL denial says who was denied.
+pub fn principal(get: impl Fn(&str) -> Option<String>) -> String {
+    let protocol = get(SECURITY_PROTOCOL)
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    if protocol.starts_with("SASL") {
+        if let Some(user) = get("sasl.username") {
+            return format!("User:{user}");
+        }
+        if let Some(id) = get("sasl.oauthbearer.client.id") {
+            return format!("the token subject of OAuth client {id}");
+        }
+        if let Some(sub) = get("sasl.oauthbearer.config")
+            .and_then(|c| c.strip_prefix("principal=").map(str::to_owned))
+        {
+            return format!("User:{sub}");
+        }
+        return "a SASL principal".to_owned();
+    }
+    if protocol == "SSL" {
+        let pem = get("ssl.certificate.pem").or_else(|| {
+            get("ssl.certificate.location").and_then(|p| std::fs::read_to_string(p).ok())
+        });
+        return match pem.and_then(|p| openssl::x509::X509::from_pem(p.as_bytes()).ok()) {
+            Some(cert) => format!("User:{}", distinguished_name(cert.subject_name())),
+            None if get("ssl.keystore.location").is_some() => {
+                "the client certificate's subject".to_owned()
+            }
+            None => "User:ANONYMOUS".to_owned(),
+        };
+    }
+    "User:ANONYMOUS".to_owned()
+}
+
+/// A subject as Java's `X500Principal.getName()` writes it (RFC 2253: most
+/// specific attribute first, e.g. `CN=app,O=Example`).
+fn distinguished_name(name: &openssl::x509::X509NameRef) -> String {
+    let parts: Vec<String> = name
+        .entries()
+        .map(|e| {
+            let key = e.object().nid().short_name().unwrap_or("?").to_owned();
+            let value = String::from_utf8_lossy(e.data().as_slice());
+            format!("{key}={value}")
+        })
+        .collect();
+    parts.into_iter().rev().collect::<Vec<_>>().join(",")
+}
+
 /// TLS material as PEM text, for a TLS endpoint that is not librdkafka
 /// (the REST API's HTTPS listener).
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -765,6 +817,49 @@ mod tests {
         assert_eq!(p["https.ca.location"], "/etc/idp/ca.crt");
         let e = with_ca("ssl.truststore.type=JKS ssl.truststore.location=/x.jks").unwrap_err();
         assert!(e.to_string().contains("must be PEM"), "{e}");
+    }
+
+    #[test]
+    fn principals_as_the_broker_names_them() {
+        let of = |pairs: &[(&str, &str)]| {
+            let p = props(pairs);
+            principal(|k| p.get(k).cloned())
+        };
+        assert_eq!(of(&[]), "User:ANONYMOUS");
+        assert_eq!(
+            of(&[("security.protocol", "SASL_SSL"), ("sasl.username", "bob")]),
+            "User:bob"
+        );
+        assert_eq!(
+            of(&[
+                ("security.protocol", "SASL_PLAINTEXT"),
+                ("sasl.oauthbearer.config", "principal=svc")
+            ]),
+            "User:svc"
+        );
+        // A client certificate: its subject, most specific first.
+        let key =
+            openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let mut name = openssl::x509::X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("O", "Example").unwrap();
+        name.append_entry_by_text("CN", "app").unwrap();
+        let name = name.build();
+        let mut b = openssl::x509::X509Builder::new().unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        b.sign(&key, openssl::hash::MessageDigest::sha256())
+            .unwrap();
+        let pem = String::from_utf8(b.build().to_pem().unwrap()).unwrap();
+        assert_eq!(
+            of(&[("security.protocol", "SSL"), ("ssl.certificate.pem", &pem)]),
+            "User:CN=app,O=Example"
+        );
+        assert_eq!(of(&[("security.protocol", "SSL")]), "User:ANONYMOUS");
     }
 
     #[test]

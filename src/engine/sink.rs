@@ -82,6 +82,8 @@ pub struct SinkContext {
     stats: ClientStatsHandle,
     /// Authentication and TLS failures, which fail the task.
     pub failure: ClientFailure,
+    /// Who the consumer authenticates as, for ACL denials.
+    pub principal: String,
     /// Whether the loop runs and can flush before partitions go: off before
     /// it starts and once it ended, so the revocation of `close` is not
     /// left waiting for a loop that will not come.
@@ -97,6 +99,7 @@ impl SinkContext {
                 events,
                 stats: ClientStatsHandle::default(),
                 failure: ClientFailure::default(),
+                principal: "User:ANONYMOUS".to_owned(),
                 defer_revokes: AtomicBool::new(false),
             },
             rx,
@@ -126,6 +129,7 @@ fn is_transient(e: &KafkaError) -> bool {
 async fn consumer_error(
     failure: ClientFailure,
     group: &str,
+    principal: &str,
     e: &rdkafka::error::KafkaError,
 ) -> TaskFailure {
     if ClientFailure::is_fatal(e) {
@@ -135,7 +139,9 @@ async fn consumer_error(
         }
     }
     // Kafka's group and topic errors (an ACL denial) do not name them.
-    TaskFailure::new(format!("consumer error (group {group}): {e}"))
+    TaskFailure::new(format!(
+        "consumer error (group {group}, consuming as {principal}): {e}"
+    ))
 }
 
 fn partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
@@ -594,8 +600,9 @@ impl SinkTaskRunner {
                 }
                 Err(e) => {
                     let failure = self.consumer.context().failure.clone();
+                    let principal = self.consumer.context().principal.clone();
                     let group = format!("connect-{}", self.ctx.id.connector);
-                    return Err(consumer_error(failure, &group, e).await);
+                    return Err(consumer_error(failure, &group, &principal, e).await);
                 }
             };
             // librdkafka's topic name is a C string: read it once per record.

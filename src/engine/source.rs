@@ -96,6 +96,8 @@ pub struct AckContext {
     stats: ClientStatsHandle,
     /// Authentication and TLS failures, which fail the task.
     pub failure: ClientFailure,
+    /// Who the producer authenticates as, for ACL denials.
+    principal: String,
 }
 
 impl AckContext {
@@ -107,7 +109,15 @@ impl AckContext {
             metrics: None,
             stats: ClientStatsHandle::default(),
             failure: ClientFailure::default(),
+            principal: "User:ANONYMOUS".to_owned(),
         }
+    }
+
+    /// Who the producer authenticates as (see
+    /// [`super::kafka_security::principal`]).
+    pub fn with_principal(mut self, principal: String) -> AckContext {
+        self.principal = principal;
+        self
     }
 
     /// Where acknowledged batches and failed deliveries are counted.
@@ -160,8 +170,15 @@ impl ProducerContext for AckContext {
                     m.errors.error();
                 }
                 let mut slot = ack.error.lock().unwrap_or_else(PoisonError::into_inner);
-                // The topic, which Kafka's error (e.g. an ACL denial) does not name.
-                slot.get_or_insert_with(|| format!("topic {}: {e}", rdkafka::Message::topic(msg)));
+                // The topic and the principal, which Kafka's error (e.g. an
+                // ACL denial) does not name.
+                slot.get_or_insert_with(|| {
+                    format!(
+                        "topic {}: {e} (producing as {})",
+                        rdkafka::Message::topic(msg),
+                        self.principal
+                    )
+                });
             }
         }
         ack.release(1, self.metrics.as_deref());

@@ -327,10 +327,12 @@ impl Worker {
             .map_err(security)?,
         );
         let task_metrics = metrics::task_metrics(&ctx.id, ConnectorKind::Source);
+        let principal = super::kafka_security::principal(|k| cfg.get(k).map(str::to_owned));
         let producer: SourceProducer = cfg
             .create_with_context(
                 AckContext::new(ctx.id.to_string(), &pipeline.error_config)
-                    .with_metrics(task_metrics.clone()),
+                    .with_metrics(task_metrics.clone())
+                    .with_principal(principal),
             )
             .map_err(|source| WorkerError::Client {
                 task: ctx.id.clone(),
@@ -404,7 +406,8 @@ impl Worker {
             )
             .map_err(|e| WorkerError::connector(&validated.name, e))?,
         );
-        let (context, events) = SinkContext::new(ctx.id.to_string());
+        let (mut context, events) = SinkContext::new(ctx.id.to_string());
+        context.principal = super::kafka_security::principal(|k| cfg.get(k).map(str::to_owned));
         let consumer: SinkConsumer =
             cfg.create_with_context(context)
                 .map_err(|source| WorkerError::Client {
