@@ -492,3 +492,20 @@ fn restart_requests_pick_connector_and_tasks_as_connect_does() {
     assert!(!failed_only.restarts_task(State::Running));
     assert!(failed_only.restarts_task(State::Failed));
 }
+
+/// The example in examples/kubernetes-tls reads as the types say (the
+/// operator e2e applies the same shape to a real apiserver).
+#[test]
+fn the_tls_example_is_a_valid_connect_cluster() {
+    let text = include_str!("../../examples/kubernetes-tls/connect-cluster.yaml");
+    let cc: ConnectCluster = serde_yaml::from_str(text).unwrap();
+    let tls = cc.spec.tls.as_ref().unwrap();
+    assert_eq!(
+        tls.trusted_certificates[0].certificate.as_deref(),
+        Some("ca.crt")
+    );
+    let auth = cc.spec.authentication.as_ref().unwrap();
+    assert_eq!(auth.type_, crate::api::AuthenticationType::ScramSha512);
+    assert_eq!(auth.password_secret.as_ref().unwrap().password, "password");
+    assert_eq!(cc.spec.rest_api.network_policy.from.len(), 1);
+}
