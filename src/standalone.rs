@@ -1012,7 +1012,7 @@ impl StandaloneBackend {
 async fn connector_says(
     name: &str,
     props: &Props,
-    changes: &OffsetChanges,
+    changes: &OffsetChanges<'_>,
 ) -> Result<(), RestError> {
     offsets_request_allowed(name, props, changes)
         .await
@@ -1239,22 +1239,16 @@ impl Backend for StandaloneBackend {
                     .into_iter()
                     .map(|o| (o.partition, o.offset))
                     .collect();
-                let changes = OffsetChanges::Source(changes);
-                connector_says(name, &props, &changes).await?;
-                let OffsetChanges::Source(changes) = changes else {
-                    unreachable!("built as source changes above")
-                };
+                connector_says(name, &props, &OffsetChanges::Source(&changes)).await?;
                 store.modify(name, &changes).map_err(offsets_error)?;
             }
             OffsetsPlan::Sink { cfg, props } => {
                 let changes = sink_offsets::parse(&offsets)?;
-                let hook = OffsetChanges::Sink(
-                    changes
-                        .iter()
-                        .map(|((t, p), o)| (TopicPartition::new(t.clone(), *p), *o))
-                        .collect(),
-                );
-                connector_says(name, &props, &hook).await?;
+                let hook: Vec<_> = changes
+                    .iter()
+                    .map(|((t, p), o)| (TopicPartition::new(t.clone(), *p), *o))
+                    .collect();
+                connector_says(name, &props, &OffsetChanges::Sink(&hook)).await?;
                 let group = sink_offsets::group(name);
                 Self::blocking(move || sink_offsets::alter(&cfg, &props, &group, changes)).await?;
             }
@@ -1267,23 +1261,23 @@ impl Backend for StandaloneBackend {
         let plan = self.call(move |h| h.offsets_plan(&owned, true)).await??;
         match plan {
             OffsetsPlan::Source { store, props } => {
-                let all = store
+                let all: Vec<_> = store
                     .list(name)
                     .into_iter()
                     .map(|(p, _)| (p, None))
                     .collect();
-                connector_says(name, &props, &OffsetChanges::Source(all)).await?;
+                connector_says(name, &props, &OffsetChanges::Source(&all)).await?;
                 store.remove_all(name).map_err(offsets_error)?
             }
             OffsetsPlan::Sink { cfg, props } => {
                 let (read, connector) = (cfg.clone(), props.clone());
                 let committed =
                     Self::blocking(move || sink_offsets::read(&read, &connector)).await?;
-                let all = sink_offsets::parse(&committed)?
+                let all: Vec<_> = sink_offsets::parse(&committed)?
                     .into_iter()
                     .map(|((t, p), _)| (TopicPartition::new(t, p), None))
                     .collect();
-                connector_says(name, &props, &OffsetChanges::Sink(all)).await?;
+                connector_says(name, &props, &OffsetChanges::Sink(&all)).await?;
                 let group = sink_offsets::group(name);
                 Self::blocking(move || sink_offsets::reset(&cfg, &group)).await?;
             }

@@ -282,10 +282,11 @@ pub fn common_topics(props: &Props) -> Vec<String> {
     crate::connect::config::split_list(props.get(TOPICS).map(String::as_str).unwrap_or(""))
 }
 
-/// Offsets a user alters (`Some`) or resets (`None`), KIP-875.
-pub enum OffsetChanges {
-    Source(Vec<(crate::connect::OffsetMap, Option<crate::connect::OffsetMap>)>),
-    Sink(Vec<(crate::connect::TopicPartition, Option<i64>)>),
+/// Offsets a user alters (`Some`) or resets (`None`), KIP-875, borrowed
+/// from the caller, which writes them once the connector agreed.
+pub enum OffsetChanges<'a> {
+    Source(&'a [(crate::connect::OffsetMap, Option<crate::connect::OffsetMap>)]),
+    Sink(&'a [(crate::connect::TopicPartition, Option<i64>)]),
 }
 
 /// Gives the connector its say before the framework writes altered or
@@ -294,7 +295,7 @@ pub enum OffsetChanges {
 /// An error is the request's failure; the framework then writes nothing.
 pub async fn connector_alters_offsets(
     props: &Props,
-    changes: &OffsetChanges,
+    changes: &OffsetChanges<'_>,
 ) -> Result<bool, crate::connect::ConnectError> {
     let class = props.get(CONNECTOR_CLASS).map(String::as_str).unwrap_or("");
     let plugin = connectors::find(class).map_err(crate::connect::ConnectError::other)?;
@@ -314,7 +315,7 @@ pub async fn connector_alters_offsets(
 pub async fn offsets_request_allowed(
     name: &str,
     props: &Props,
-    changes: &OffsetChanges,
+    changes: &OffsetChanges<'_>,
 ) -> Result<(), String> {
     connector_alters_offsets(props, changes)
         .await
@@ -544,7 +545,8 @@ mod tests {
             ("topic", "t"),
             ("file", "/tmp/in.txt"),
         ]);
-        let changes = OffsetChanges::Source(vec![(crate::connect::OffsetMap::new(), None)]);
+        let offsets = vec![(crate::connect::OffsetMap::new(), None)];
+        let changes = OffsetChanges::Source(&offsets);
         // FileStreamSource checks the offsets (as Java's does) and says so.
         assert!(connector_alters_offsets(&props, &changes).await.unwrap());
         // Reading stdin, it has no offsets to change: the request fails

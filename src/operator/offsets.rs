@@ -106,13 +106,13 @@ async fn sink(request: &Request, t: &Target<'_>) -> Result<(Vec<ConnectorOffset>
         }
     };
     if let Some(changes) = &changes {
-        let hook = changes
+        let hook: Vec<_> = changes
             .iter()
             .map(|((topic, partition), offset)| {
                 (TopicPartition::new(topic.clone(), *partition), *offset)
             })
             .collect();
-        connector_says(t, &OffsetChanges::Sink(hook)).await?;
+        connector_says(t, &OffsetChanges::Sink(&hook)).await?;
     }
     let props = t.props.clone();
     let request = request.clone();
@@ -144,7 +144,7 @@ async fn blocking<R: Send + 'static>(
 /// its error fails the request. It runs here, in the operator, with the
 /// config as the Connector resource holds it: config-provider variables
 /// stay unresolved, since the operator never holds the secrets.
-async fn connector_says(t: &Target<'_>, changes: &OffsetChanges) -> Result<(), String> {
+async fn connector_says(t: &Target<'_>, changes: &OffsetChanges<'_>) -> Result<(), String> {
     offsets_request_allowed(t.name, t.props, changes).await
 }
 
@@ -184,11 +184,7 @@ async fn source(
         }
         Request::Reset => current.into_iter().map(|(p, _)| (p, None)).collect(),
     };
-    let changes = OffsetChanges::Source(changes);
-    connector_says(t, &changes).await?;
-    let OffsetChanges::Source(changes) = changes else {
-        unreachable!("built as source changes above")
-    };
+    connector_says(t, &OffsetChanges::Source(&changes)).await?;
     for (partition, offset) in &changes {
         let value = offset.as_ref().map(|v| {
             serde_json::Value::Object(v.clone())
