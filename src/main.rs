@@ -301,7 +301,23 @@ async fn run_worker(
             kconnect::standalone::parse_properties(&text)?
         }
     };
-    let worker = kconnect::distributed::DistributedWorker::connect(&props, worker_id).await?;
+    // Kafka down or refusing the credentials: retry with backoff rather
+    // than exit into a crash loop (the Pod stays unready meanwhile).
+    let mut wait = std::time::Duration::from_secs(1);
+    let worker = loop {
+        match kconnect::distributed::DistributedWorker::connect(&props, worker_id).await {
+            Ok(worker) => break worker,
+            Err(e) if e.is_retryable() => {
+                tracing::error!(worker = %worker_id, error = %e, retry_in = ?wait, "cannot reach the internal topics");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = kconnect::standalone::wait_for_signal() => return Ok(()),
+                }
+                wait = (wait * 2).min(std::time::Duration::from_secs(30));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     let stop = tokio_util::sync::CancellationToken::new();
     worker.serve_health(health, stop.clone()).await?;
     // Connect's REST API on `listeners` (reads; writes per kconnect.rest.writes).

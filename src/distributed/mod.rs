@@ -206,6 +206,18 @@ pub enum DistributedError {
     Security(#[from] crate::engine::kafka_security::SecurityError),
 }
 
+impl DistributedError {
+    /// Whether connecting again may succeed without a new worker config:
+    /// Kafka unreachable, or refusing the credentials (a Secret being fixed:
+    /// the files under the mounts change, and they are read again).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            DistributedError::Topic(_) | DistributedError::Resolve(_)
+        )
+    }
+}
+
 /// Resolves variables with the worker's providers, off the async runtime
 /// since providers read files. An error is a status trace.
 async fn resolve(providers: &Arc<ConfigProviders>, raw: &Props) -> Result<Resolved, String> {
