@@ -54,6 +54,7 @@ cleanup() {
   bash tests/env/kafka.sh stop >/dev/null 2>&1 || true
   bash tests/env/k8s.sh stop >/dev/null 2>&1 || true
   bash tests/env/registry.sh stop >/dev/null 2>&1 || true
+  bash tests/env/postgres.sh stop >/dev/null 2>&1 || true
   local left
   left=$(leftovers)
   if [ -n "$left" ]; then
