@@ -1,0 +1,12 @@
+//! PostgreSQL change data capture, a drop-in for Debezium's
+//! `io.debezium.connector.postgresql.PostgresConnector` (3.6.1.Final):
+//! Debezium's keys, topics, record shapes and offsets.
+//!
+//! - [`config`]: the keys, their defaults and checks.
+//! - [`types`]: PostgreSQL types to Connect schemas and values.
+//!
+//! Work in progress (issue 15): the snapshot and the streaming task are not
+//! built yet, so the connector is not registered with the engine.
+
+pub mod config;
+pub mod types;
