@@ -4,9 +4,11 @@
 //!
 //! - [`config`]: the keys, their defaults and checks.
 //! - [`types`]: PostgreSQL types to Connect schemas and values.
+//! - [`pgoutput`]: the change messages of the replication stream.
 //!
 //! Work in progress (issue 15): the snapshot and the streaming task are not
 //! built yet, so the connector is not registered with the engine.
 
 pub mod config;
+pub mod pgoutput;
 pub mod types;
