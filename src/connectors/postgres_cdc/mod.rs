@@ -5,10 +5,12 @@
 //! - [`config`]: the keys, their defaults and checks.
 //! - [`types`]: PostgreSQL types to Connect schemas and values.
 //! - [`pgoutput`]: the change messages of the replication stream.
+//! - [`schema`]: a table's key, value and envelope shapes, and rows.
 //!
 //! Work in progress (issue 15): the snapshot and the streaming task are not
 //! built yet, so the connector is not registered with the engine.
 
 pub mod config;
 pub mod pgoutput;
+pub mod schema;
 pub mod types;
