@@ -3,6 +3,7 @@
 //! Debezium's keys, topics, record shapes and offsets.
 //!
 //! - [`config`]: the keys, their defaults and checks.
+//! - [`catalog`]: tables, columns, publication, slot and snapshot reads.
 //! - [`types`]: PostgreSQL types to Connect schemas and values.
 //! - [`pgoutput`]: the change messages of the replication stream.
 //! - [`schema`]: a table's key, value and envelope shapes, and rows.
@@ -10,6 +11,7 @@
 //! Work in progress (issue 15): the snapshot and the streaming task are not
 //! built yet, so the connector is not registered with the engine.
 
+pub mod catalog;
 pub mod config;
 pub mod pgoutput;
 pub mod schema;
