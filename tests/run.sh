@@ -33,7 +33,7 @@ git diff --exit-code -- tests/vectors/jsonconverter/ || {
   exit 1
 }
 
-step "test environment: Kafka broker (KRaft) and Kubernetes control plane (etcd + kube-apiserver)"
+step "test environment: Kafka broker (KRaft), Kubernetes control plane (etcd + kube-apiserver), PostgreSQL, Schema Registry"
 export KCONNECT_TEST_STATE="${KCONNECT_TEST_STATE:-$(mktemp -d /tmp/kconnect-test.XXXXXX)}"
 leftovers() {
   # Processes started for this run (pods of the kubelet stand-in run in
@@ -75,6 +75,11 @@ bash tests/env/helm.sh install
 kubeconfig_line=$(bash tests/env/k8s.sh start)
 export KCONNECT_TEST_KUBECONFIG="${kubeconfig_line#KUBECONFIG=}"
 echo "kube-apiserver kubeconfig at $KCONNECT_TEST_KUBECONFIG" >&2
+# PostgreSQL 15 (Debian's packages) for the CDC connector's tests.
+while IFS='=' read -r key value; do
+  [ -n "$key" ] && export "$key=$value"
+done < <(bash tests/env/postgres.sh start)
+echo "PostgreSQL at $POSTGRES_HOST:$POSTGRES_PORT" >&2
 registry_line=$(bash tests/env/registry.sh start)
 export SCHEMA_REGISTRY_URL="${registry_line#SCHEMA_REGISTRY_URL=}"
 echo "Schema Registry (Apicurio, Confluent API) at $SCHEMA_REGISTRY_URL" >&2

@@ -46,9 +46,89 @@ fn example(class: &str, scratch: &Path) -> Option<Props> {
             ("rate", "0".into()),
             ("batch.size", "8".into()),
         ],
+        super::postgres_cdc::CLASS => postgres_example(),
         _ => return None,
     };
     Some(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+/// The PostgreSQL CDC source against the test server
+/// (`tests/env/postgres.sh`, started if the test command did not): a
+/// database with a one-row table, and a slot and publication of their own
+/// per call.
+fn postgres_example() -> Vec<(&'static str, String)> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::OnceLock;
+    static SERVER: OnceLock<(BTreeMap<String, String>, String)> = OnceLock::new();
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    let (pg, db) = SERVER.get_or_init(|| {
+        let mut pg: BTreeMap<String, String> = ["POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD"]
+            .iter()
+            .filter_map(|k| Some(((*k).to_owned(), std::env::var(k).ok()?)))
+            .collect();
+        if pg.len() < 4 {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/postgres.sh");
+            let out = std::process::Command::new("bash")
+                .arg(script)
+                .arg("start")
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .expect("running tests/env/postgres.sh start");
+            assert!(out.status.success(), "tests/env/postgres.sh start failed");
+            pg = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+        }
+        let db = format!("compliance_{}", std::process::id());
+        let setup = pg.clone();
+        let name = db.clone();
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async move {
+                let connect = |dbname: String| {
+                    let mut c = tokio_postgres::Config::new();
+                    c.host(&setup["POSTGRES_HOST"])
+                        .port(setup["POSTGRES_PORT"].parse().unwrap())
+                        .user(&setup["POSTGRES_USER"])
+                        .password(setup["POSTGRES_PASSWORD"].as_bytes())
+                        .dbname(&dbname);
+                    async move {
+                        let (client, conn) = c.connect(tokio_postgres::NoTls).await.expect("PostgreSQL");
+                        tokio::spawn(conn);
+                        client
+                    }
+                };
+                connect("postgres".into())
+                    .await
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("creating the compliance database");
+                connect(name)
+                    .await
+                    .batch_execute("CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items VALUES (1, 'one')")
+                    .await
+                    .expect("creating the compliance table");
+            })
+        })
+        .join()
+        .expect("setting the compliance database up");
+        (pg, db)
+    });
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    let slot = format!("{db}_{n}");
+    vec![
+        ("database.hostname", pg["POSTGRES_HOST"].clone()),
+        ("database.port", pg["POSTGRES_PORT"].clone()),
+        ("database.user", pg["POSTGRES_USER"].clone()),
+        ("database.password", pg["POSTGRES_PASSWORD"].clone()),
+        ("database.dbname", db.clone()),
+        ("database.sslmode", "disable".into()),
+        ("topic.prefix", "compliance".into()),
+        ("slot.name", slot.clone()),
+        ("publication.name", slot),
+        ("poll.interval.ms", "100".into()),
+    ]
 }
 
 /// The example with the framework's keys, as a user would submit it.

@@ -75,6 +75,13 @@ pub fn plugins() -> &'static [Plugin] {
             create: || AnyConnector::Sink(Box::<file::FileStreamSinkConnector>::default()),
         },
         Plugin {
+            class: postgres_cdc::CLASS,
+            aliases: &["PostgresConnector", "PostgresCdc"],
+            task_class: postgres_cdc::TASK_CLASS,
+            kind: ConnectorKind::Source,
+            create: || AnyConnector::Source(Box::<postgres_cdc::PostgresConnector>::default()),
+        },
+        Plugin {
             class: "dev.kconnect.connectors.DatagenConnector",
             aliases: &["DatagenConnector", "Datagen", "datagen"],
             task_class: "dev.kconnect.connectors.DatagenTask",

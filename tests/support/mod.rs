@@ -247,6 +247,17 @@ pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool
 
 /// Every record value in partition 0 of `topic`, from the beginning.
 pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
+    read_topic_records(topic)
+        .into_iter()
+        .map(|(_, v)| v.unwrap_or_default())
+        .collect()
+}
+
+/// A record's key and value as read (`None` for null).
+pub type RawRecord = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Every record in partition 0 of `topic`, from the beginning.
+pub fn read_topic_records(topic: &str) -> Vec<RawRecord> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", kafka_bootstrap())
         .set("group.id", unique("test-reader"))
@@ -270,7 +281,7 @@ pub fn read_topic(topic: &str) -> Vec<Vec<u8>> {
         );
         if let Some(m) = consumer.poll(Duration::from_millis(200)) {
             let m = m.expect("consuming test topic");
-            out.push(m.payload().unwrap_or_default().to_vec());
+            out.push((m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec)));
         }
     }
     out
@@ -293,6 +304,44 @@ pub fn committed_offset(group: &str, topic: &str) -> i64 {
         Offset::Offset(o) => o,
         _ => -1,
     }
+}
+
+/// The test PostgreSQL server (`tests/env/postgres.sh start`, idempotent):
+/// `POSTGRES_HOST`, `POSTGRES_PORT`, `POSTGRES_USER`, `POSTGRES_PASSWORD`
+/// (taken from the environment when the test command set them).
+pub fn postgres() -> std::collections::BTreeMap<String, String> {
+    static PG: OnceLock<std::collections::BTreeMap<String, String>> = OnceLock::new();
+    PG.get_or_init(|| {
+        let keys = [
+            "POSTGRES_HOST",
+            "POSTGRES_PORT",
+            "POSTGRES_USER",
+            "POSTGRES_PASSWORD",
+        ];
+        if keys
+            .iter()
+            .all(|k| std::env::var(k).is_ok_and(|v| !v.is_empty()))
+        {
+            return keys
+                .iter()
+                .map(|k| ((*k).to_owned(), std::env::var(k).unwrap_or_default()))
+                .collect();
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/postgres.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("running tests/env/postgres.sh start");
+        assert!(out.status.success(), "tests/env/postgres.sh start failed");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    })
+    .clone()
 }
 
 /// The test broker's secure listeners and TLS files (`tests/env/kafka.sh

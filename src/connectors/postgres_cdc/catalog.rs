@@ -119,9 +119,18 @@ pub async fn captured_tables(
             continue;
         }
         let columns = table_columns(client, cfg, oid, &schema, &table).await?;
-        let shapes = TableSchema::new(&cfg.topic_prefix, &schema, &table, columns, &cfg.representation)
-            .map_err(|e| ConnectError::other(e.to_string()))?;
-        out.push(CapturedTable { oid, schema: shapes });
+        let shapes = TableSchema::new(
+            &cfg.topic_prefix,
+            &schema,
+            &table,
+            columns,
+            &cfg.representation,
+        )
+        .map_err(|e| ConnectError::other(e.to_string()))?;
+        out.push(CapturedTable {
+            oid,
+            schema: shapes,
+        });
     }
     Ok(out)
 }
@@ -199,15 +208,21 @@ pub async fn ensure_publication(
         }
     };
     tracing::info!(publication = %cfg.publication_name, "creating the publication");
-    client
-        .batch_execute(&sql)
-        .await
-        .map_err(|e| db_error(&format!("creating publication {}", cfg.publication_name), cfg, &e))
+    client.batch_execute(&sql).await.map_err(|e| {
+        db_error(
+            &format!("creating publication {}", cfg.publication_name),
+            cfg,
+            &e,
+        )
+    })
 }
 
 /// The slot's confirmed position, if the slot exists (and is logical,
 /// pgoutput, in this database).
-pub async fn slot_position(client: &Client, cfg: &PostgresConfig) -> Result<Option<u64>, ConnectError> {
+pub async fn slot_position(
+    client: &Client,
+    cfg: &PostgresConfig,
+) -> Result<Option<u64>, ConnectError> {
     let row = client
         .query_opt(
             "SELECT plugin::text, database::text, confirmed_flush_lsn::text
@@ -259,7 +274,11 @@ pub async fn read_table(
     let cursor = "kconnect_snapshot";
     let declare = format!(
         "DECLARE {cursor} NO SCROLL CURSOR FOR SELECT {} FROM {}.{}",
-        if columns.is_empty() { "NULL".to_owned() } else { columns.join(", ") },
+        if columns.is_empty() {
+            "NULL".to_owned()
+        } else {
+            columns.join(", ")
+        },
         quote_ident(&table.schema),
         quote_ident(&table.table)
     );
@@ -277,7 +296,11 @@ pub async fn read_table(
         for m in messages {
             if let SimpleQueryMessage::Row(row) = m {
                 rows += 1;
-                each((0..row.len()).map(|i| row.get(i).map(str::to_owned)).collect())?;
+                each(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_owned))
+                        .collect(),
+                )?;
             }
         }
         if rows == 0 {

@@ -1,0 +1,304 @@
+//! The PostgreSQL CDC source end to end: a real PostgreSQL 15
+//! (tests/env/postgres.sh, wal_level=logical), the real broker, the
+//! `kconnect standalone` binary with Debezium's class name and keys, and
+//! JsonConverter. A snapshot of existing rows, then inserts, updates,
+//! deletes (with tombstones) and a primary-key change streamed; a restart
+//! resumes from the stored offset with nothing lost; the slot's confirmed
+//! position follows the offsets Kafka holds.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use support::*;
+
+/// A session to the test server's `db`.
+async fn connect(db: &str) -> tokio_postgres::Client {
+    let pg = postgres();
+    let (client, connection) = tokio_postgres::Config::new()
+        .host(&pg["POSTGRES_HOST"])
+        .port(pg["POSTGRES_PORT"].parse().expect("port"))
+        .user(&pg["POSTGRES_USER"])
+        .password(pg["POSTGRES_PASSWORD"].as_bytes())
+        .dbname(db)
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("connecting to the test PostgreSQL");
+    tokio::spawn(connection);
+    client
+}
+
+fn worker(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("worker.properties");
+    write_props(
+        &path,
+        &[
+            ("bootstrap.servers", kafka_bootstrap()),
+            (
+                "offset.storage.file.filename",
+                dir.join("offsets").display().to_string(),
+            ),
+            ("offset.flush.interval.ms", "300".into()),
+            ("listeners", format!("http://127.0.0.1:{}", free_port())),
+        ],
+    );
+    path
+}
+
+fn connector(dir: &Path, db: &str, prefix: &str) -> std::path::PathBuf {
+    let pg = postgres();
+    let path = dir.join("postgres.properties");
+    write_props(
+        &path,
+        &[
+            ("name", format!("{prefix}-cdc")),
+            (
+                "connector.class",
+                "io.debezium.connector.postgresql.PostgresConnector".into(),
+            ),
+            ("tasks.max", "1".into()),
+            ("database.hostname", pg["POSTGRES_HOST"].clone()),
+            ("database.port", pg["POSTGRES_PORT"].clone()),
+            ("database.user", pg["POSTGRES_USER"].clone()),
+            ("database.password", pg["POSTGRES_PASSWORD"].clone()),
+            ("database.dbname", db.into()),
+            ("database.sslmode", "disable".into()),
+            ("topic.prefix", prefix.into()),
+            ("plugin.name", "pgoutput".into()),
+            ("slot.name", prefix.replace('-', "_")),
+            (
+                "publication.name",
+                format!("{}_pub", prefix.replace('-', "_")),
+            ),
+            ("publication.autocreate.mode", "filtered".into()),
+            ("table.include.list", "public\\.orders".into()),
+            ("poll.interval.ms", "100".into()),
+        ],
+    );
+    path
+}
+
+/// The records of the table's topic: (key, value) as JSON, `Json::Null`
+/// for a tombstone's value.
+fn events(topic: &str) -> Vec<(Json, Json)> {
+    read_topic_records(topic)
+        .into_iter()
+        .map(|(k, v)| {
+            let parse = |b: Option<Vec<u8>>| {
+                b.map_or(Json::Null, |b| serde_json::from_slice(&b).expect("JSON"))
+            };
+            (parse(k), parse(v))
+        })
+        .collect()
+}
+
+fn op_and_id(e: &(Json, Json)) -> (String, i64) {
+    let id = e.0["payload"]["id"].as_i64().unwrap_or(-1);
+    match e.1["payload"]["op"].as_str() {
+        Some(op) => (op.to_owned(), id),
+        None => ("tombstone".to_owned(), id),
+    }
+}
+
+async fn wait_for_events(topic: &str, n: usize, proc: &mut Process) -> Vec<(Json, Json)> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        proc.assert_running();
+        let got = if topic_exists(topic) {
+            events(topic)
+        } else {
+            Vec::new()
+        };
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {n} events on {topic}: {:?}; log:\n{}",
+            got.len(),
+            got.iter().map(op_and_id).collect::<Vec<_>>(),
+            proc.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn topic_exists(topic: &str) -> bool {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", kafka_bootstrap())
+        .create()
+        .expect("consumer");
+    consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .is_ok_and(|m| {
+            m.topics()
+                .iter()
+                .any(|t| t.name() == topic && t.error().is_none())
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_then_stream_then_resume() {
+    let prefix = unique("cdc");
+    let db = prefix.replace('-', "_");
+    connect("postgres")
+        .await
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("creating the database");
+    let pg = connect(&db).await;
+    pg.batch_execute(
+        "CREATE TABLE public.orders (id int PRIMARY KEY, customer text NOT NULL,
+           amount numeric(10,2), placed date, status text DEFAULT 'new');
+         CREATE TABLE public.ignored (id int PRIMARY KEY);
+         INSERT INTO orders VALUES (1, 'alice', 12.50, '2024-01-02', 'paid'), (2, 'bob', 3.00, NULL, DEFAULT);
+         INSERT INTO ignored VALUES (1);",
+    )
+    .await
+    .expect("creating the tables");
+    let topic = format!("{prefix}.public.orders");
+    create_topic(&topic, 1);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = worker(dir.path());
+    let source = connector(dir.path(), &db, &prefix);
+    let mut proc = Process::standalone(dir.path(), &[&worker, &source], "pg-cdc");
+
+    // The snapshot: both rows as reads, the last one marked so.
+    let got = wait_for_events(&topic, 2, &mut proc).await;
+    assert_eq!(
+        got.iter().map(op_and_id).collect::<Vec<_>>(),
+        [("r".to_owned(), 1), ("r".to_owned(), 2)]
+    );
+    let first = &got[0].1["payload"];
+    assert_eq!(first["after"]["customer"], "alice");
+    assert_eq!(first["after"]["amount"], "BOI="); // 12.50 as Connect Decimal bytes
+    assert_eq!(first["after"]["placed"], 19724);
+    assert_eq!(first["source"]["snapshot"], "first");
+    assert_eq!(got[1].1["payload"]["source"]["snapshot"], "last");
+    assert_eq!(got[1].1["payload"]["after"]["status"], "new");
+    assert_eq!(
+        got[0].1["schema"]["name"],
+        format!("{prefix}.public.orders.Envelope")
+    );
+    assert_eq!(
+        got[0].0["schema"]["name"],
+        format!("{prefix}.public.orders.Key")
+    );
+
+    // Streaming: insert, update, delete (+ tombstone), a primary-key change.
+    pg.batch_execute(
+        "INSERT INTO orders VALUES (3, 'carol', 7.25, '2024-02-03', 'new');
+         UPDATE orders SET amount = 8.00 WHERE id = 3;
+         DELETE FROM orders WHERE id = 2;
+         UPDATE orders SET id = 10 WHERE id = 1;
+         INSERT INTO ignored VALUES (2);",
+    )
+    .await
+    .expect("changing rows");
+    let got = wait_for_events(&topic, 9, &mut proc).await;
+    let ops: Vec<(String, i64)> = got[2..].iter().map(op_and_id).collect();
+    assert_eq!(
+        ops,
+        [
+            ("c".to_owned(), 3),
+            ("u".to_owned(), 3),
+            ("d".to_owned(), 2),
+            ("tombstone".to_owned(), 2),
+            ("d".to_owned(), 1),
+            ("tombstone".to_owned(), 1),
+            ("c".to_owned(), 10),
+        ],
+        "in order, once each"
+    );
+    let update = &got[3].1["payload"];
+    assert_eq!(update["before"], Json::Null, "default replica identity");
+    assert_eq!(update["after"]["amount"], "AyA="); // 8.00
+    assert_eq!(update["source"]["snapshot"], "false");
+    assert!(update["source"]["lsn"].as_i64().unwrap() > 0);
+    assert!(update["source"]["txId"].as_i64().unwrap() > 0);
+    let delete = &got[4].1["payload"];
+    assert_eq!(delete["before"]["id"], 2);
+    assert_eq!(
+        delete["before"]["customer"], "",
+        "NOT NULL columns get the type's zero"
+    );
+    assert_eq!(delete["before"]["status"], "new", "the column default");
+
+    // Stop; change while it is down; start again: it resumes, nothing lost.
+    let status = proc.terminate();
+    assert!(status.success(), "log:\n{}", proc.log_tail());
+    pg.batch_execute("INSERT INTO orders VALUES (4, 'dave', 1.00, NULL, 'new'); UPDATE orders SET status = 'sent' WHERE id = 3;")
+        .await
+        .expect("changing rows while stopped");
+    let mut proc = Process::standalone(dir.path(), &[&worker, &source], "pg-cdc-2");
+    let got = wait_for_events(&topic, 11, &mut proc).await;
+    let resumed: Vec<(String, i64)> = got[9..].iter().map(op_and_id).collect();
+    // At least once: the last event before the stop may come again, never
+    // a gap, and no snapshot is taken again.
+    assert!(
+        resumed.ends_with(&[("c".to_owned(), 4), ("u".to_owned(), 3)]),
+        "resumed with {resumed:?}"
+    );
+    assert!(
+        !resumed.iter().any(|(op, _)| op == "r"),
+        "no second snapshot: {resumed:?}"
+    );
+
+    // The slot's confirmed position follows what Kafka holds.
+    let slot = prefix.replace('-', "_");
+    let confirmed = || async {
+        connect("postgres")
+            .await
+            .query_one(
+                "SELECT (confirmed_flush_lsn - '0/0')::bigint FROM pg_replication_slots WHERE slot_name = $1",
+                &[&slot],
+            )
+            .await
+            .expect("the slot")
+            .get::<_, i64>(0)
+    };
+    // The newest stored offset's lsn_commit: the end of the transaction
+    // before the last event's (its own commit is confirmed with the next
+    // event, as in Debezium without heartbeats).
+    let source = &got.last().unwrap().1["payload"]["source"];
+    let sequence: Vec<Option<String>> =
+        serde_json::from_str(source["sequence"].as_str().unwrap()).unwrap();
+    let last_commit: i64 = sequence[0]
+        .as_deref()
+        .expect("a commit before")
+        .parse()
+        .unwrap();
+    let last_lsn = source["lsn"].as_i64().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let c = confirmed().await;
+        assert!(
+            c <= last_lsn,
+            "the slot ({c}) passed an unacknowledged change ({last_lsn})"
+        );
+        if c >= last_commit {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "slot at {c}, want {last_commit}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let status = proc.terminate();
+    assert!(status.success(), "log:\n{}", proc.log_tail());
+    let admin = connect("postgres").await;
+    drop(pg);
+    admin
+        .batch_execute(&format!("SELECT pg_drop_replication_slot('{slot}')"))
+        .await
+        .expect("dropping the slot");
+    admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await
+        .expect("dropping the database");
+}
