@@ -75,6 +75,7 @@ fn connector(dir: &Path, db: &str, prefix: &str) -> std::path::PathBuf {
             ("publication.autocreate.mode", "filtered".into()),
             ("table.include.list", "public\\.orders".into()),
             ("poll.interval.ms", "100".into()),
+            ("skipped.operations", "none".into()),
         ],
     );
     path
@@ -228,6 +229,39 @@ async fn snapshot_then_stream_then_resume() {
     );
     assert_eq!(delete["before"]["status"], "new", "the column default");
 
+    // ALTER TABLE mid-stream: the next events carry the new column; with
+    // REPLICA IDENTITY FULL an update has its whole before image.
+    pg.batch_execute(
+        "ALTER TABLE orders ADD COLUMN note text;
+         INSERT INTO orders VALUES (5, 'erin', 2.00, NULL, 'new', 'hello');
+         ALTER TABLE orders REPLICA IDENTITY FULL;
+         UPDATE orders SET note = 'changed' WHERE id = 5;",
+    )
+    .await
+    .expect("altering the table");
+    let got = wait_for_events(&topic, 11, &mut proc).await;
+    assert_eq!(
+        got[9..].iter().map(op_and_id).collect::<Vec<_>>(),
+        [("c".to_owned(), 5), ("u".to_owned(), 5)]
+    );
+    assert_eq!(got[9].1["payload"]["after"]["note"], "hello");
+    let fields: Vec<&str> = got[9].1["schema"]["fields"][1]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    assert_eq!(
+        fields.last(),
+        Some(&"note"),
+        "the new column is in the schema"
+    );
+    assert_eq!(
+        got[10].1["payload"]["before"]["note"], "hello",
+        "a full before image"
+    );
+    assert_eq!(got[10].1["payload"]["after"]["note"], "changed");
+
     // Stop; change while it is down; start again: it resumes, nothing lost.
     let status = proc.terminate();
     assert!(status.success(), "log:\n{}", proc.log_tail());
@@ -235,8 +269,8 @@ async fn snapshot_then_stream_then_resume() {
         .await
         .expect("changing rows while stopped");
     let mut proc = Process::standalone(dir.path(), &[&worker, &source], "pg-cdc-2");
-    let got = wait_for_events(&topic, 11, &mut proc).await;
-    let resumed: Vec<(String, i64)> = got[9..].iter().map(op_and_id).collect();
+    let got = wait_for_events(&topic, 13, &mut proc).await;
+    let resumed: Vec<(String, i64)> = got[11..].iter().map(op_and_id).collect();
     // At least once: the last event before the stop may come again, never
     // a gap, and no snapshot is taken again.
     assert!(
@@ -289,6 +323,14 @@ async fn snapshot_then_stream_then_resume() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // A truncate, as skipped.operations=none lets through: no key.
+    pg.batch_execute("TRUNCATE orders")
+        .await
+        .expect("truncating");
+    let got = wait_for_events(&topic, got.len() + 1, &mut proc).await;
+    let truncate = got.last().unwrap();
+    assert_eq!(truncate.1["payload"]["op"], "t");
+    assert_eq!(truncate.0, Json::Null);
     let status = proc.terminate();
     assert!(status.success(), "log:\n{}", proc.log_tail());
     let admin = connect("postgres").await;
