@@ -1,0 +1,271 @@
+//! Differential test: real Debezium 3.6.1's PostgresConnector on Java
+//! Connect 4.1.2 and kconnect's, on the same PostgreSQL database and the
+//! same changes, both with JsonConverter (schemas on). Record by record, the
+//! key and value JSON texts are identical once the topic prefix is
+//! normalized, except:
+//! - wall-clock times (`ts_ms`, `ts_us`, `ts_ns` of the event and of
+//!   `source`), compared for presence and type;
+//! - in snapshot records, `source.lsn`, `source.txId` and
+//!   `source.sequence`, which name each connector's own snapshot (its slot's
+//!   consistent point and its snapshot transaction).
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+use support::java_connect::{self, JavaConnect};
+use support::*;
+
+async fn connect(db: &str) -> tokio_postgres::Client {
+    let pg = postgres();
+    let (client, connection) = tokio_postgres::Config::new()
+        .host(&pg["POSTGRES_HOST"])
+        .port(pg["POSTGRES_PORT"].parse().expect("port"))
+        .user(&pg["POSTGRES_USER"])
+        .password(pg["POSTGRES_PASSWORD"].as_bytes())
+        .dbname(db)
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("connecting to the test PostgreSQL");
+    tokio::spawn(connection);
+    client
+}
+
+fn debezium_plugin_path() -> String {
+    let out = std::process::Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/debezium.sh"))
+        .arg("install")
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("running tests/env/debezium.sh");
+    assert!(out.status.success(), "tests/env/debezium.sh install failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("DEBEZIUM_PLUGIN_PATH="))
+        .expect("DEBEZIUM_PLUGIN_PATH")
+        .to_owned()
+}
+
+/// The same connector config for both, with its own prefix, slot and
+/// publication.
+fn connector_props(db: &str, prefix: &str) -> Vec<(&'static str, String)> {
+    let pg = postgres();
+    let id = prefix.replace('-', "_");
+    vec![
+        ("name", format!("{prefix}-cdc")),
+        (
+            "connector.class",
+            "io.debezium.connector.postgresql.PostgresConnector".into(),
+        ),
+        ("tasks.max", "1".into()),
+        ("database.hostname", pg["POSTGRES_HOST"].clone()),
+        ("database.port", pg["POSTGRES_PORT"].clone()),
+        ("database.user", pg["POSTGRES_USER"].clone()),
+        ("database.password", pg["POSTGRES_PASSWORD"].clone()),
+        ("database.dbname", db.into()),
+        ("database.sslmode", "disable".into()),
+        ("topic.prefix", prefix.into()),
+        ("plugin.name", "pgoutput".into()),
+        ("slot.name", id.clone()),
+        ("publication.name", format!("{id}_pub")),
+        ("publication.autocreate.mode", "filtered".into()),
+        ("table.include.list", "public\\.items".into()),
+    ]
+}
+
+fn worker_props(dir: &Path, extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+    let mut w = vec![
+        ("bootstrap.servers", kafka_bootstrap()),
+        (
+            "key.converter",
+            "org.apache.kafka.connect.json.JsonConverter".into(),
+        ),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.json.JsonConverter".into(),
+        ),
+        (
+            "offset.storage.file.filename",
+            dir.join("offsets").display().to_string(),
+        ),
+        ("offset.flush.interval.ms", "500".into()),
+        ("listeners", format!("http://127.0.0.1:{}", free_port())),
+    ];
+    w.extend(extra.iter().cloned());
+    w
+}
+
+/// The records of a topic as (key, value) texts with `prefix` replaced by
+/// `P`, wall-clock times masked, and (snapshot records) the fields naming
+/// each connector's own snapshot masked.
+fn normalized(topic: &str, prefix: &str) -> Vec<(String, String)> {
+    read_topic_records(topic)
+        .into_iter()
+        .map(|(k, v)| {
+            let text = |b: Option<Vec<u8>>| {
+                b.map_or("null".to_owned(), |b| String::from_utf8(b).expect("UTF-8"))
+                    .replace(prefix, "P")
+            };
+            let key = text(k);
+            let mut value: Json = serde_json::from_str(&text(v)).expect("JSON");
+            if let Some(payload) = value.get_mut("payload").filter(|p| p.is_object()) {
+                let snapshot = payload["source"]["snapshot"].as_str() != Some("false");
+                for k in ["ts_ms", "ts_us", "ts_ns"] {
+                    mask(&mut payload[k]);
+                    mask(&mut payload["source"][k]);
+                }
+                if snapshot {
+                    for k in ["lsn", "txId", "sequence"] {
+                        mask(&mut payload["source"][k]);
+                    }
+                }
+            }
+            (key, value.to_string())
+        })
+        .collect()
+}
+
+/// A value replaced by its JSON type.
+fn mask(v: &mut Json) {
+    *v = Json::String(
+        match v {
+            Json::Null => "<null>",
+            Json::Number(_) => "<number>",
+            Json::String(_) => "<string>",
+            _ => "<other>",
+        }
+        .into(),
+    );
+}
+
+fn wait_for(topic: &str, n: usize, what: &str, log: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if topic_has(topic, n) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: fewer than {n} records on {topic}\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn topic_has(topic: &str, n: usize) -> bool {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", kafka_bootstrap())
+        .create()
+        .expect("consumer");
+    consumer
+        .fetch_watermarks(topic, 0, Duration::from_secs(5))
+        .is_ok_and(|(_, high)| high >= n as i64)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kconnect_writes_what_debezium_writes() {
+    java_connect::install();
+    let plugin_path = debezium_plugin_path();
+    let db = unique("diff").replace('-', "_");
+    connect("postgres")
+        .await
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("creating the database");
+    let pg = connect(&db).await;
+    pg.batch_execute(
+        "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+         CREATE TABLE public.items (
+           id serial PRIMARY KEY, name text NOT NULL, qty int2, big int8, price numeric(10,2),
+           ratio numeric, f4 real, f8 double precision, ok boolean, doc jsonb, tags text[],
+           day date, at timestamp(3), at6 timestamp, atz timestamptz, t time, u uuid, blob bytea,
+           iv interval, feeling mood, note varchar(20) DEFAULT 'none');
+         INSERT INTO items (name, qty, big, price, ratio, f4, f8, ok, doc, tags, day, at, at6, atz, t, u, blob, iv, feeling)
+         VALUES ('first', 1, 10000000000, 12.50, 3.14159, 1.5, 2.25, true, '{\"a\": [1, 2]}', '{a,\"b c\",NULL}',
+                 '2024-01-02', '2024-01-02 03:04:05.678', '2024-01-02 03:04:05.678901', '2024-01-02 03:04:05.5+02',
+                 '12:34:56.789', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\\xdeadbeef', '1 year 2 mons 3 days 04:05:06', 'ok'),
+                ('second', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);",
+    )
+    .await
+    .expect("creating the table");
+
+    let java_prefix = unique("dbz");
+    let ours_prefix = unique("kc");
+    let java_topic = format!("{java_prefix}.public.items");
+    let ours_topic = format!("{ours_prefix}.public.items");
+    create_topic(&java_topic, 1);
+    create_topic(&ours_topic, 1);
+
+    // Debezium on Java Connect.
+    let (_keep, java_state) = java_connect::state_dir("debezium");
+    let java_worker = java_state.join("worker.properties");
+    write_props(
+        &java_worker,
+        &worker_props(&java_state, &[("plugin.path", plugin_path)]),
+    );
+    let java_connector = java_state.join("postgres.properties");
+    write_props(&java_connector, &connector_props(&db, &java_prefix));
+    let mut java = JavaConnect::standalone(&java_state, &[&java_worker, &java_connector]);
+
+    // kconnect.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ours_worker = dir.path().join("worker.properties");
+    write_props(&ours_worker, &worker_props(dir.path(), &[]));
+    let ours_connector = dir.path().join("postgres.properties");
+    write_props(&ours_connector, &connector_props(&db, &ours_prefix));
+    let mut ours = Process::standalone(dir.path(), &[&ours_worker, &ours_connector], "kc-diff");
+
+    wait_for(&java_topic, 2, "Debezium's snapshot", || java.log_tail());
+    wait_for(&ours_topic, 2, "kconnect's snapshot", || ours.log_tail());
+    java.assert_running();
+    ours.assert_running();
+
+    // Both stream the same changes.
+    pg.batch_execute(
+        "INSERT INTO items (name, qty, price, feeling) VALUES ('third', 3, 7.25, 'happy');
+         UPDATE items SET qty = 4, note = 'changed' WHERE name = 'third';
+         DELETE FROM items WHERE name = 'second';
+         UPDATE items SET id = 100 WHERE name = 'first';",
+    )
+    .await
+    .expect("changing rows");
+    // 2 reads, c, u, d + tombstone, d + tombstone + c for the key change.
+    wait_for(&java_topic, 9, "Debezium's stream", || java.log_tail());
+    wait_for(&ours_topic, 9, "kconnect's stream", || ours.log_tail());
+
+    let theirs = normalized(&java_topic, &java_prefix);
+    let mine = normalized(&ours_topic, &ours_prefix);
+    assert_eq!(theirs.len(), mine.len(), "record counts");
+    assert!(theirs.len() >= 9 && theirs[0].1.contains("P.public.items.Envelope"));
+    eprintln!(
+        "{} records compared; the first:\n{}\n{}",
+        theirs.len(),
+        theirs[0].0,
+        theirs[0].1
+    );
+    for (i, (t, m)) in theirs.iter().zip(&mine).enumerate() {
+        assert_eq!(m.0, t.0, "record {i}: key");
+        assert_eq!(m.1, t.1, "record {i}: value");
+    }
+
+    java.terminate(Duration::from_secs(30));
+    ours.terminate();
+    let admin = connect("postgres").await;
+    drop(pg);
+    for prefix in [&java_prefix, &ours_prefix] {
+        let _ = admin
+            .batch_execute(&format!(
+                "SELECT pg_drop_replication_slot('{}')",
+                prefix.replace('-', "_")
+            ))
+            .await;
+    }
+    admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await
+        .expect("dropping the database");
+}
