@@ -344,3 +344,121 @@ async fn snapshot_then_stream_then_resume() {
         .await
         .expect("dropping the database");
 }
+
+/// kill -9 of the worker while changes stream: after a restart every change
+/// is there (at least once), and the slot's confirmed position never passed
+/// a change that was not in Kafka.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_stream_loses_nothing() {
+    const ROWS: i64 = 3000;
+    let prefix = unique("cdc-kill");
+    let db = prefix.replace('-', "_");
+    connect("postgres")
+        .await
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("creating the database");
+    let pg = connect(&db).await;
+    pg.batch_execute("CREATE TABLE public.orders (id int PRIMARY KEY, customer text NOT NULL)")
+        .await
+        .expect("creating the table");
+    let topic = format!("{prefix}.public.orders");
+    create_topic(&topic, 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = worker(dir.path());
+    let source = connector(dir.path(), &db, &prefix);
+    let mut proc = Process::standalone(dir.path(), &[&worker, &source], "pg-kill");
+    // The (empty) snapshot done and streaming: the slot exists.
+    let slot = prefix.replace('-', "_");
+    let admin = connect("postgres").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while admin
+        .query_opt(
+            "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active",
+            &[&slot],
+        )
+        .await
+        .expect("slots")
+        .is_none()
+    {
+        proc.assert_running();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot never became active"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Transactions of 50 rows; the worker is killed half way through.
+    let writer = tokio::spawn(async move {
+        for batch in 0..ROWS / 50 {
+            let values: Vec<String> = (batch * 50..batch * 50 + 50)
+                .map(|i| format!("({i}, 'c{i}')"))
+                .collect();
+            pg.batch_execute(&format!("INSERT INTO orders VALUES {}", values.join(",")))
+                .await
+                .expect("inserting");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !topic_exists(&topic) || events(&topic).len() < (ROWS / 3) as usize {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no progress before the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    proc.kill9();
+    let confirmed_at_kill: i64 = admin
+        .query_one(
+            "SELECT (confirmed_flush_lsn - '0/0')::bigint FROM pg_replication_slots WHERE slot_name = $1",
+            &[&slot],
+        )
+        .await
+        .expect("the slot")
+        .get(0);
+    let delivered = events(&topic);
+    // Every change at or before the confirmed position is in Kafka.
+    let max_delivered_lsn = delivered
+        .iter()
+        .filter_map(|e| e.1["payload"]["source"]["lsn"].as_i64())
+        .max()
+        .unwrap_or(0);
+    assert!(
+        confirmed_at_kill <= max_delivered_lsn,
+        "the slot ({confirmed_at_kill}) passed what Kafka holds ({max_delivered_lsn})"
+    );
+    writer.await.expect("the writer");
+
+    let mut proc = Process::standalone(dir.path(), &[&worker, &source], "pg-kill-2");
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        proc.assert_running();
+        let ids: std::collections::BTreeSet<i64> = events(&topic)
+            .iter()
+            .filter_map(|e| e.1["payload"]["after"]["id"].as_i64())
+            .collect();
+        if ids.len() as i64 == ROWS {
+            assert_eq!(ids.iter().next(), Some(&0));
+            assert_eq!(ids.iter().last(), Some(&(ROWS - 1)));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {ROWS} rows after the restart; log:\n{}",
+            ids.len(),
+            proc.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    proc.terminate();
+    admin
+        .batch_execute(&format!("SELECT pg_drop_replication_slot('{slot}')"))
+        .await
+        .expect("dropping the slot");
+    admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await
+        .expect("dropping the database");
+}
