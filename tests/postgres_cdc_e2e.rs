@@ -48,36 +48,44 @@ fn worker(dir: &Path) -> std::path::PathBuf {
 }
 
 fn connector(dir: &Path, db: &str, prefix: &str) -> std::path::PathBuf {
+    connector_with(dir, db, prefix, &[])
+}
+
+fn connector_with(
+    dir: &Path,
+    db: &str,
+    prefix: &str,
+    extra: &[(&'static str, String)],
+) -> std::path::PathBuf {
     let pg = postgres();
     let path = dir.join("postgres.properties");
-    write_props(
-        &path,
-        &[
-            ("name", format!("{prefix}-cdc")),
-            (
-                "connector.class",
-                "io.debezium.connector.postgresql.PostgresConnector".into(),
-            ),
-            ("tasks.max", "1".into()),
-            ("database.hostname", pg["POSTGRES_HOST"].clone()),
-            ("database.port", pg["POSTGRES_PORT"].clone()),
-            ("database.user", pg["POSTGRES_USER"].clone()),
-            ("database.password", pg["POSTGRES_PASSWORD"].clone()),
-            ("database.dbname", db.into()),
-            ("database.sslmode", "disable".into()),
-            ("topic.prefix", prefix.into()),
-            ("plugin.name", "pgoutput".into()),
-            ("slot.name", prefix.replace('-', "_")),
-            (
-                "publication.name",
-                format!("{}_pub", prefix.replace('-', "_")),
-            ),
-            ("publication.autocreate.mode", "filtered".into()),
-            ("table.include.list", "public\\.orders".into()),
-            ("poll.interval.ms", "100".into()),
-            ("skipped.operations", "none".into()),
-        ],
-    );
+    let mut props = vec![
+        ("name", format!("{prefix}-cdc")),
+        (
+            "connector.class",
+            "io.debezium.connector.postgresql.PostgresConnector".into(),
+        ),
+        ("tasks.max", "1".into()),
+        ("database.hostname", pg["POSTGRES_HOST"].clone()),
+        ("database.port", pg["POSTGRES_PORT"].clone()),
+        ("database.user", pg["POSTGRES_USER"].clone()),
+        ("database.password", pg["POSTGRES_PASSWORD"].clone()),
+        ("database.dbname", db.into()),
+        ("database.sslmode", "disable".into()),
+        ("topic.prefix", prefix.into()),
+        ("plugin.name", "pgoutput".into()),
+        ("slot.name", prefix.replace('-', "_")),
+        (
+            "publication.name",
+            format!("{}_pub", prefix.replace('-', "_")),
+        ),
+        ("publication.autocreate.mode", "filtered".into()),
+        ("table.include.list", "public\\.orders".into()),
+        ("poll.interval.ms", "100".into()),
+        ("skipped.operations", "none".into()),
+    ];
+    props.extend(extra.iter().cloned());
+    write_props(&path, &props);
     path
 }
 
@@ -452,6 +460,97 @@ async fn kill_9_mid_stream_loses_nothing() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    proc.terminate();
+    admin
+        .batch_execute(&format!("SELECT pg_drop_replication_slot('{slot}')"))
+        .await
+        .expect("dropping the slot");
+    admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await
+        .expect("dropping the database");
+}
+
+/// With heartbeats, the slot is confirmed up to the last commit even when
+/// no further change comes; the heartbeat records are Debezium's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_confirm_the_last_commit() {
+    let prefix = unique("cdc-beat");
+    let db = prefix.replace('-', "_");
+    connect("postgres")
+        .await
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("creating the database");
+    let pg = connect(&db).await;
+    pg.batch_execute("CREATE TABLE public.orders (id int PRIMARY KEY, customer text NOT NULL)")
+        .await
+        .expect("creating the table");
+    let topic = format!("{prefix}.public.orders");
+    create_topic(&topic, 1);
+    let beats = format!("__debezium-heartbeat.{prefix}");
+    create_topic(&beats, 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = worker(dir.path());
+    let source = connector_with(
+        dir.path(),
+        &db,
+        &prefix,
+        &[("heartbeat.interval.ms", "200".into())],
+    );
+    let mut proc = Process::standalone(dir.path(), &[&worker, &source], "pg-beat");
+    let slot = prefix.replace('-', "_");
+    let admin = connect("postgres").await;
+    let active = "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active";
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while admin
+        .query_opt(active, &[&slot])
+        .await
+        .expect("slots")
+        .is_none()
+    {
+        proc.assert_running();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot never became active"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    pg.batch_execute("INSERT INTO orders VALUES (1, 'alice')")
+        .await
+        .expect("inserting");
+    let got = wait_for_events(&topic, 1, &mut proc).await;
+    let lsn = got[0].1["payload"]["source"]["lsn"].as_i64().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let confirmed: i64 = admin
+            .query_one(
+                "SELECT (confirmed_flush_lsn - '0/0')::bigint FROM pg_replication_slots WHERE slot_name = $1",
+                &[&slot],
+            )
+            .await
+            .expect("the slot")
+            .get(0);
+        if confirmed > lsn {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot stays at {confirmed}, the change was at {lsn}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let beat = &events(&beats)[0];
+    assert_eq!(
+        beat.0["schema"]["name"],
+        "io.debezium.connector.common.ServerNameKey"
+    );
+    assert_eq!(beat.0["payload"]["serverName"], prefix.as_str());
+    assert_eq!(
+        beat.1["schema"]["name"],
+        "io.debezium.connector.common.Heartbeat"
+    );
+    assert!(beat.1["payload"]["ts_ms"].as_i64().unwrap() > 0);
     proc.terminate();
     admin
         .batch_execute(&format!("SELECT pg_drop_replication_slot('{slot}')"))

@@ -40,7 +40,9 @@ pub const BINARY_HANDLING_MODE: &str = "binary.handling.mode";
 pub const INTERVAL_HANDLING_MODE: &str = "interval.handling.mode";
 pub const HSTORE_HANDLING_MODE: &str = "hstore.handling.mode";
 pub const HEARTBEAT_INTERVAL_MS: &str = "heartbeat.interval.ms";
-pub const HEARTBEAT_TOPICS_PREFIX: &str = "heartbeat.topics.prefix";
+pub const HEARTBEAT_TOPICS_PREFIX: &str = "topic.heartbeat.prefix";
+/// Debezium 1.x's name of [`HEARTBEAT_TOPICS_PREFIX`], still accepted.
+pub const LEGACY_HEARTBEAT_TOPICS_PREFIX: &str = "heartbeat.topics.prefix";
 pub const MAX_BATCH_SIZE: &str = "max.batch.size";
 pub const MAX_QUEUE_SIZE: &str = "max.queue.size";
 pub const POLL_INTERVAL_MS: &str = "poll.interval.ms";
@@ -205,10 +207,12 @@ pub fn config_def() -> ConfigDef {
             "hstore as json or map")
         .validate_with(Validator::OneOf(&["json", "map"]))
         .define(HEARTBEAT_INTERVAL_MS, ConfigType::Int, Some("0"), Importance::Medium,
-            "Interval of heartbeat records to <heartbeat.topics.prefix>.<topic.prefix>; 0 is off")
+            "Interval of heartbeat records to <topic.heartbeat.prefix>.<topic.prefix>; 0 is off")
         .validate_with(Validator::Range { min: Some(0), max: None })
         .define(HEARTBEAT_TOPICS_PREFIX, ConfigType::String, Some("__debezium-heartbeat"), Importance::Low,
             "Prefix of the heartbeat topic")
+        .define(LEGACY_HEARTBEAT_TOPICS_PREFIX, ConfigType::String, Some(""), Importance::Low,
+            "Debezium 1.x's name of topic.heartbeat.prefix")
         .define(MAX_BATCH_SIZE, ConfigType::Int, Some("2048"), Importance::Low,
             "Most records one poll returns")
         .validate_with(Validator::Range { min: Some(1), max: None })
@@ -496,7 +500,17 @@ impl PostgresConfig {
             dbname: s(DBNAME)?,
             sslmode: lower(SSLMODE)?,
             sslrootcert: Some(s(SSLROOTCERT)?).filter(|p| !p.trim().is_empty()),
-            heartbeat_topic: format!("{}.{prefix}", s(HEARTBEAT_TOPICS_PREFIX)?),
+            heartbeat_topic: {
+                // The current key wins; the Debezium 1.x one counts alone.
+                let legacy = s(LEGACY_HEARTBEAT_TOPICS_PREFIX)?;
+                let beat_prefix =
+                    if props.contains_key(HEARTBEAT_TOPICS_PREFIX) || legacy.trim().is_empty() {
+                        s(HEARTBEAT_TOPICS_PREFIX)?
+                    } else {
+                        legacy
+                    };
+                format!("{beat_prefix}.{prefix}")
+            },
             topic_prefix: prefix,
             slot_name: s(SLOT_NAME)?,
             slot_drop_on_stop: c.boolean(SLOT_DROP_ON_STOP)?,
@@ -617,6 +631,15 @@ mod tests {
         assert_eq!(c.representation, Representation::default());
         assert_eq!(c.heartbeat_interval, None);
         assert_eq!(c.heartbeat_topic, "__debezium-heartbeat.shop");
+        let legacy =
+            PostgresConfig::parse(&props(&[(LEGACY_HEARTBEAT_TOPICS_PREFIX, "beats")])).unwrap();
+        assert_eq!(legacy.heartbeat_topic, "beats.shop");
+        let both = PostgresConfig::parse(&props(&[
+            (LEGACY_HEARTBEAT_TOPICS_PREFIX, "beats"),
+            (HEARTBEAT_TOPICS_PREFIX, "hb"),
+        ]))
+        .unwrap();
+        assert_eq!(both.heartbeat_topic, "hb.shop");
         assert_eq!((c.max_batch_size, c.max_queue_size), (2048, 8192));
     }
 

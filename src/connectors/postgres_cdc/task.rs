@@ -27,8 +27,24 @@ use super::schema::{Column, RowValue, SourceInfo, TableSchema};
 use super::types::PgType;
 use crate::connect::{
     CommittedOffsets, ConnectError, ConnectRecord, ConnectResult, Header, OffsetMap, Props,
-    SourceRecord, SourceTask, SourceTaskContext, Struct, Value,
+    SchemaBuilder, SchemaRef, SourceRecord, SourceTask, SourceTaskContext, Struct, Value,
 };
+
+static HEARTBEAT_KEY: std::sync::LazyLock<SchemaRef> = std::sync::LazyLock::new(|| {
+    SchemaBuilder::struct_()
+        .name("io.debezium.connector.common.ServerNameKey")
+        .version(1)
+        .field("serverName", SchemaBuilder::string().build())
+        .build()
+});
+
+static HEARTBEAT_VALUE: std::sync::LazyLock<SchemaRef> = std::sync::LazyLock::new(|| {
+    SchemaBuilder::struct_()
+        .name("io.debezium.connector.common.Heartbeat")
+        .version(1)
+        .field("ts_ms", SchemaBuilder::int64().build())
+        .build()
+});
 
 /// Microseconds between 1970-01-01 and PostgreSQL's epoch, 2000-01-01.
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
@@ -505,8 +521,19 @@ impl Reader {
         skip_until: Option<u64>,
     ) -> ConnectResult<()> {
         let mut pos = Position::default();
+        let beat = self.cfg.heartbeat_interval;
+        let mut next_beat = tokio::time::Instant::now() + beat.unwrap_or(Duration::from_secs(3600));
+        // The offset of the newest commit: what a heartbeat carries.
+        let mut commit_offset: Option<OffsetMap> = None;
         loop {
             tokio::select! {
+                _ = tokio::time::sleep_until(next_beat), if beat.is_some() => {
+                    next_beat = tokio::time::Instant::now() + beat.unwrap_or_default();
+                    if let Some(offset) = &commit_offset {
+                        let record = self.heartbeat(offset.clone());
+                        self.send(Item::Record(record)).await?;
+                    }
+                }
                 changed = flush.changed() => {
                     if changed.is_ok() {
                         let lsn = *flush.borrow_and_update();
@@ -523,7 +550,20 @@ impl Reader {
                             pos.commit_micros = commit_time_micros + PG_EPOCH_MICROS;
                         }
                         ReplicationEvent::Commit { end_lsn, .. } => {
-                            pos.last_commit = Some(end_lsn.as_u64());
+                            let end = end_lsn.as_u64();
+                            pos.last_commit = Some(end);
+                            if beat.is_some() {
+                                let mut o = OffsetMap::new();
+                                o.insert("lsn_proc".into(), json!(end));
+                                o.insert("lsn_commit".into(), json!(end));
+                                o.insert("lsn".into(), json!(end));
+                                if let Some(x) = pos.xid {
+                                    o.insert("txId".into(), json!(x));
+                                }
+                                o.insert("ts_usec".into(), json!(pos.commit_micros));
+                                o.insert("messageType".into(), json!("COMMIT"));
+                                commit_offset = Some(o);
+                            }
                         }
                         ReplicationEvent::XLogData { wal_start, data, .. } => {
                             pos.lsn = wal_start.as_u64();
@@ -545,6 +585,31 @@ impl Reader {
                     }
                 }
             }
+        }
+    }
+
+    /// Debezium's heartbeat record (`__debezium-heartbeat.<prefix>`,
+    /// partition 0): it carries `offset`, so the slot is confirmed also
+    /// while every change is filtered out or none comes.
+    fn heartbeat(&self, offset: OffsetMap) -> SourceRecord {
+        let key = Struct::new(HEARTBEAT_KEY.clone())
+            .put("serverName", self.cfg.topic_prefix.clone())
+            .expect("the heartbeat key fits its schema");
+        let value = Struct::new(HEARTBEAT_VALUE.clone())
+            .put("ts_ms", now_micros() / 1000)
+            .expect("the heartbeat value fits its schema");
+        let mut record = ConnectRecord::new(
+            self.cfg.heartbeat_topic.clone(),
+            Some(HEARTBEAT_VALUE.clone()),
+            Value::Struct(value),
+        );
+        record.kafka_partition = Some(0);
+        record.key_schema = Some(HEARTBEAT_KEY.clone());
+        record.key = Value::Struct(key);
+        SourceRecord {
+            record,
+            source_partition: self.partition.clone(),
+            source_offset: offset,
         }
     }
 
