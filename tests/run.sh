@@ -76,9 +76,10 @@ kubeconfig_line=$(bash tests/env/k8s.sh start)
 export KCONNECT_TEST_KUBECONFIG="${kubeconfig_line#KUBECONFIG=}"
 echo "kube-apiserver kubeconfig at $KCONNECT_TEST_KUBECONFIG" >&2
 # PostgreSQL 15 (Debian's packages) for the CDC connector's tests.
+pg_lines=$(bash tests/env/postgres.sh start)
 while IFS='=' read -r key value; do
   [ -n "$key" ] && export "$key=$value"
-done < <(bash tests/env/postgres.sh start)
+done <<<"$pg_lines"
 echo "PostgreSQL at $POSTGRES_HOST:$POSTGRES_PORT" >&2
 registry_line=$(bash tests/env/registry.sh start)
 export SCHEMA_REGISTRY_URL="${registry_line#SCHEMA_REGISTRY_URL=}"

@@ -69,6 +69,19 @@ ensure_user() {
     die "cannot create the user $RUN_USER"
 }
 
+# The server's user must reach its state dir: folders on the way that
+# others cannot enter (a `mktemp -d` state root is 0700) get o+x.
+make_reachable() {
+  [[ "$(id -u)" -eq 0 ]] || return 0
+  local dir="$1"
+  while [[ "$dir" != "/" && -n "$dir" ]]; do
+    if ! runuser -u "$RUN_USER" -- test -x "$dir" 2>/dev/null; then
+      chmod o+x "$dir" || die "cannot make $dir reachable for $RUN_USER"
+    fi
+    dir=$(dirname "$dir")
+  done
+}
+
 port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
@@ -108,13 +121,14 @@ cmd_start() {
     return 0
   fi
   mkdir -p "$state/run"
-  [[ "$(id -u)" -eq 0 ]] && chown "$RUN_USER" "$state" "$state/run"
+  make_reachable "$state"
+  if [[ "$(id -u)" -eq 0 ]]; then chown "$RUN_USER" "$state" "$state/run"; fi
   if [[ ! -f "$state/data/PG_VERSION" ]]; then
     log "initdb in $state/data"
     rm -rf "$state/data"
     local pwfile="$state/.pwfile"
     printf '%s\n' "$SUPERUSER_PASSWORD" >"$pwfile"
-    [[ "$(id -u)" -eq 0 ]] && chown "$RUN_USER" "$pwfile"
+    if [[ "$(id -u)" -eq 0 ]]; then chown "$RUN_USER" "$pwfile"; fi
     as_pg "$PG_BIN/initdb" -D "$state/data" -U postgres --pwfile="$pwfile" \
       --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$state/initdb.log" 2>&1 ||
       { cat "$state/initdb.log" >&2; die "initdb failed"; }
