@@ -31,6 +31,10 @@ async fn connect(db: &str) -> tokio_postgres::Client {
 }
 
 fn worker(dir: &Path) -> std::path::PathBuf {
+    worker_on(dir, free_port())
+}
+
+fn worker_on(dir: &Path, port: u16) -> std::path::PathBuf {
     let path = dir.join("worker.properties");
     write_props(
         &path,
@@ -41,10 +45,19 @@ fn worker(dir: &Path) -> std::path::PathBuf {
                 dir.join("offsets").display().to_string(),
             ),
             ("offset.flush.interval.ms", "300".into()),
-            ("listeners", format!("http://127.0.0.1:{}", free_port())),
+            ("listeners", format!("http://127.0.0.1:{port}")),
         ],
     );
     path
+}
+
+/// The value of the metric line that starts with `name{` and has every
+/// label in `labels`.
+fn metric(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .find(|l| labels.iter().all(|lab| l.contains(lab)))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
 }
 
 fn connector(dir: &Path, db: &str, prefix: &str) -> std::path::PathBuf {
@@ -172,7 +185,8 @@ async fn snapshot_then_stream_then_resume() {
     create_topic(&topic, 1);
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let worker = worker(dir.path());
+    let rest_port = free_port();
+    let worker = worker_on(dir.path(), rest_port);
     let source = connector(dir.path(), &db, &prefix);
     let mut proc = Process::standalone(dir.path(), &[&worker, &source], "pg-cdc");
 
@@ -229,6 +243,52 @@ async fn snapshot_then_stream_then_resume() {
     assert_eq!(update["source"]["snapshot"], "false");
     assert!(update["source"]["lsn"].as_i64().unwrap() > 0);
     assert!(update["source"]["txId"].as_i64().unwrap() > 0);
+    // Debezium's metrics, under the names Strimzi's exporter gives them.
+    let text = ureq::get(&format!("http://127.0.0.1:{rest_port}/metrics"))
+        .call()
+        .expect("GET /metrics")
+        .body_mut()
+        .read_to_string()
+        .expect("metrics text");
+    let name = format!("name=\"{prefix}\"");
+    let snapshot = [name.as_str(), "context=\"snapshot\"", "plugin=\"postgres\""];
+    let streaming = [
+        name.as_str(),
+        "context=\"streaming\"",
+        "plugin=\"postgres\"",
+    ];
+    assert_eq!(
+        metric(&text, "debezium_metrics_SnapshotCompleted", &snapshot),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "debezium_metrics_TotalNumberOfEventsSeen_total",
+            &snapshot
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        metric(&text, "debezium_metrics_Connected", &streaming),
+        Some(1.0)
+    );
+    assert!(
+        metric(
+            &text,
+            "debezium_metrics_TotalNumberOfEventsSeen_total",
+            &streaming
+        )
+        .unwrap_or(0.0)
+            >= 4.0
+    );
+    assert!(metric(
+        &text,
+        "debezium_metrics_MilliSecondsBehindSource",
+        &streaming
+    )
+    .is_some());
     let delete = &got[4].1["payload"];
     assert_eq!(delete["before"]["id"], 2);
     assert_eq!(

@@ -25,9 +25,10 @@ use super::config::{PostgresConfig, SnapshotMode};
 use super::pgoutput::{self, Message, Relation, TupleValue};
 use super::schema::{Column, RowValue, SourceInfo, TableSchema};
 use super::types::PgType;
+use crate::connect::metrics::{Counter, Gauge};
 use crate::connect::{
-    CommittedOffsets, ConnectError, ConnectRecord, ConnectResult, Header, OffsetMap, Props,
-    SchemaBuilder, SchemaRef, SourceRecord, SourceTask, SourceTaskContext, Struct, Value,
+    CommittedOffsets, ConnectError, ConnectRecord, ConnectResult, Header, OffsetMap, PluginMetrics,
+    Props, SchemaBuilder, SchemaRef, SourceRecord, SourceTask, SourceTaskContext, Struct, Value,
 };
 
 static HEARTBEAT_KEY: std::sync::LazyLock<SchemaRef> = std::sync::LazyLock::new(|| {
@@ -80,6 +81,54 @@ impl Resume {
     }
 }
 
+/// Debezium's metrics (the names Strimzi's exporter gives its MBeans:
+/// `debezium_metrics_<Attribute>{context="snapshot"|"streaming",
+/// plugin="postgres", name="<topic.prefix>"}`), and the slot's lag.
+#[derive(Clone)]
+struct Metrics {
+    snapshot_events: Counter,
+    snapshot_running: Gauge,
+    snapshot_completed: Gauge,
+    streaming_events: Counter,
+    connected: Gauge,
+    behind_source_ms: Gauge,
+    committed_transactions: Counter,
+    slot_lag_bytes: Gauge,
+}
+
+impl Metrics {
+    fn new(base: &PluginMetrics, prefix: &str) -> Metrics {
+        let debezium = base
+            .with_group("debezium_metrics")
+            .with_label("plugin", "postgres")
+            .with_label("name", prefix);
+        let snapshot = debezium.with_label("context", "snapshot");
+        let streaming = debezium.with_label("context", "streaming");
+        Metrics {
+            snapshot_events: snapshot.counter("TotalNumberOfEventsSeen", "Snapshot events read"),
+            snapshot_running: snapshot.gauge("SnapshotRunning", "1 while the snapshot runs"),
+            snapshot_completed: snapshot.gauge("SnapshotCompleted", "1 once the snapshot finished"),
+            streaming_events: streaming.counter(
+                "TotalNumberOfEventsSeen",
+                "Change events read from the slot",
+            ),
+            connected: streaming.gauge("Connected", "1 while the replication stream is connected"),
+            behind_source_ms: streaming.gauge(
+                "MilliSecondsBehindSource",
+                "Milliseconds between the last change's commit and its processing",
+            ),
+            committed_transactions: streaming.counter(
+                "NumberOfCommittedTransactions",
+                "Transactions read from the slot",
+            ),
+            slot_lag_bytes: base.with_label("slot", prefix).gauge(
+                "postgres_replication_slot_lag_bytes",
+                "WAL bytes between the server's current position and the slot's confirmed position",
+            ),
+        }
+    }
+}
+
 enum Item {
     Record(SourceRecord),
     Failed(ConnectError),
@@ -100,6 +149,7 @@ pub struct PostgresCdcTask {
     /// The offset of the newest record handed on: where a reconnect resumes.
     last_offset: Option<OffsetMap>,
     failures: u32,
+    metrics: Option<Metrics>,
 }
 
 #[async_trait]
@@ -114,6 +164,7 @@ impl SourceTask for PostgresCdcTask {
         partition.insert("server".into(), json!(cfg.topic_prefix));
         self.partition = Arc::new(partition);
         self.last_offset = ctx.offset_reader().offset(&self.partition);
+        self.metrics = Some(Metrics::new(ctx.metrics(), &cfg.topic_prefix));
         self.cfg = Some(cfg);
         self.spawn_reader();
         Ok(())
@@ -223,8 +274,12 @@ impl PostgresCdcTask {
         let (flush_tx, flush_rx) =
             watch::channel(resume.as_ref().and_then(|r| r.lsn_commit).unwrap_or(0));
         let stop = CancellationToken::new();
+        let Some(metrics) = self.metrics.clone() else {
+            return;
+        };
         let reader = Reader {
             cfg,
+            metrics,
             partition: self.partition.clone(),
             tx: tx.clone(),
             tables: HashMap::new(),
@@ -276,6 +331,7 @@ fn snapshot_marker(
 
 struct Reader {
     cfg: Arc<PostgresConfig>,
+    metrics: Metrics,
     partition: Arc<OffsetMap>,
     tx: mpsc::Sender<Item>,
     /// Captured tables by relation OID.
@@ -408,6 +464,8 @@ impl Reader {
             .await
             .map_err(|e| catalog::db_error("starting the snapshot", &cfg, &e))?;
         let (tx_id, ts): (i64, i64) = (row.get(0), row.get(1));
+        self.metrics.snapshot_running.set(1.0);
+        self.metrics.snapshot_completed.set(0.0);
         let mut oids: Vec<u32> = self.tables.keys().copied().collect();
         oids.sort_by_key(|o| (self.tables[o].schema.clone(), self.tables[o].table.clone()));
         // One record held back, so the last of a table and of the snapshot
@@ -441,6 +499,7 @@ impl Reader {
                 }
                 pending = Some((*oid, row, first_in_table));
                 first_in_table = false;
+                self.metrics.snapshot_events.inc();
             }
         }
         if let Some((oid, row, _)) = pending.take() {
@@ -450,7 +509,10 @@ impl Reader {
         client
             .batch_execute("COMMIT")
             .await
-            .map_err(|e| catalog::db_error("ending the snapshot", &cfg, &e))
+            .map_err(|e| catalog::db_error("ending the snapshot", &cfg, &e))?;
+        self.metrics.snapshot_running.set(0.0);
+        self.metrics.snapshot_completed.set(1.0);
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -521,12 +583,27 @@ impl Reader {
         skip_until: Option<u64>,
     ) -> ConnectResult<()> {
         let mut pos = Position::default();
+        self.metrics.connected.set(1.0);
+        let _disconnected = SetOnDrop(self.metrics.connected.clone(), 0.0);
+        let mut lag_check = tokio::time::interval(Duration::from_secs(10));
         let beat = self.cfg.heartbeat_interval;
         let mut next_beat = tokio::time::Instant::now() + beat.unwrap_or(Duration::from_secs(3600));
         // The offset of the newest commit: what a heartbeat carries.
         let mut commit_offset: Option<OffsetMap> = None;
         loop {
             tokio::select! {
+                _ = lag_check.tick() => {
+                    let lag = client
+                        .query_one(
+                            "SELECT coalesce((pg_current_wal_lsn() - confirmed_flush_lsn)::float8, 0)
+                               FROM pg_replication_slots WHERE slot_name = $1",
+                            &[&self.cfg.slot_name],
+                        )
+                        .await;
+                    if let Ok(row) = lag {
+                        self.metrics.slot_lag_bytes.set(row.get::<_, f64>(0));
+                    }
+                }
                 _ = tokio::time::sleep_until(next_beat), if beat.is_some() => {
                     next_beat = tokio::time::Instant::now() + beat.unwrap_or_default();
                     if let Some(offset) = &commit_offset {
@@ -550,6 +627,7 @@ impl Reader {
                             pos.commit_micros = commit_time_micros + PG_EPOCH_MICROS;
                         }
                         ReplicationEvent::Commit { end_lsn, .. } => {
+                            self.metrics.committed_transactions.inc();
                             let end = end_lsn.as_u64();
                             pos.last_commit = Some(end);
                             if beat.is_some() {
@@ -577,6 +655,10 @@ impl Reader {
                             if skip_until.is_some_and(|s| pos.lsn <= s) {
                                 continue; // delivered before the restart
                             }
+                            self.metrics.streaming_events.inc();
+                            self.metrics
+                                .behind_source_ms
+                                .set(((now_micros() - pos.commit_micros) / 1000).max(0) as f64);
                             for record in self.change(message, pos)? {
                                 self.send(Item::Record(record)).await?;
                             }
@@ -891,6 +973,16 @@ fn type_matches(ty: &PgType, typmod: i32) -> bool {
             &probe == ty
         }
         _ => true,
+    }
+}
+
+/// Sets a gauge when dropped: `Connected` goes to 0 however the stream
+/// ends.
+struct SetOnDrop(Gauge, f64);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.set(self.1);
     }
 }
 
