@@ -621,3 +621,180 @@ async fn heartbeats_confirm_the_last_commit() {
         .await
         .expect("dropping the database");
 }
+
+/// Through the operator: a Connector resource with Debezium's class, its
+/// database password from a Secret mounted into the workers (never in the
+/// resource or the config topic), runs and reports RUNNING; changes reach
+/// Kafka.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn through_the_operator_with_the_password_from_a_secret() {
+    use k8s_openapi::api::core::v1::Secret;
+    use kconnect::api::{ConnectCluster, ConnectState, Connector, CLUSTER_LABEL};
+    use kube::api::{Api, PostParams};
+    use support::k8s;
+    use support::kubelet::Kubelet;
+
+    let pgenv = postgres();
+    let prefix = unique("cdc-op");
+    let db = prefix.replace('-', "_");
+    connect("postgres")
+        .await
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("creating the database");
+    let pg = connect(&db).await;
+    pg.batch_execute(
+        "CREATE TABLE public.orders (id int PRIMARY KEY, customer text NOT NULL);
+         INSERT INTO orders VALUES (1, 'alice');",
+    )
+    .await
+    .expect("creating the table");
+    let topic = format!("{prefix}.public.orders");
+    create_topic(&topic, 1);
+
+    let client = k8s::client().await;
+    k8s::install_crds(&client).await;
+    let ns = k8s::namespace(&client, "pg").await;
+    let pp = PostParams::default();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "pg-credentials", "namespace": ns},
+        "stringData": {"password": pgenv["POSTGRES_PASSWORD"]}
+    }))
+    .expect("Secret");
+    secrets
+        .create(&pp, &secret)
+        .await
+        .expect("creating the Secret");
+
+    let kubelet = Kubelet::start(client.clone(), &ns).await;
+    let mut operator = Process::spawn(
+        &kubelet.log_dir,
+        &[
+            "operator",
+            "--namespace",
+            &ns,
+            "--lease-namespace",
+            &ns,
+            "--heartbeat-timeout-ms",
+            "3000",
+        ],
+        &[
+            (
+                "KUBECONFIG",
+                k8s::kubeconfig().to_string_lossy().into_owned(),
+            ),
+            ("POD_NAME", "operator-0".into()),
+        ],
+        "operator",
+    );
+    let clusters: Api<ConnectCluster> = Api::namespaced(client.clone(), &ns);
+    let connectors: Api<Connector> = Api::namespaced(client.clone(), &ns);
+    let cc: ConnectCluster = serde_json::from_value(serde_json::json!({
+        "apiVersion": "kconnect.dev/v1alpha1",
+        "kind": "ConnectCluster",
+        "metadata": {"name": "cdc", "namespace": ns},
+        "spec": {
+            "replicas": 1,
+            "bootstrapServers": kafka_bootstrap(),
+            "secrets": [{"secretName": "pg-credentials"}],
+            "config": {
+                "config.providers": "dir",
+                "config.providers.dir.class": "org.apache.kafka.common.config.provider.DirectoryConfigProvider",
+                "config.storage.replication.factor": "1",
+                "offset.storage.replication.factor": "1",
+                "offset.storage.partitions": "2",
+                "status.storage.replication.factor": "1",
+                "status.storage.partitions": "2",
+                "worker.sync.interval.ms": "200",
+                "worker.heartbeat.interval.ms": "300",
+                "offset.flush.interval.ms": "500"
+            }
+        }
+    }))
+    .expect("ConnectCluster");
+    clusters
+        .create(&pp, &cc)
+        .await
+        .expect("creating the ConnectCluster");
+    let slot = prefix.replace('-', "_");
+    let connector: Connector = serde_json::from_value(serde_json::json!({
+        "apiVersion": "kconnect.dev/v1alpha1",
+        "kind": "Connector",
+        "metadata": {"name": "orders-cdc", "namespace": ns, "labels": {CLUSTER_LABEL: "cdc"}},
+        "spec": {
+            "class": "io.debezium.connector.postgresql.PostgresConnector",
+            "tasksMax": 1,
+            "config": {
+                "database.hostname": pgenv["POSTGRES_HOST"],
+                "database.port": pgenv["POSTGRES_PORT"],
+                "database.user": pgenv["POSTGRES_USER"],
+                "database.password": "${dir:/etc/kconnect/secrets/pg-credentials:password}",
+                "database.dbname": db,
+                "database.sslmode": "disable",
+                "topic.prefix": prefix,
+                "slot.name": slot,
+                "publication.name": format!("{slot}_pub"),
+                "publication.autocreate.mode": "filtered",
+                "table.include.list": "public\\.orders"
+            }
+        }
+    }))
+    .expect("Connector");
+    connectors
+        .create(&pp, &connector)
+        .await
+        .expect("creating the Connector");
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        operator.assert_running();
+        let c = connectors.get("orders-cdc").await.expect("the Connector");
+        let running = c.status.as_ref().is_some_and(|s| {
+            !s.tasks.is_empty() && s.tasks.iter().all(|t| t.state == ConnectState::Running)
+        });
+        if running {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Connector never ran: {:?}\noperator log:\n{}",
+            c.status,
+            operator.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    pg.batch_execute("INSERT INTO orders VALUES (2, 'bob')")
+        .await
+        .expect("inserting");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = if topic_exists(&topic) {
+            events(&topic)
+        } else {
+            Vec::new()
+        };
+        let ops: Vec<(String, i64)> = got.iter().map(op_and_id).collect();
+        if ops == [("r".to_owned(), 1), ("c".to_owned(), 2)] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "events: {ops:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // The password is in neither the resource nor anything it reports.
+    let c = connectors.get("orders-cdc").await.expect("the Connector");
+    let text = serde_json::to_string(&c).unwrap();
+    assert!(!text.contains(&pgenv["POSTGRES_PASSWORD"]), "{text}");
+
+    operator.terminate();
+    kubelet.shutdown().await;
+    let admin = connect("postgres").await;
+    drop(pg);
+    let _ = admin
+        .batch_execute(&format!("SELECT pg_drop_replication_slot('{slot}')"))
+        .await;
+    admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await
+        .expect("dropping the database");
+}

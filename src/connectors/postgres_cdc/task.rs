@@ -590,6 +590,7 @@ impl Reader {
         let mut next_beat = tokio::time::Instant::now() + beat.unwrap_or(Duration::from_secs(3600));
         // The offset of the newest commit: what a heartbeat carries.
         let mut commit_offset: Option<OffsetMap> = None;
+        let mut flush_closed = false;
         loop {
             tokio::select! {
                 _ = lag_check.tick() => {
@@ -611,10 +612,14 @@ impl Reader {
                         self.send(Item::Record(record)).await?;
                     }
                 }
-                changed = flush.changed() => {
-                    if changed.is_ok() {
-                        let lsn = *flush.borrow_and_update();
-                        repl.update_applied_lsn(Lsn::from_u64(lsn));
+                changed = flush.changed(), if !flush_closed => {
+                    match changed {
+                        Ok(()) => {
+                            let lsn = *flush.borrow_and_update();
+                            repl.update_applied_lsn(Lsn::from_u64(lsn));
+                        }
+                        // The task is going: nothing more to confirm.
+                        Err(_) => flush_closed = true,
                     }
                 }
                 event = repl.recv() => {
