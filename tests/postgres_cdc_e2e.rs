@@ -764,6 +764,12 @@ async fn through_the_operator_with_the_password_from_a_secret() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    // The snapshot first (RUNNING comes before it ends), then a change.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !topic_exists(&topic) || events(&topic).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no snapshot record");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     pg.batch_execute("INSERT INTO orders VALUES (2, 'bob')")
         .await
         .expect("inserting");
