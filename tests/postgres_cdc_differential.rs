@@ -16,37 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use support::java_connect::{self, JavaConnect};
+use support::postgres::{connect, debezium_plugin_path};
 use support::*;
-
-async fn connect(db: &str) -> tokio_postgres::Client {
-    let pg = postgres();
-    let (client, connection) = tokio_postgres::Config::new()
-        .host(&pg["POSTGRES_HOST"])
-        .port(pg["POSTGRES_PORT"].parse().expect("port"))
-        .user(&pg["POSTGRES_USER"])
-        .password(pg["POSTGRES_PASSWORD"].as_bytes())
-        .dbname(db)
-        .connect(tokio_postgres::NoTls)
-        .await
-        .expect("connecting to the test PostgreSQL");
-    tokio::spawn(connection);
-    client
-}
-
-fn debezium_plugin_path() -> String {
-    let out = std::process::Command::new("bash")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/debezium.sh"))
-        .arg("install")
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .expect("running tests/env/debezium.sh");
-    assert!(out.status.success(), "tests/env/debezium.sh install failed");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("DEBEZIUM_PLUGIN_PATH="))
-        .expect("DEBEZIUM_PLUGIN_PATH")
-        .to_owned()
-}
 
 /// The same connector config for both, with its own prefix, slot and
 /// publication.

@@ -12,23 +12,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value as Json;
+use support::postgres::connect;
 use support::*;
-
-/// A session to the test server's `db`.
-async fn connect(db: &str) -> tokio_postgres::Client {
-    let pg = postgres();
-    let (client, connection) = tokio_postgres::Config::new()
-        .host(&pg["POSTGRES_HOST"])
-        .port(pg["POSTGRES_PORT"].parse().expect("port"))
-        .user(&pg["POSTGRES_USER"])
-        .password(pg["POSTGRES_PASSWORD"].as_bytes())
-        .dbname(db)
-        .connect(tokio_postgres::NoTls)
-        .await
-        .expect("connecting to the test PostgreSQL");
-    tokio::spawn(connection);
-    client
-}
 
 fn worker(dir: &Path) -> std::path::PathBuf {
     worker_on(dir, free_port())

@@ -7,6 +7,7 @@ pub mod java_connect;
 pub mod k8s;
 pub mod kubelet;
 pub mod operator;
+pub mod postgres;
 pub mod rest;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,78 @@
+//! The test PostgreSQL server and Debezium's plugin folder, shared by the
+//! CDC connector's tests.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::postgres;
+
+/// A session to the test server's `db` as the connector's role.
+pub async fn connect(db: &str) -> tokio_postgres::Client {
+    let pg = postgres();
+    let (client, connection) = tokio_postgres::Config::new()
+        .host(&pg["POSTGRES_HOST"])
+        .port(pg["POSTGRES_PORT"].parse().expect("port"))
+        .user(&pg["POSTGRES_USER"])
+        .password(pg["POSTGRES_PASSWORD"].as_bytes())
+        .dbname(db)
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("connecting to the test PostgreSQL");
+    tokio::spawn(connection);
+    client
+}
+
+/// A new database named after `prefix` (unique per call).
+pub async fn create_database(prefix: &str) -> String {
+    let db = super::unique(prefix).replace('-', "_");
+    connect("postgres")
+        .await
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("creating the database");
+    db
+}
+
+/// Drops `slots` (when they still exist) and the database.
+pub async fn drop_database(db: &str, slots: &[&str]) {
+    let admin = connect("postgres").await;
+    for slot in slots {
+        let _ = admin
+            .batch_execute(&format!("SELECT pg_drop_replication_slot('{slot}')"))
+            .await;
+    }
+    admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await
+        .expect("dropping the database");
+}
+
+/// Debezium's PostgreSQL connector as a Java Connect plugin folder
+/// (`tests/env/debezium.sh install`, cached).
+pub fn debezium_plugin_path() -> String {
+    let out = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/debezium.sh"))
+        .arg("install")
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("running tests/env/debezium.sh");
+    assert!(out.status.success(), "tests/env/debezium.sh install failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("DEBEZIUM_PLUGIN_PATH="))
+        .expect("DEBEZIUM_PLUGIN_PATH")
+        .to_owned()
+}
+
+/// The slot's `confirmed_flush_lsn` (as a number), if the slot exists.
+pub async fn confirmed_flush_lsn(slot: &str) -> Option<u64> {
+    let row = connect("postgres")
+        .await
+        .query_opt(
+            "SELECT (confirmed_flush_lsn - '0/0')::text FROM pg_replication_slots WHERE slot_name = $1",
+            &[&slot],
+        )
+        .await
+        .expect("reading pg_replication_slots")?;
+    row.get::<_, Option<String>>(0)?.parse().ok()
+}
