@@ -314,6 +314,7 @@ async fn client_through(proxy: &Partitionable) -> Client {
             cluster.server = Some(format!("https://127.0.0.1:{}", proxy.port));
         }
     }
+    kconnect::install_crypto_provider();
     let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
         .expect("building a client config");

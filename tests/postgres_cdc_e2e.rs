@@ -789,3 +789,164 @@ async fn through_the_operator_with_the_password_from_a_secret() {
         .await
         .expect("dropping the database");
 }
+
+/// A TLS case: its name, the environment keys of its user and password,
+/// its TLS keys.
+type TlsCase = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Vec<(&'static str, String)>,
+);
+
+/// `database.sslmode` as pgjdbc means it, against a server whose TLS-only
+/// roles prove the encryption: `kconnect_tls` is refused without TLS,
+/// `kconnect_cert` logs in by client certificate only (both for the
+/// snapshot session and the replication stream). verify-full by name,
+/// verify-ca with a client certificate, and the failures: a CA that did
+/// not sign the server's certificate, and no TLS for a TLS-only role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_per_sslmode_and_client_certificates() {
+    let pg_env = postgres();
+    let prefix = unique("tls");
+    let db = prefix.replace('-', "_");
+    connect("postgres")
+        .await
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("creating the database");
+    let pg = connect(&db).await;
+    pg.batch_execute(
+        "CREATE TABLE public.orders (id int PRIMARY KEY, customer text NOT NULL);
+         INSERT INTO orders VALUES (1, 'alice');",
+    )
+    .await
+    .expect("creating the table");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rest_port = free_port();
+    let worker = worker_on(dir.path(), rest_port);
+    let cases: [TlsCase; 4] = [
+        (
+            "full",
+            "POSTGRES_TLS_USER",
+            "POSTGRES_TLS_PASSWORD",
+            vec![
+                ("database.hostname", "localhost".into()),
+                ("database.sslmode", "verify-full".into()),
+                ("database.sslrootcert", pg_env["POSTGRES_TLS_CA"].clone()),
+            ],
+        ),
+        (
+            "cert",
+            "POSTGRES_CERT_USER",
+            "",
+            vec![
+                ("database.sslmode", "verify-ca".into()),
+                ("database.sslrootcert", pg_env["POSTGRES_TLS_CA"].clone()),
+                ("database.sslcert", pg_env["POSTGRES_CERT_FILE"].clone()),
+                ("database.sslkey", pg_env["POSTGRES_CERT_KEY"].clone()),
+            ],
+        ),
+        (
+            "wrongca",
+            "POSTGRES_TLS_USER",
+            "POSTGRES_TLS_PASSWORD",
+            vec![
+                ("database.hostname", "localhost".into()),
+                ("database.sslmode", "verify-full".into()),
+                (
+                    "database.sslrootcert",
+                    pg_env["POSTGRES_TLS_OTHER_CA"].clone(),
+                ),
+            ],
+        ),
+        (
+            "plain",
+            "POSTGRES_TLS_USER",
+            "POSTGRES_TLS_PASSWORD",
+            vec![("database.sslmode", "disable".into())],
+        ),
+    ];
+    let mut files = vec![worker];
+    for (name, user, password, tls) in &cases {
+        let case_prefix = format!("{prefix}-{name}");
+        let case_dir = dir.path().join(name);
+        std::fs::create_dir_all(&case_dir).expect("creating a case dir");
+        let mut extra = vec![
+            ("database.user", pg_env[*user].clone()),
+            (
+                "database.password",
+                pg_env.get(*password).cloned().unwrap_or_default(),
+            ),
+        ];
+        extra.extend(tls.iter().cloned());
+        files.push(connector_with(&case_dir, &db, &case_prefix, &extra));
+        if matches!(*name, "full" | "cert") {
+            create_topic(&format!("{case_prefix}.public.orders"), 1);
+        }
+    }
+    let args: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let mut proc = Process::standalone(dir.path(), &args, "pg-cdc-tls");
+
+    for name in ["full", "cert"] {
+        let topic = format!("{prefix}-{name}.public.orders");
+        let got = wait_for_events(&topic, 1, &mut proc).await;
+        assert_eq!(got[0].1["payload"]["after"]["customer"], "alice", "{name}");
+    }
+    // Streamed over the TLS replication connection too.
+    pg.batch_execute("INSERT INTO orders VALUES (2, 'bob')")
+        .await
+        .expect("inserting");
+    for name in ["full", "cert"] {
+        let topic = format!("{prefix}-{name}.public.orders");
+        let got = wait_for_events(&topic, 2, &mut proc).await;
+        assert_eq!(got[1].1["payload"]["op"], "c", "{name}");
+        assert_eq!(got[1].1["payload"]["after"]["customer"], "bob", "{name}");
+    }
+    let tls_sessions = connect("postgres")
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+             WHERE s.ssl AND a.usename IN ('kconnect_tls', 'kconnect_cert')
+               AND a.backend_type = 'walsender'",
+            &[],
+        )
+        .await
+        .expect("reading pg_stat_ssl")
+        .get::<_, i64>(0);
+    assert!(
+        tls_sessions >= 2,
+        "{tls_sessions} replication connections over TLS"
+    );
+
+    // The failures fail the task, saying why.
+    let api = support::rest::Api::new(rest_port);
+    for (name, why) in [("wrongca", "certificate"), ("plain", "no encryption")] {
+        let path = format!("/connectors/{prefix}-{name}-cdc/status");
+        let status = api.wait(&format!("{name} FAILED"), &path, |r| {
+            support::rest::states(&r.body).1 == ["FAILED"]
+        });
+        let trace = status.body["tasks"][0]["trace"].as_str().unwrap_or("");
+        eprintln!("{name}: {}", trace.lines().next().unwrap_or(""));
+        assert!(
+            trace.to_lowercase().contains(why),
+            "{name}: the trace should say {why:?}: {trace}"
+        );
+    }
+    proc.terminate();
+    drop(pg);
+    let admin = connect("postgres").await;
+    for name in ["full", "cert", "wrongca", "plain"] {
+        let _ = admin
+            .batch_execute(&format!(
+                "SELECT pg_drop_replication_slot('{}')",
+                format!("{prefix}-{name}").replace('-', "_")
+            ))
+            .await;
+    }
+    admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await
+        .expect("dropping the database");
+}

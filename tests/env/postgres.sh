@@ -14,6 +14,15 @@
 #   POSTGRES_PORT=<port>
 #   POSTGRES_USER=postgres
 #   POSTGRES_PASSWORD=postgres-secret
+#   POSTGRES_TLS_CA=<state>/tls/ca.crt              the CA of the server's certificate
+#   POSTGRES_TLS_OTHER_CA=<state>/tls/other-ca.crt  a CA that signed nothing here
+#   POSTGRES_TLS_USER=kconnect_tls                  may log in over TLS only
+#   POSTGRES_TLS_PASSWORD=tls-secret
+#   POSTGRES_CERT_USER=kconnect_cert                logs in with a client certificate only
+#   POSTGRES_CERT_FILE=<state>/tls/client.crt       (CN=kconnect_cert, by the CA)
+#   POSTGRES_CERT_KEY=<state>/tls/client.key
+# TLS is on (ssl=on; the certificate names localhost and 127.0.0.1); other
+# roles may use it or not.
 # Server log: <state>/postgres/server.log. The superuser `postgres` logs in
 # with a password over TCP (scram-sha-256), also for replication; tests
 # create their own databases and roles.
@@ -25,6 +34,7 @@ STATE_ROOT="${1:-}"
 DEFAULT_STATE="${KCONNECT_POSTGRES_STATE:-${KCONNECT_TEST_STATE:-/tmp/kconnect-test}/postgres}"
 RUN_USER="${KCONNECT_PG_USER:-kconnect-pg}"
 SUPERUSER_PASSWORD=postgres-secret
+TLS_PASSWORD=tls-secret
 
 log() { printf '[postgres.sh] %s\n' "$*" >&2; }
 die() { printf '[postgres.sh] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -100,6 +110,68 @@ print_connection() {
   local state="$1"
   printf 'POSTGRES_HOST=127.0.0.1\nPOSTGRES_PORT=%s\nPOSTGRES_USER=postgres\nPOSTGRES_PASSWORD=%s\n' \
     "$(cat "$state/port")" "$SUPERUSER_PASSWORD"
+  printf 'POSTGRES_TLS_CA=%s\nPOSTGRES_TLS_OTHER_CA=%s\nPOSTGRES_TLS_USER=kconnect_tls\nPOSTGRES_TLS_PASSWORD=%s\n' \
+    "$state/tls/ca.crt" "$state/tls/other-ca.crt" "$TLS_PASSWORD"
+  printf 'POSTGRES_CERT_USER=kconnect_cert\nPOSTGRES_CERT_FILE=%s\nPOSTGRES_CERT_KEY=%s\n' \
+    "$state/tls/client.crt" "$state/tls/client.key"
+}
+
+# A CA, the server's certificate (localhost, 127.0.0.1), a client
+# certificate for kconnect_cert, and an unrelated CA; once per state dir.
+ensure_tls() {
+  local d="$1/tls"
+  [[ -f "$d/client.crt" ]] && return 0
+  mkdir -p "$d"
+  (
+    cd "$d"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=kconnect test PostgreSQL CA" \
+      -keyout ca.key -out ca.crt 2>/dev/null
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=some other CA" \
+      -keyout other-ca.key -out other-ca.crt 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile server.ext -out server.crt 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=kconnect_cert" -keyout client.key -out client.csr 2>/dev/null
+    # An extension makes it X.509 v3: rustls refuses v1 certificates.
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile client.ext -out client.crt 2>/dev/null
+    rm -f ./*.csr ./*.ext
+  ) || die "making the TLS certificates"
+  # The server refuses a key others can read.
+  chmod 600 "$d/server.key"
+  if [[ "$(id -u)" -eq 0 ]]; then chown "$RUN_USER" "$d" "$d/server.key" "$d/server.crt" "$d/ca.crt"; fi
+}
+
+# Roles that prove TLS is used: pg_hba.conf refuses them without it (first
+# match wins, so these lines go first).
+ensure_tls_hba() {
+  local hba="$1/data/pg_hba.conf"
+  grep -q kconnect_tls "$hba" && return 0
+  local tmp
+  tmp=$(mktemp)
+  {
+    echo "hostnossl all,replication kconnect_tls 0.0.0.0/0 reject"
+    echo "hostssl   all,replication kconnect_cert 127.0.0.1/32 cert"
+    echo "host      all,replication kconnect_cert 0.0.0.0/0 reject"
+    cat "$hba"
+  } >"$tmp"
+  cat "$tmp" >"$hba"
+  rm -f "$tmp"
+}
+
+ensure_tls_roles() {
+  local state="$1"
+  as_pg "$PG_BIN/psql" -h "$state/run" -p "$(cat "$state/port")" -U postgres -d postgres -qAt \
+    -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'kconnect_tls') THEN
+        CREATE ROLE kconnect_tls LOGIN SUPERUSER REPLICATION PASSWORD '$TLS_PASSWORD';
+      END IF;
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'kconnect_cert') THEN
+        CREATE ROLE kconnect_cert LOGIN SUPERUSER REPLICATION;
+      END IF;
+    END \$\$;" >/dev/null || die "creating the TLS roles"
 }
 
 running() {
@@ -138,6 +210,8 @@ cmd_start() {
 host replication all 127.0.0.1/32 scram-sha-256
 EOF
   fi
+  ensure_tls "$state"
+  ensure_tls_hba "$state"
   port=$(pick_port)
   echo "$port" >"$state/port"
   # Settings on the command line: the data directory stays as initdb made it.
@@ -146,8 +220,11 @@ EOF
     -c port=$port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$state/run \
     -c wal_level=logical -c max_wal_senders=20 -c max_replication_slots=20 \
     -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-    -c shared_buffers=64MB -c max_connections=100" >/dev/null 9>&- ||
+    -c shared_buffers=64MB -c max_connections=100 \
+    -c ssl=on -c ssl_cert_file=$state/tls/server.crt -c ssl_key_file=$state/tls/server.key \
+    -c ssl_ca_file=$state/tls/ca.crt" >/dev/null 9>&- ||
     { tail -n 30 "$state/server.log" >&2 || true; die "PostgreSQL did not start"; }
+  ensure_tls_roles "$state"
   print_connection "$state"
   exec 9>&-
 }

@@ -49,6 +49,7 @@ pub fn kubeconfig() -> PathBuf {
 
 /// A client for the test control plane.
 pub async fn client() -> Client {
+    kconnect::install_crypto_provider();
     let kc = Kubeconfig::read_from(kubeconfig()).expect("reading the test kubeconfig");
     let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await

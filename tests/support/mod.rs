@@ -308,8 +308,9 @@ pub fn committed_offset(group: &str, topic: &str) -> i64 {
 }
 
 /// The test PostgreSQL server (`tests/env/postgres.sh start`, idempotent):
-/// `POSTGRES_HOST`, `POSTGRES_PORT`, `POSTGRES_USER`, `POSTGRES_PASSWORD`
-/// (taken from the environment when the test command set them).
+/// `POSTGRES_HOST`, `POSTGRES_PORT`, `POSTGRES_USER`, `POSTGRES_PASSWORD`,
+/// and the TLS roles and files (`POSTGRES_TLS_*`, `POSTGRES_CERT_*`), taken
+/// from the environment when the test command set them.
 pub fn postgres() -> std::collections::BTreeMap<String, String> {
     static PG: OnceLock<std::collections::BTreeMap<String, String>> = OnceLock::new();
     PG.get_or_init(|| {
@@ -323,9 +324,9 @@ pub fn postgres() -> std::collections::BTreeMap<String, String> {
             .iter()
             .all(|k| std::env::var(k).is_ok_and(|v| !v.is_empty()))
         {
-            return keys
-                .iter()
-                .map(|k| ((*k).to_owned(), std::env::var(k).unwrap_or_default()))
+            // The four, and the TLS roles and files the script prints too.
+            return std::env::vars()
+                .filter(|(k, _)| k.starts_with("POSTGRES_"))
                 .collect();
         }
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/postgres.sh");

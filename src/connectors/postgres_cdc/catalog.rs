@@ -3,10 +3,11 @@
 //! columns, the publication, the replication slot's state, and the
 //! snapshot's rows.
 
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::config::{AutocreateMode, PostgresConfig};
 use super::schema::{Column, TableSchema};
+use super::tls::PgTls;
 use super::types::PgType;
 use crate::connect::ConnectError;
 
@@ -32,7 +33,25 @@ pub fn db_error(what: &str, cfg: &PostgresConfig, e: &tokio_postgres::Error) -> 
                 code.starts_with("08") || code.starts_with("57P"),
             )
         }
-        None => (format!("{what}: {e}"), true),
+        // A certificate the TLS policy refuses, or a server without TLS
+        // under require / verify-*, does not heal by retrying.
+        None => {
+            // tokio-postgres' Display leaves the cause out ("error performing
+            // TLS handshake"); the trace needs it ("invalid peer
+            // certificate: UnknownIssuer").
+            let mut message = format!("{what}: {e}");
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                let text = cause.to_string();
+                if !message.ends_with(&text) {
+                    message.push_str(": ");
+                    message.push_str(&text);
+                }
+                source = cause.source();
+            }
+            let tls = message.contains("TLS");
+            (message, !tls)
+        }
     };
     if retriable {
         ConnectError::retriable(message)
@@ -41,15 +60,9 @@ pub fn db_error(what: &str, cfg: &PostgresConfig, e: &tokio_postgres::Error) -> 
     }
 }
 
-/// An ordinary session (the snapshot, the catalog). TLS is not supported
-/// yet: `database.sslmode` other than disable/allow/prefer is refused.
-pub async fn connect(cfg: &PostgresConfig) -> Result<Client, ConnectError> {
-    if !matches!(cfg.sslmode.as_str(), "disable" | "allow" | "prefer") {
-        return Err(ConnectError::other(format!(
-            "database.sslmode={}: TLS to PostgreSQL is not supported by kconnect's connector yet (use disable or prefer)",
-            cfg.sslmode
-        )));
-    }
+/// An ordinary session (the snapshot, the catalog), over TLS as
+/// `database.sslmode` says.
+pub async fn connect(cfg: &PostgresConfig, tls: &PgTls) -> Result<Client, ConnectError> {
     let mut pg = tokio_postgres::Config::new();
     pg.host(&cfg.hostname)
         .port(cfg.port)
@@ -58,14 +71,16 @@ pub async fn connect(cfg: &PostgresConfig) -> Result<Client, ConnectError> {
         .dbname(&cfg.dbname)
         .application_name("kconnect-postgres-cdc")
         .options(SESSION_OPTIONS)
+        .ssl_mode(tls.session_mode())
         .connect_timeout(std::time::Duration::from_secs(30));
-    let (client, connection) = pg.connect(NoTls).await.map_err(|e| {
-        db_error(
-            &format!("connecting to {}:{}/{}", cfg.hostname, cfg.port, cfg.dbname),
-            cfg,
-            &e,
-        )
-    })?;
+    let what = format!("connecting to {}:{}/{}", cfg.hostname, cfg.port, cfg.dbname);
+    let connector = tls
+        .session_connector()
+        .map_err(|e| ConnectError::other(format!("{what}: {e}")))?;
+    let (client, connection) = pg
+        .connect(connector)
+        .await
+        .map_err(|e| db_error(&what, cfg, &e))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "PostgreSQL session ended");

@@ -18,6 +18,8 @@ pub const PASSWORD: &str = "database.password";
 pub const DBNAME: &str = "database.dbname";
 pub const SSLMODE: &str = "database.sslmode";
 pub const SSLROOTCERT: &str = "database.sslrootcert";
+pub const SSLCERT: &str = "database.sslcert";
+pub const SSLKEY: &str = "database.sslkey";
 pub const TOPIC_PREFIX: &str = "topic.prefix";
 pub const PLUGIN_NAME: &str = "plugin.name";
 pub const SLOT_NAME: &str = "slot.name";
@@ -72,6 +74,9 @@ pub const REFUSED_KEYS: &[&str] = &[
     "message.prefix.exclude.list",
     "replica.identity.autoset.values",
     "snapshot.include.collection.list",
+    // TLS settings of pgjdbc's other key formats and factories.
+    "database.sslpassword",
+    "database.sslfactory",
 ];
 
 /// Debezium keys that only tune Debezium's own machinery: accepted with a
@@ -132,7 +137,11 @@ pub fn config_def() -> ConfigDef {
             "TLS to the server: disable, allow, prefer, require, verify-ca, verify-full")
         .validate_with(Validator::OneOf(SSLMODES))
         .define(SSLROOTCERT, ConfigType::String, Some(""), Importance::Medium,
-            "PEM file of the CA that signed the server's certificate (verify-ca, verify-full)")
+            "PEM file of the CA that signed the server's certificate (verify-ca, verify-full; ~/.postgresql/root.crt when empty)")
+        .define(SSLCERT, ConfigType::String, Some(""), Importance::Medium,
+            "PEM file of the client certificate, for servers that authenticate clients by certificate")
+        .define(SSLKEY, ConfigType::String, Some(""), Importance::Medium,
+            "PEM file of the client certificate's private key (unencrypted)")
         .define(TOPIC_PREFIX, ConfigType::String, None, Importance::High,
             "Prefix of every topic (<prefix>.<schema>.<table>) and the source partition's server name")
         .validate_with(Validator::custom("a topic name prefix", check_topic_prefix))
@@ -423,6 +432,8 @@ pub struct PostgresConfig {
     pub dbname: String,
     pub sslmode: String,
     pub sslrootcert: Option<String>,
+    pub sslcert: Option<String>,
+    pub sslkey: Option<String>,
     pub topic_prefix: String,
     pub slot_name: String,
     pub slot_drop_on_stop: bool,
@@ -500,6 +511,8 @@ impl PostgresConfig {
             dbname: s(DBNAME)?,
             sslmode: lower(SSLMODE)?,
             sslrootcert: Some(s(SSLROOTCERT)?).filter(|p| !p.trim().is_empty()),
+            sslcert: Some(s(SSLCERT)?).filter(|p| !p.trim().is_empty()),
+            sslkey: Some(s(SSLKEY)?).filter(|p| !p.trim().is_empty()),
             heartbeat_topic: {
                 // The current key wins; the Debezium 1.x one counts alone.
                 let legacy = s(LEGACY_HEARTBEAT_TOPICS_PREFIX)?;

@@ -15,6 +15,7 @@ pub mod config;
 pub mod pgoutput;
 pub mod schema;
 pub mod task;
+pub mod tls;
 pub mod types;
 
 use std::sync::Arc;
@@ -41,7 +42,16 @@ impl Connector for PostgresConnector {
     }
 
     fn validate(&self, props: &Props) -> Vec<ConfigError> {
-        config::validate(props)
+        let mut errors = config::validate(props);
+        // TLS files are read now, so a wrong path fails validation.
+        if errors.is_empty() {
+            if let Ok(cfg) = config::PostgresConfig::parse(props) {
+                if let Err(e) = tls::PgTls::from_config(&cfg) {
+                    errors.push(ConfigError::new(e.key, e.message));
+                }
+            }
+        }
+        errors
     }
 
     async fn start(&mut self, _ctx: Arc<dyn ConnectorContext>, props: &Props) -> ConnectResult<()> {

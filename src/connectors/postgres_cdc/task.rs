@@ -24,6 +24,7 @@ use super::catalog;
 use super::config::{PostgresConfig, SnapshotMode};
 use super::pgoutput::{self, Message, Relation, TupleValue};
 use super::schema::{Column, RowValue, SourceInfo, TableSchema};
+use super::tls::PgTls;
 use super::types::PgType;
 use crate::connect::metrics::{Counter, Gauge};
 use crate::connect::{
@@ -144,6 +145,7 @@ struct Running {
 #[derive(Default)]
 pub struct PostgresCdcTask {
     cfg: Option<Arc<PostgresConfig>>,
+    tls: Option<Arc<PgTls>>,
     partition: Arc<OffsetMap>,
     running: Option<Running>,
     /// The offset of the newest record handed on: where a reconnect resumes.
@@ -156,6 +158,8 @@ pub struct PostgresCdcTask {
 impl SourceTask for PostgresCdcTask {
     async fn start(&mut self, ctx: SourceTaskContext, props: &Props) -> ConnectResult<()> {
         let cfg = Arc::new(PostgresConfig::parse(props)?);
+        let tls = PgTls::from_config(&cfg).map_err(|e| ConnectError::other(e.to_string()))?;
+        self.tls = Some(Arc::new(tls));
         let ignored = super::config::ignored_keys(props);
         if !ignored.is_empty() {
             tracing::warn!(keys = ?ignored, "Debezium settings without effect in kconnect are ignored");
@@ -252,7 +256,13 @@ impl SourceTask for PostgresCdcTask {
         self.stop_reader().await;
         if let Some(cfg) = &self.cfg {
             if cfg.slot_drop_on_stop {
-                let client = catalog::connect(cfg).await?;
+                let tls = match &self.tls {
+                    Some(tls) => tls.clone(),
+                    None => Arc::new(
+                        PgTls::from_config(cfg).map_err(|e| ConnectError::other(e.to_string()))?,
+                    ),
+                };
+                let client = catalog::connect(cfg, &tls).await?;
                 client
                     .execute(
                         "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
@@ -268,7 +278,9 @@ impl SourceTask for PostgresCdcTask {
 
 impl PostgresCdcTask {
     fn spawn_reader(&mut self) {
-        let Some(cfg) = self.cfg.clone() else { return };
+        let (Some(cfg), Some(tls)) = (self.cfg.clone(), self.tls.clone()) else {
+            return;
+        };
         let resume = self.last_offset.as_ref().map(Resume::from_offset);
         let (tx, rx) = mpsc::channel(cfg.max_queue_size);
         let (flush_tx, flush_rx) =
@@ -279,6 +291,7 @@ impl PostgresCdcTask {
         };
         let reader = Reader {
             cfg,
+            tls,
             metrics,
             partition: self.partition.clone(),
             tx: tx.clone(),
@@ -331,6 +344,7 @@ fn snapshot_marker(
 
 struct Reader {
     cfg: Arc<PostgresConfig>,
+    tls: Arc<PgTls>,
     metrics: Metrics,
     partition: Arc<OffsetMap>,
     tx: mpsc::Sender<Item>,
@@ -355,7 +369,7 @@ impl Reader {
         mut flush: watch::Receiver<u64>,
     ) -> ConnectResult<()> {
         let cfg = self.cfg.clone();
-        let client = catalog::connect(&cfg).await?;
+        let client = catalog::connect(&cfg, &self.tls).await?;
         let captured = catalog::captured_tables(&client, &cfg).await?;
         catalog::ensure_publication(&client, &cfg, &captured).await?;
         let slot = catalog::slot_position(&client, &cfg).await?;
@@ -384,7 +398,8 @@ impl Reader {
             .with_options(catalog::SESSION_OPTIONS)
             .with_application_name("kconnect-postgres-cdc")
             .with_start_lsn(Lsn::from_u64(start))
-            .with_status_interval(Duration::from_secs(1)),
+            .with_status_interval(Duration::from_secs(1))
+            .with_tls(self.tls.replication()),
         )
         .await
         .map_err(replication_error)?;
@@ -995,9 +1010,10 @@ impl Drop for SetOnDrop {
 fn replication_error(e: pgwire_replication::PgWireError) -> ConnectError {
     let message = format!("PostgreSQL replication: {e}");
     match e {
-        pgwire_replication::PgWireError::Server(_) | pgwire_replication::PgWireError::Auth(_) => {
-            ConnectError::other(message)
-        }
+        // A refused login or certificate does not heal by retrying.
+        pgwire_replication::PgWireError::Server(_)
+        | pgwire_replication::PgWireError::Auth(_)
+        | pgwire_replication::PgWireError::Tls(_) => ConnectError::other(message),
         _ => ConnectError::retriable(message),
     }
 }
