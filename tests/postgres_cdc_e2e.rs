@@ -950,3 +950,89 @@ async fn tls_per_sslmode_and_client_certificates() {
         .await
         .expect("dropping the database");
 }
+
+/// `message.key.columns` keys a table without a primary key (here with
+/// `REPLICA IDENTITY FULL`, so updates and deletes carry the old row).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_key_columns_key_a_table_without_a_primary_key() {
+    let prefix = unique("keys");
+    let db = prefix.replace('-', "_");
+    connect("postgres")
+        .await
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("creating the database");
+    let pg = connect(&db).await;
+    pg.batch_execute(
+        "CREATE TABLE public.orders (customer text NOT NULL, item text, qty int);
+         ALTER TABLE public.orders REPLICA IDENTITY FULL;
+         INSERT INTO orders VALUES ('alice', 'pen', 1);",
+    )
+    .await
+    .expect("creating the table");
+    let topic = format!("{prefix}.public.orders");
+    create_topic(&topic, 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = worker(dir.path());
+    let source = connector_with(
+        dir.path(),
+        &db,
+        &prefix,
+        &[("message.key.columns", "public\\.orders:customer".into())],
+    );
+    let mut proc = Process::standalone(dir.path(), &[&worker, &source], "pg-cdc-keys");
+    wait_for_events(&topic, 1, &mut proc).await;
+    pg.batch_execute(
+        "INSERT INTO orders VALUES ('bob', 'ink', 2);
+         UPDATE orders SET qty = 3 WHERE customer = 'alice';
+         DELETE FROM orders WHERE customer = 'bob';",
+    )
+    .await
+    .expect("changing rows");
+    let got = wait_for_events(&topic, 5, &mut proc).await;
+    let summary: Vec<(String, String)> = got
+        .iter()
+        .map(|(k, v)| {
+            (
+                k["payload"]["customer"].as_str().unwrap_or("?").to_owned(),
+                v["payload"]["op"]
+                    .as_str()
+                    .unwrap_or("tombstone")
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("alice", "r"),
+        ("bob", "c"),
+        ("alice", "u"),
+        ("bob", "d"),
+        ("bob", "tombstone"),
+    ]
+    .iter()
+    .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+    .collect();
+    assert_eq!(summary, want);
+    let key_schema = &got[0].0["schema"];
+    assert_eq!(key_schema["name"], format!("{prefix}.public.orders.Key"));
+    assert_eq!(
+        key_schema["fields"]
+            .as_array()
+            .map(|f| f.iter().map(|f| f["field"].clone()).collect::<Vec<_>>()),
+        Some(vec![Json::from("customer")])
+    );
+    assert_eq!(got[2].1["payload"]["before"]["qty"], 1);
+    proc.terminate();
+    drop(pg);
+    let admin = connect("postgres").await;
+    let _ = admin
+        .batch_execute(&format!(
+            "SELECT pg_drop_replication_slot('{}')",
+            prefix.replace('-', "_")
+        ))
+        .await;
+    admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await
+        .expect("dropping the database");
+}

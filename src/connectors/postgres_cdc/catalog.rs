@@ -162,7 +162,7 @@ pub async fn table_columns(
         .query(COLUMNS_SQL, &[&oid])
         .await
         .map_err(|e| db_error(&format!("reading the columns of {schema}.{table}"), cfg, &e))?;
-    Ok(rows
+    let mut columns: Vec<Column> = rows
         .iter()
         .filter(|r| cfg.captures_column(schema, table, r.get::<_, String>(0).as_str()))
         .map(|r| {
@@ -179,7 +179,39 @@ pub async fn table_columns(
                 key: r.get(6),
             }
         })
-        .collect())
+        .collect();
+    apply_message_key_columns(cfg, schema, table, &mut columns)?;
+    Ok(columns)
+}
+
+/// `message.key.columns`: the first entry whose pattern matches the table
+/// makes its columns the key, in the table's column order, as Debezium.
+fn apply_message_key_columns(
+    cfg: &PostgresConfig,
+    schema: &str,
+    table: &str,
+    columns: &mut [Column],
+) -> Result<(), ConnectError> {
+    let full = format!("{schema}.{table}");
+    let Some((_, keys)) = cfg
+        .message_key_columns
+        .iter()
+        .find(|(r, _)| r.is_match(&full))
+    else {
+        return Ok(());
+    };
+    if let Some(missing) = keys
+        .iter()
+        .find(|k| !columns.iter().any(|c| c.name.eq_ignore_ascii_case(k)))
+    {
+        return Err(ConnectError::other(format!(
+            "message.key.columns: {full} has no captured column {missing:?}"
+        )));
+    }
+    for c in columns.iter_mut() {
+        c.key = keys.iter().any(|k| c.name.eq_ignore_ascii_case(k));
+    }
+    Ok(())
 }
 
 /// Creates the publication per `publication.autocreate.mode` when it is

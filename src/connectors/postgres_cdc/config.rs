@@ -188,6 +188,9 @@ pub fn config_def() -> ConfigDef {
         .validate_with(Validator::custom("regular expressions", check_regex_list))
         .define(MESSAGE_KEY_COLUMNS, ConfigType::String, Some(""), Importance::Low,
             "Key columns for tables without (or instead of) a primary key: <table regex>:<col>,<col>;…")
+        .validate_with(Validator::custom("<schema.table regex>:<column>,…;…", |v| {
+            parse_key_columns(v).map(|_| ())
+        }))
         .define(SKIPPED_OPERATIONS, ConfigType::List, Some("t"), Importance::Low,
             "Operations not emitted: c, u, d, t, or none")
         .validate_with(Validator::custom("c, u, d, t or none", |v| {
@@ -346,6 +349,15 @@ pub fn validate(props: &Props) -> Vec<ConfigError> {
             ));
         }
     }
+    if props
+        .get(PROVIDE_TRANSACTION_METADATA)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    {
+        errors.push(ConfigError::new(
+            PROVIDE_TRANSACTION_METADATA,
+            "transaction metadata (the events' transaction block and the <prefix>.transaction topic) is not implemented by kconnect's PostgreSQL connector yet",
+        ));
+    }
     errors
 }
 
@@ -446,7 +458,8 @@ pub struct PostgresConfig {
     pub schema_exclude: Vec<Regex>,
     pub column_include: Vec<Regex>,
     pub column_exclude: Vec<Regex>,
-    pub message_key_columns: String,
+    /// `message.key.columns`: per `<schema>.<table>` pattern, the key.
+    pub message_key_columns: Vec<(Regex, Vec<String>)>,
     pub skipped: Vec<char>,
     pub tombstones_on_delete: bool,
     pub representation: Representation,
@@ -457,6 +470,32 @@ pub struct PostgresConfig {
     pub poll_interval: Duration,
     pub snapshot_fetch_size: usize,
     pub provide_transaction_metadata: bool,
+}
+
+/// `message.key.columns`, Debezium's syntax: `<table regex>:<column>,…`
+/// entries separated by `;`, the regex matched against `<schema>.<table>`
+/// (case-insensitively, whole name).
+fn parse_key_columns(v: &str) -> Result<Vec<(Regex, Vec<String>)>, String> {
+    v.split(';')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (table, columns) = entry.rsplit_once(':').ok_or_else(|| {
+                format!("{entry:?}: expected <schema.table regex>:<column>,<column>")
+            })?;
+            let columns: Vec<String> = columns
+                .split(',')
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .collect();
+            if columns.is_empty() {
+                return Err(format!("{entry:?}: no key column"));
+            }
+            let regex = Regex::new(&format!("(?i)^(?:{})$", table.trim()))
+                .map_err(|e| format!("{table}: {e}"))?;
+            Ok((regex, columns))
+        })
+        .collect()
 }
 
 fn regexes(config: &Config, key: &str) -> Result<Vec<Regex>, ConfigError> {
@@ -548,7 +587,8 @@ impl PostgresConfig {
             schema_exclude: regexes(&c, SCHEMA_EXCLUDE_LIST)?,
             column_include: regexes(&c, COLUMN_INCLUDE_LIST)?,
             column_exclude: regexes(&c, COLUMN_EXCLUDE_LIST)?,
-            message_key_columns: s(MESSAGE_KEY_COLUMNS)?,
+            message_key_columns: parse_key_columns(&s(MESSAGE_KEY_COLUMNS)?)
+                .map_err(|e| ConfigError::new(MESSAGE_KEY_COLUMNS, e))?,
             skipped: c
                 .list(SKIPPED_OPERATIONS)?
                 .iter()
@@ -654,6 +694,40 @@ mod tests {
         .unwrap();
         assert_eq!(both.heartbeat_topic, "hb.shop");
         assert_eq!((c.max_batch_size, c.max_queue_size), (2048, 8192));
+    }
+
+    #[test]
+    fn message_key_columns_in_debeziums_syntax() {
+        let c = PostgresConfig::parse(&props(&[(
+            MESSAGE_KEY_COLUMNS,
+            "public.events:account, day ; (.*).logs:seq",
+        )]))
+        .unwrap();
+        let keys: Vec<(bool, bool, &Vec<String>)> = c
+            .message_key_columns
+            .iter()
+            .map(|(r, cols)| (r.is_match("public.events"), r.is_match("audit.LOGS"), cols))
+            .collect();
+        assert_eq!(keys.len(), 2);
+        assert_eq!((keys[0].0, keys[0].1), (true, false));
+        assert_eq!(keys[0].2, &vec!["account".to_owned(), "day".to_owned()]);
+        assert_eq!((keys[1].0, keys[1].1), (false, true));
+        for bad in ["public.events", "public.events:", "(:a"] {
+            assert!(
+                errors(&[(MESSAGE_KEY_COLUMNS, bad)])
+                    .iter()
+                    .any(|(k, _)| k == MESSAGE_KEY_COLUMNS),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn transaction_metadata_is_refused_rather_than_ignored() {
+        assert!(errors(&[(PROVIDE_TRANSACTION_METADATA, "false")]).is_empty());
+        assert!(errors(&[(PROVIDE_TRANSACTION_METADATA, "true")])
+            .iter()
+            .any(|(k, m)| k == PROVIDE_TRANSACTION_METADATA && m.contains("not implemented")));
     }
 
     #[test]
