@@ -259,3 +259,149 @@ async fn kconnect_writes_what_debezium_writes() {
         .await
         .expect("dropping the database");
 }
+
+/// Debezium's `ExtractNewRecordState` after each connector, on both sides:
+/// Debezium's transform on Java Connect, kconnect's on kconnect, the same
+/// changes; once with its defaults (a delete becomes a null value that keeps
+/// the row's schema, tombstones and truncates are dropped) and once with
+/// `rewrite` and `add.fields`. The unwrapped records are identical record
+/// by record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extract_new_record_state_writes_what_debeziums_writes() {
+    java_connect::install();
+    let plugin_path = debezium_plugin_path();
+    let db = unique("unwrap").replace('-', "_");
+    connect("postgres")
+        .await
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("creating the database");
+    let pg = connect(&db).await;
+    pg.batch_execute(
+        "CREATE TABLE public.items (id serial PRIMARY KEY, name text NOT NULL,
+           price numeric(10,2), day date, note varchar(20) DEFAULT 'none');
+         INSERT INTO items (name, price, day) VALUES ('first', 12.50, '2024-01-02'), ('second', NULL, NULL);",
+    )
+    .await
+    .expect("creating the table");
+    let unwrap = |mode: &str| -> Vec<(&'static str, String)> {
+        let mut t = vec![
+            ("transforms", "unwrap".to_owned()),
+            (
+                "transforms.unwrap.type",
+                "io.debezium.transforms.ExtractNewRecordState".into(),
+            ),
+        ];
+        if mode == "rewrite" {
+            t.extend([
+                (
+                    "transforms.unwrap.delete.tombstone.handling.mode",
+                    "rewrite".to_owned(),
+                ),
+                (
+                    "transforms.unwrap.add.fields",
+                    "op,table,source.db:origin".into(),
+                ),
+                ("transforms.unwrap.add.headers", "op".into()),
+            ]);
+        }
+        t
+    };
+    let (_keep, java_state) = java_connect::state_dir("debezium-unwrap");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut java_files = Vec::new();
+    let mut ours_files = Vec::new();
+    let mut topics = Vec::new();
+    for mode in ["default", "rewrite"] {
+        let (java_prefix, ours_prefix) = (unique("dbzu"), unique("kcu"));
+        for (prefix, folder, files) in [
+            (&java_prefix, &java_state, &mut java_files),
+            (&ours_prefix, &dir.path().to_path_buf(), &mut ours_files),
+        ] {
+            create_topic(&format!("{prefix}.public.items"), 1);
+            let mut props = connector_props(&db, prefix);
+            props.extend(unwrap(mode));
+            let file = folder.join(format!("{mode}.properties"));
+            write_props(&file, &props);
+            files.push(file);
+        }
+        topics.push((mode, java_prefix, ours_prefix));
+    }
+    let java_worker = java_state.join("worker.properties");
+    write_props(
+        &java_worker,
+        &worker_props(&java_state, &[("plugin.path", plugin_path)]),
+    );
+    let ours_worker = dir.path().join("worker.properties");
+    write_props(&ours_worker, &worker_props(dir.path(), &[]));
+    let java_args: Vec<&Path> = std::iter::once(java_worker.as_path())
+        .chain(java_files.iter().map(|p| p.as_path()))
+        .collect();
+    let ours_args: Vec<&Path> = std::iter::once(ours_worker.as_path())
+        .chain(ours_files.iter().map(|p| p.as_path()))
+        .collect();
+    let mut java = JavaConnect::standalone(&java_state, &java_args);
+    let mut ours = Process::standalone(dir.path(), &ours_args, "kc-unwrap");
+    for (_, java_prefix, ours_prefix) in &topics {
+        wait_for(
+            &format!("{java_prefix}.public.items"),
+            2,
+            "Debezium's snapshot",
+            || java.log_tail(),
+        );
+        wait_for(
+            &format!("{ours_prefix}.public.items"),
+            2,
+            "kconnect's snapshot",
+            || ours.log_tail(),
+        );
+    }
+    pg.batch_execute(
+        "INSERT INTO items (name, price) VALUES ('third', 7.25);
+         UPDATE items SET price = 8.00, note = 'changed' WHERE name = 'third';
+         DELETE FROM items WHERE name = 'second';
+         UPDATE items SET id = 100 WHERE name = 'first';
+         TRUNCATE items;
+         INSERT INTO items (name) VALUES ('last');",
+    )
+    .await
+    .expect("changing rows");
+    // 2 reads, c, u, d, d + c for the key change, c: tombstones and the
+    // truncate are dropped.
+    for (mode, java_prefix, ours_prefix) in &topics {
+        let (java_topic, ours_topic) = (
+            format!("{java_prefix}.public.items"),
+            format!("{ours_prefix}.public.items"),
+        );
+        wait_for(&java_topic, 8, "Debezium's unwrapped stream", || {
+            java.log_tail()
+        });
+        wait_for(&ours_topic, 8, "kconnect's unwrapped stream", || {
+            ours.log_tail()
+        });
+        // Anything more (a tombstone or truncate let through) shows here.
+        std::thread::sleep(Duration::from_secs(1));
+        let theirs = normalized(&java_topic, java_prefix);
+        let mine = normalized(&ours_topic, ours_prefix);
+        eprintln!(
+            "{mode}: {} records; a delete:\n{}",
+            theirs.len(),
+            theirs[4].1
+        );
+        assert_eq!(theirs.len(), 8, "{mode}: Debezium's record count");
+        assert_eq!(mine.len(), theirs.len(), "{mode}: record counts");
+        for (i, (t, m)) in theirs.iter().zip(&mine).enumerate() {
+            assert_eq!(m.0, t.0, "{mode} record {i}: key");
+            assert_eq!(m.1, t.1, "{mode} record {i}: value");
+        }
+    }
+    java.terminate(Duration::from_secs(30));
+    ours.terminate();
+    drop(pg);
+    let slots: Vec<String> = topics
+        .iter()
+        .flat_map(|(_, a, b)| [a.replace('-', "_"), b.replace('-', "_")])
+        .collect();
+    let slots: Vec<&str> = slots.iter().map(String::as_str).collect();
+    support::postgres::drop_database(&db, &slots).await;
+}

@@ -10,6 +10,7 @@ pub mod cast;
 mod chain;
 pub mod drop_headers;
 pub mod extract_field;
+pub mod extract_new_record_state;
 pub mod filter;
 pub mod flatten;
 pub mod header_from;
@@ -57,6 +58,7 @@ pub fn transforms() -> Vec<&'static TransformPlugin> {
         cast::PLUGINS,
         drop_headers::PLUGINS,
         extract_field::PLUGINS,
+        extract_new_record_state::PLUGINS,
         filter::PLUGINS,
         flatten::PLUGINS,
         header_from::PLUGINS,
