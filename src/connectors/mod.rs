@@ -5,6 +5,7 @@
 mod compliance;
 pub mod datagen;
 pub mod file;
+pub mod jdbc_sink;
 pub mod postgres_cdc;
 
 use crate::connect::{ConnectorKind, SinkConnector, SourceConnector};
