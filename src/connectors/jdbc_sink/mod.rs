@@ -9,3 +9,4 @@
 pub mod config;
 pub mod dialect;
 pub mod url;
+pub mod values;
