@@ -67,6 +67,16 @@ impl SslMode {
     }
 }
 
+/// pgjdbc's TLS settings, borrowed from wherever they are configured.
+#[derive(Debug, Clone, Copy)]
+pub struct TlsSettings<'a> {
+    pub mode: &'a str,
+    pub hostname: &'a str,
+    pub rootcert: Option<&'a str>,
+    pub cert: Option<&'a str>,
+    pub key: Option<&'a str>,
+}
+
 /// The TLS policy of one connector: what both connections use.
 #[derive(Debug, Clone)]
 pub struct PgTls {
@@ -83,9 +93,22 @@ impl PgTls {
     /// The policy from a validated config; an error names the key whose file
     /// is missing or unreadable.
     pub fn from_config(cfg: &PostgresConfig) -> Result<PgTls, TlsSettingError> {
-        let mode = SslMode::parse(&cfg.sslmode)
-            .ok_or_else(|| err(SSLMODE, format!("unknown mode {:?}", cfg.sslmode)))?;
-        let rootcert = match (&cfg.sslrootcert, mode.verifies_chain()) {
+        PgTls::new(&TlsSettings {
+            mode: &cfg.sslmode,
+            hostname: &cfg.hostname,
+            rootcert: cfg.sslrootcert.as_deref(),
+            cert: cfg.sslcert.as_deref(),
+            key: cfg.sslkey.as_deref(),
+        })
+    }
+
+    /// The policy from pgjdbc's settings, wherever they came from (the CDC
+    /// source's `database.ssl*` keys, a JDBC URL's `ssl*` parameters);
+    /// errors name the source's keys.
+    pub fn new(cfg: &TlsSettings<'_>) -> Result<PgTls, TlsSettingError> {
+        let mode = SslMode::parse(cfg.mode)
+            .ok_or_else(|| err(SSLMODE, format!("unknown mode {:?}", cfg.mode)))?;
+        let rootcert = match (cfg.rootcert, mode.verifies_chain()) {
             (Some(path), _) => Some(PathBuf::from(path)),
             (None, true) => {
                 let default = std::env::var_os("HOME")
@@ -97,14 +120,14 @@ impl PgTls {
                         format!(
                             "{SSLMODE}={} checks the server's certificate against a CA; \
                              set {SSLROOTCERT} to its PEM file",
-                            cfg.sslmode
+                            cfg.mode
                         ),
                     )
                 })?)
             }
             (None, false) => None,
         };
-        let client = match (&cfg.sslcert, &cfg.sslkey) {
+        let client = match (cfg.cert, cfg.key) {
             (Some(cert), Some(key)) => Some((PathBuf::from(cert), PathBuf::from(key))),
             (None, None) => None,
             (Some(_), None) => return Err(err(SSLKEY, format!("{SSLCERT} needs its private key"))),
@@ -112,7 +135,7 @@ impl PgTls {
         };
         let tls = PgTls {
             mode,
-            hostname: cfg.hostname.clone(),
+            hostname: cfg.hostname.to_owned(),
             rootcert,
             client,
             presented: Arc::default(),
