@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use support::java_connect::{self, JavaConnect};
-use support::postgres::{connect, debezium_plugin_path};
+use support::postgres::{connect, create_database, debezium_plugin_path, drop_database};
 use support::*;
 
 /// The same connector config for both, with its own prefix, slot and
@@ -145,11 +145,7 @@ async fn kconnect_writes_what_debezium_writes() {
     java_connect::install();
     let plugin_path = debezium_plugin_path();
     let db = unique("diff").replace('-', "_");
-    connect("postgres")
-        .await
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("creating the database");
+    create_database(&db).await;
     let pg = connect(&db).await;
     pg.batch_execute(
         "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
@@ -244,20 +240,9 @@ async fn kconnect_writes_what_debezium_writes() {
 
     java.terminate(Duration::from_secs(30));
     ours.terminate();
-    let admin = connect("postgres").await;
     drop(pg);
-    for prefix in [&java_prefix, &ours_prefix] {
-        let _ = admin
-            .batch_execute(&format!(
-                "SELECT pg_drop_replication_slot('{}')",
-                prefix.replace('-', "_")
-            ))
-            .await;
-    }
-    admin
-        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
-        .await
-        .expect("dropping the database");
+    let slots = [java_prefix.replace('-', "_"), ours_prefix.replace('-', "_")];
+    drop_database(&db, &[&slots[0], &slots[1]]).await;
 }
 
 /// Debezium's `ExtractNewRecordState` after each connector, on both sides:
@@ -271,11 +256,7 @@ async fn extract_new_record_state_writes_what_debeziums_writes() {
     java_connect::install();
     let plugin_path = debezium_plugin_path();
     let db = unique("unwrap").replace('-', "_");
-    connect("postgres")
-        .await
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("creating the database");
+    create_database(&db).await;
     let pg = connect(&db).await;
     pg.batch_execute(
         "CREATE TABLE public.items (id serial PRIMARY KEY, name text NOT NULL,
@@ -403,5 +384,5 @@ async fn extract_new_record_state_writes_what_debeziums_writes() {
         .flat_map(|(_, a, b)| [a.replace('-', "_"), b.replace('-', "_")])
         .collect();
     let slots: Vec<&str> = slots.iter().map(String::as_str).collect();
-    support::postgres::drop_database(&db, &slots).await;
+    drop_database(&db, &slots).await;
 }

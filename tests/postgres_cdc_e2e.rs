@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value as Json;
-use support::postgres::connect;
+use support::postgres::{connect, create_database, drop_database};
 use support::*;
 
 fn worker(dir: &Path) -> std::path::PathBuf {
@@ -151,11 +151,7 @@ fn topic_exists(topic: &str) -> bool {
 async fn snapshot_then_stream_then_resume() {
     let prefix = unique("cdc");
     let db = prefix.replace('-', "_");
-    connect("postgres")
-        .await
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("creating the database");
+    create_database(&db).await;
     let pg = connect(&db).await;
     pg.batch_execute(
         "CREATE TABLE public.orders (id int PRIMARY KEY, customer text NOT NULL,
@@ -392,10 +388,7 @@ async fn snapshot_then_stream_then_resume() {
         .batch_execute(&format!("SELECT pg_drop_replication_slot('{slot}')"))
         .await
         .expect("dropping the slot");
-    admin
-        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
-        .await
-        .expect("dropping the database");
+    drop_database(&db, &[]).await;
 }
 
 /// kill -9 of the worker while changes stream: after a restart every change
@@ -406,11 +399,7 @@ async fn kill_9_mid_stream_loses_nothing() {
     const ROWS: i64 = 3000;
     let prefix = unique("cdc-kill");
     let db = prefix.replace('-', "_");
-    connect("postgres")
-        .await
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("creating the database");
+    create_database(&db).await;
     let pg = connect(&db).await;
     pg.batch_execute("CREATE TABLE public.orders (id int PRIMARY KEY, customer text NOT NULL)")
         .await
@@ -510,10 +499,7 @@ async fn kill_9_mid_stream_loses_nothing() {
         .batch_execute(&format!("SELECT pg_drop_replication_slot('{slot}')"))
         .await
         .expect("dropping the slot");
-    admin
-        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
-        .await
-        .expect("dropping the database");
+    drop_database(&db, &[]).await;
 }
 
 /// With heartbeats, the slot is confirmed up to the last commit even when
@@ -522,11 +508,7 @@ async fn kill_9_mid_stream_loses_nothing() {
 async fn heartbeats_confirm_the_last_commit() {
     let prefix = unique("cdc-beat");
     let db = prefix.replace('-', "_");
-    connect("postgres")
-        .await
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("creating the database");
+    create_database(&db).await;
     let pg = connect(&db).await;
     pg.batch_execute("CREATE TABLE public.orders (id int PRIMARY KEY, customer text NOT NULL)")
         .await
@@ -601,10 +583,7 @@ async fn heartbeats_confirm_the_last_commit() {
         .batch_execute(&format!("SELECT pg_drop_replication_slot('{slot}')"))
         .await
         .expect("dropping the slot");
-    admin
-        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
-        .await
-        .expect("dropping the database");
+    drop_database(&db, &[]).await;
 }
 
 /// Through the operator: a Connector resource with Debezium's class, its
@@ -622,11 +601,7 @@ async fn through_the_operator_with_the_password_from_a_secret() {
     let pgenv = postgres();
     let prefix = unique("cdc-op");
     let db = prefix.replace('-', "_");
-    connect("postgres")
-        .await
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("creating the database");
+    create_database(&db).await;
     let pg = connect(&db).await;
     pg.batch_execute(
         "CREATE TABLE public.orders (id int PRIMARY KEY, customer text NOT NULL);
@@ -779,15 +754,8 @@ async fn through_the_operator_with_the_password_from_a_secret() {
 
     operator.terminate();
     kubelet.shutdown().await;
-    let admin = connect("postgres").await;
     drop(pg);
-    let _ = admin
-        .batch_execute(&format!("SELECT pg_drop_replication_slot('{slot}')"))
-        .await;
-    admin
-        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
-        .await
-        .expect("dropping the database");
+    drop_database(&db, &[&slot]).await;
 }
 
 /// A TLS case: its name, the environment keys of its user and password,
@@ -810,11 +778,7 @@ async fn tls_per_sslmode_and_client_certificates() {
     let pg_env = postgres();
     let prefix = unique("tls");
     let db = prefix.replace('-', "_");
-    connect("postgres")
-        .await
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("creating the database");
+    create_database(&db).await;
     let pg = connect(&db).await;
     pg.batch_execute(
         "CREATE TABLE public.orders (id int PRIMARY KEY, customer text NOT NULL);
@@ -936,19 +900,12 @@ async fn tls_per_sslmode_and_client_certificates() {
     }
     proc.terminate();
     drop(pg);
-    let admin = connect("postgres").await;
-    for name in ["full", "cert", "wrongca", "plain"] {
-        let _ = admin
-            .batch_execute(&format!(
-                "SELECT pg_drop_replication_slot('{}')",
-                format!("{prefix}-{name}").replace('-', "_")
-            ))
-            .await;
-    }
-    admin
-        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
-        .await
-        .expect("dropping the database");
+    let slots: Vec<String> = ["full", "cert", "wrongca", "plain"]
+        .iter()
+        .map(|name| format!("{prefix}-{name}").replace('-', "_"))
+        .collect();
+    let slots: Vec<&str> = slots.iter().map(String::as_str).collect();
+    drop_database(&db, &slots).await;
 }
 
 /// `message.key.columns` keys a table without a primary key (here with
@@ -957,11 +914,7 @@ async fn tls_per_sslmode_and_client_certificates() {
 async fn message_key_columns_key_a_table_without_a_primary_key() {
     let prefix = unique("keys");
     let db = prefix.replace('-', "_");
-    connect("postgres")
-        .await
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .expect("creating the database");
+    create_database(&db).await;
     let pg = connect(&db).await;
     pg.batch_execute(
         "CREATE TABLE public.orders (customer text NOT NULL, item text, qty int);
@@ -1024,15 +977,5 @@ async fn message_key_columns_key_a_table_without_a_primary_key() {
     assert_eq!(got[2].1["payload"]["before"]["qty"], 1);
     proc.terminate();
     drop(pg);
-    let admin = connect("postgres").await;
-    let _ = admin
-        .batch_execute(&format!(
-            "SELECT pg_drop_replication_slot('{}')",
-            prefix.replace('-', "_")
-        ))
-        .await;
-    admin
-        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
-        .await
-        .expect("dropping the database");
+    drop_database(&db, &[&prefix.replace('-', "_")]).await;
 }

@@ -234,7 +234,8 @@ fn debezium_to_kconnect_and_back_on_the_same_topics_and_slot() {
     java_connect::install();
     let plugin_path = debezium_plugin_path();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let db = rt.block_on(create_database("mig"));
+    let db = unique("mig").replace('-', "_");
+    rt.block_on(create_database(&db));
     let pg = rt.block_on(connect(&db));
     // REPLICA IDENTITY FULL: deletes carry the whole row in `before`.
     rt.block_on(pg.batch_execute(

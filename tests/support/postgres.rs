@@ -22,15 +22,13 @@ pub async fn connect(db: &str) -> tokio_postgres::Client {
     client
 }
 
-/// A new database named after `prefix` (unique per call).
-pub async fn create_database(prefix: &str) -> String {
-    let db = super::unique(prefix).replace('-', "_");
+/// Creates the database `db`.
+pub async fn create_database(db: &str) {
     connect("postgres")
         .await
         .batch_execute(&format!("CREATE DATABASE {db}"))
         .await
         .expect("creating the database");
-    db
 }
 
 /// Drops `slots` (when they still exist) and the database.

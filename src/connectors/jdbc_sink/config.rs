@@ -62,6 +62,16 @@ pub enum Flavor {
     Debezium,
 }
 
+impl Flavor {
+    /// This flavor's names for the primary key's mode and fields.
+    fn pk_keys(self) -> (&'static str, &'static str) {
+        match self {
+            Flavor::Confluent => (PK_MODE, PK_FIELDS),
+            Flavor::Debezium => (PRIMARY_KEY_MODE, PRIMARY_KEY_FIELDS),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InsertMode {
     Insert,
@@ -356,50 +366,42 @@ impl SinkSettings {
         // in pgjdbc.
         let from_url = |k: &str| url.params.get(k).cloned().unwrap_or_default();
         let or_url = |v: String, k: &str| if v.is_empty() { from_url(k) } else { v };
+        let (pk_mode_key, pk_fields_key) = flavor.pk_keys();
+        let pk_mode = pk_mode(&s(pk_mode_key)?);
+        let mut pk_fields = c.list(pk_fields_key)?;
+        if pk_mode == PkMode::Kafka && pk_fields.is_empty() {
+            pk_fields = ["__connect_topic", "__connect_partition", "__connect_offset"]
+                .map(str::to_owned)
+                .to_vec();
+        }
         let settings = match flavor {
-            Flavor::Confluent => {
-                let pk_mode = pk_mode(&s(PK_MODE)?);
-                let mut pk_fields = c.list(PK_FIELDS)?;
-                if pk_mode == PkMode::Kafka && pk_fields.is_empty() {
-                    pk_fields = ["__connect_topic", "__connect_partition", "__connect_offset"]
-                        .map(str::to_owned)
-                        .to_vec();
-                }
-                SinkSettings {
-                    flavor,
-                    user: or_url(s(CONNECTION_USER)?, "user"),
-                    password: or_url(s(CONNECTION_PASSWORD)?, "password"),
-                    insert_mode,
-                    pk_mode,
-                    pk_fields,
-                    table_format: s(TABLE_NAME_FORMAT)?,
-                    auto_create: c.boolean(AUTO_CREATE)?,
-                    auto_evolve: c.boolean(AUTO_EVOLVE)?,
-                    delete_enabled: c.boolean(DELETE_ENABLED)?,
-                    truncate_enabled: false,
-                    batch_size: usize::try_from(c.int(BATCH_SIZE)?).unwrap_or(3000),
-                    fields_include: c.list(FIELDS_WHITELIST)?,
-                    fields_exclude: Vec::new(),
-                    time_zone: s(DB_TIMEZONE)?,
-                    max_retries: u32::try_from(c.int(MAX_RETRIES)?).unwrap_or(10),
-                    retry_backoff: Duration::from_millis(
-                        u64::try_from(c.int(RETRY_BACKOFF_MS)?).unwrap_or(3000),
-                    ),
-                    quote_identifiers: s(QUOTE_SQL_IDENTIFIERS)?
-                        .trim()
-                        .eq_ignore_ascii_case("always"),
-                    url,
-                }
-            }
+            Flavor::Confluent => SinkSettings {
+                flavor,
+                user: or_url(s(CONNECTION_USER)?, "user"),
+                password: or_url(s(CONNECTION_PASSWORD)?, "password"),
+                insert_mode,
+                pk_mode,
+                pk_fields,
+                table_format: s(TABLE_NAME_FORMAT)?,
+                auto_create: c.boolean(AUTO_CREATE)?,
+                auto_evolve: c.boolean(AUTO_EVOLVE)?,
+                delete_enabled: c.boolean(DELETE_ENABLED)?,
+                truncate_enabled: false,
+                batch_size: usize::try_from(c.int(BATCH_SIZE)?).unwrap_or(3000),
+                fields_include: c.list(FIELDS_WHITELIST)?,
+                fields_exclude: Vec::new(),
+                time_zone: s(DB_TIMEZONE)?,
+                max_retries: u32::try_from(c.int(MAX_RETRIES)?).unwrap_or(10),
+                retry_backoff: Duration::from_millis(
+                    u64::try_from(c.int(RETRY_BACKOFF_MS)?).unwrap_or(3000),
+                ),
+                quote_identifiers: s(QUOTE_SQL_IDENTIFIERS)?
+                    .trim()
+                    .eq_ignore_ascii_case("always"),
+                url,
+            },
             Flavor::Debezium => {
                 let basic = s(SCHEMA_EVOLUTION)?.trim().eq_ignore_ascii_case("basic");
-                let pk_mode = pk_mode(&s(PRIMARY_KEY_MODE)?);
-                let mut pk_fields = c.list(PRIMARY_KEY_FIELDS)?;
-                if pk_mode == PkMode::Kafka && pk_fields.is_empty() {
-                    pk_fields = ["__connect_topic", "__connect_partition", "__connect_offset"]
-                        .map(str::to_owned)
-                        .to_vec();
-                }
                 SinkSettings {
                     flavor,
                     user: or_url(s(CONNECTION_USERNAME)?, "user"),
@@ -429,10 +431,7 @@ impl SinkSettings {
 
     /// The rules across keys that each Java sink enforces.
     fn check(&self) -> Result<(), ConfigError> {
-        let (pk_mode_key, pk_fields_key) = match self.flavor {
-            Flavor::Confluent => (PK_MODE, PK_FIELDS),
-            Flavor::Debezium => (PRIMARY_KEY_MODE, PRIMARY_KEY_FIELDS),
-        };
+        let (pk_mode_key, pk_fields_key) = self.flavor.pk_keys();
         if self.delete_enabled && self.pk_mode != PkMode::RecordKey {
             return Err(ConfigError::new(
                 DELETE_ENABLED,

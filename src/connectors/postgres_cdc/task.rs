@@ -254,15 +254,10 @@ impl SourceTask for PostgresCdcTask {
 
     async fn stop(&mut self) -> ConnectResult<()> {
         self.stop_reader().await;
-        if let Some(cfg) = &self.cfg {
+        // `start` sets both or neither.
+        if let (Some(cfg), Some(tls)) = (&self.cfg, &self.tls) {
             if cfg.slot_drop_on_stop {
-                let tls = match &self.tls {
-                    Some(tls) => tls.clone(),
-                    None => Arc::new(
-                        PgTls::from_config(cfg).map_err(|e| ConnectError::other(e.to_string()))?,
-                    ),
-                };
-                let client = catalog::connect(cfg, &tls).await?;
+                let client = catalog::connect(cfg, tls).await?;
                 client
                     .execute(
                         "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
