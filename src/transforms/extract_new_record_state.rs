@@ -434,17 +434,13 @@ impl ExtractNewRecordState {
         out
     }
 
-    fn route(&self, record: ConnectRecord, row: Option<&Struct>) -> ConnectRecord {
-        let Some(field) = &self.route_by_field else {
-            return record;
-        };
-        match row.and_then(|r| r.get(field)).and_then(Value::as_str) {
-            Some(topic) if !topic.trim().is_empty() => ConnectRecord {
-                topic: topic.to_owned(),
-                ..record
-            },
-            _ => record,
-        }
+    /// The topic `route.by.field` names in `row`, if any.
+    fn routed_topic(&self, row: Option<&Struct>) -> Option<String> {
+        let field = self.route_by_field.as_ref()?;
+        row?.get(field)
+            .and_then(Value::as_str)
+            .filter(|topic| !topic.trim().is_empty())
+            .map(str::to_owned)
     }
 }
 
@@ -515,21 +511,26 @@ impl Transform for ExtractNewRecordState {
         if !envelope {
             return Ok(Some(record));
         }
-        let Value::Struct(original) = record.value.clone() else {
+        // The envelope outlives the record the delegates consume: its
+        // fields are added, and deletes are routed by `before`.
+        let Value::Struct(original) = &record.value else {
             return Ok(Some(record));
         };
-        let Some(after) = self.after.apply(record.clone())? else {
-            return Ok(None);
-        };
-        if after.value.is_null() {
-            let before_null = raw(&original, "before").is_none_or(Value::is_null);
-            if before_null {
+        let original = original.clone();
+        // (An envelope without an `after` field goes on to ExtractField,
+        // which says so.)
+        if raw(&original, "after").is_some_and(Value::is_null) {
+            if raw(&original, "before").is_none_or(Value::is_null) {
                 // A truncate.
                 return Ok(None);
             }
-            let deleted = match self.mode {
+            let mut deleted = match self.mode {
                 DeleteMode::Drop => return Ok(None),
-                DeleteMode::Tombstone => after,
+                // The `after` field's schema with a null value.
+                DeleteMode::Tombstone => match self.after.apply(record)? {
+                    Some(r) => r,
+                    None => return Ok(None),
+                },
                 DeleteMode::DeleteToTombstone => ConnectRecord {
                     value_schema: None,
                     value: Value::Null,
@@ -549,25 +550,29 @@ impl Transform for ExtractNewRecordState {
                     }
                 }
             };
-            let before_row = raw(&original, "before").and_then(Value::as_struct);
-            let deleted = self.route(deleted, before_row);
+            if let Some(topic) =
+                self.routed_topic(raw(&original, "before").and_then(Value::as_struct))
+            {
+                deleted.topic = topic;
+            }
             if deleted.value.is_null() {
                 return Ok(Some(deleted));
             }
             return self.add_fields(&original, deleted).map(Some);
         }
-        let mut row = after;
+        let Some(mut row) = self.after.apply(record)? else {
+            return Ok(None);
+        };
         if self.mode.rewrites() && row.value.as_struct().is_some() {
             match self.not_deleted.apply(row)? {
                 Some(r) => row = r,
                 None => return Ok(None),
             }
         }
-        let routed = {
-            let current = row.value.as_struct().cloned();
-            self.route(row, current.as_ref())
-        };
-        self.add_fields(&original, routed).map(Some)
+        if let Some(topic) = self.routed_topic(row.value.as_struct()) {
+            row.topic = topic;
+        }
+        self.add_fields(&original, row).map(Some)
     }
 }
 
