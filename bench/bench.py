@@ -197,6 +197,30 @@ def proc_usage(pid):
     return cpu, hwm
 
 
+def watch_end_offset(bootstrap, topic, n):
+    """`bench_raw watch` on a topic, and progress(): its latest end offset,
+    read without blocking."""
+    watch = subprocess.Popen([RAW, "watch", bootstrap, topic, str(n)],
+                             stdout=subprocess.PIPE, text=True)
+    os.set_blocking(watch.stdout.fileno(), False)
+    state = {"end": 0, "buf": ""}
+
+    def progress():
+        try:
+            data = watch.stdout.read()
+        except (BlockingIOError, TypeError):
+            data = None
+        if data:
+            state["buf"] += data
+            *lines, state["buf"] = state["buf"].split("\n")
+            for line in lines:
+                if line.strip():
+                    state["end"] = int(line.split()[1])
+        return state["end"]
+
+    return watch, progress
+
+
 def stop(p, timeout=30):
     if p.poll() is None:
         p.send_signal(signal.SIGTERM)
@@ -452,25 +476,7 @@ class Bench:
             "topic": topic,
         }
         raw_args = ["source", self.workload, topic, path, *self.rdkafka_producer()]
-        watch = subprocess.Popen([RAW, "watch", self.bootstrap, topic, str(n)],
-                                 stdout=subprocess.PIPE, text=True)
-        last = {"end": 0}
-        os.set_blocking(watch.stdout.fileno(), False)
-        pending = {"buf": ""}
-
-        def progress():
-            try:
-                data = watch.stdout.read()
-            except (BlockingIOError, TypeError):
-                data = None
-            if data:
-                pending["buf"] += data
-                *lines, pending["buf"] = pending["buf"].split("\n")
-                for line in lines:
-                    if line.strip():
-                        last["end"] = int(line.split()[1])
-            return last["end"]
-
+        watch, progress = watch_end_offset(self.bootstrap, topic, n)
         p, t0 = self.launch(system, run_dir, worker, connector, raw_args)
         try:
             m = self.measure(p, t0, progress, n, label)

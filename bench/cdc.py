@@ -159,24 +159,7 @@ class CdcBench:
             cmd = ["bash", b.JAVA_SH, "standalone", wp, cp]
             env = dict(os.environ, KCONNECT_JAVA_CONNECT_STATE=os.path.join(run_dir, "java"),
                        KCONNECT_JAVA_LOG_LEVEL="WARN")
-        watch = subprocess.Popen([b.RAW, "watch", self.bootstrap, topic, str(a.records)],
-                                 stdout=subprocess.PIPE, text=True)
-        os.set_blocking(watch.stdout.fileno(), False)
-        state = {"end": 0, "buf": ""}
-
-        def progress():
-            try:
-                data = watch.stdout.read()
-            except (BlockingIOError, TypeError):
-                data = None
-            if data:
-                state["buf"] += data
-                *lines, state["buf"] = state["buf"].split("\n")
-                for line in lines:
-                    if line.strip():
-                        state["end"] = int(line.split()[1])
-            return state["end"]
-
+        watch, progress = b.watch_end_offset(self.bootstrap, topic, a.records)
         logf = open(os.path.join(run_dir, "process.log"), "w")
         t0 = time.monotonic()
         p = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env)
@@ -185,8 +168,9 @@ class CdcBench:
         finally:
             b.stop(p)
             b.stop(watch, 5)
-        if state["end"] != a.records:
-            raise RuntimeError(f"{label}: {state['end']} records for {a.records} changes")
+        end = progress()
+        if end != a.records:
+            raise RuntimeError(f"{label}: {end} records for {a.records} changes")
         self.psql(f"SELECT pg_drop_replication_slot('{slot}')")
         b.sh(b.RAW, "delete", self.bootstrap, topic)
         n = a.records
