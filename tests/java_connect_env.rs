@@ -208,10 +208,11 @@ fn java_connect_standalone_file_source_to_sink_and_rest_shape() {
     }
 
     let stopping = Instant::now();
-    let exit = connect.terminate(Duration::from_secs(60));
+    let exit = connect.stop();
     assert!(
         exit.is_some(),
-        "Java Connect still running 60 s after SIGTERM\n{}",
+        "Java Connect still running {:?} after SIGTERM\n{}",
+        support::java_connect::STOP_BOUND,
         connect.log_tail()
     );
     eprintln!(

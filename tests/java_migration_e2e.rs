@@ -467,10 +467,11 @@ fn java_connect_takes_over_a_group_kconnect_ran_without_errors_loss_or_repeats()
             .count()
     );
 
-    let java_exit = java.terminate(Duration::from_secs(60));
+    let java_exit = java.stop();
     assert!(
         java_exit.is_some(),
-        "Java Connect still running 60 s after SIGTERM\n{}",
+        "Java Connect still running {:?} after SIGTERM\n{}",
+        support::java_connect::STOP_BOUND,
         java.log_tail()
     );
     let left = processes_naming(&state);

@@ -238,7 +238,7 @@ async fn kconnect_writes_what_debezium_writes() {
         assert_eq!(m.1, t.1, "record {i}: value");
     }
 
-    java.terminate(Duration::from_secs(30));
+    java.stop();
     ours.terminate();
     drop(pg);
     let slots = [java_prefix.replace('-', "_"), ours_prefix.replace('-', "_")];
@@ -376,7 +376,7 @@ async fn extract_new_record_state_writes_what_debeziums_writes() {
             assert_eq!(m.1, t.1, "{mode} record {i}: value");
         }
     }
-    java.terminate(Duration::from_secs(30));
+    java.stop();
     ours.terminate();
     drop(pg);
     let slots: Vec<String> = topics

@@ -287,8 +287,9 @@ fn debezium_to_kconnect_and_back_on_the_same_topics_and_slot() {
         java.log_tail()
     });
     assert!(
-        java.terminate(Duration::from_secs(60)).is_some(),
-        "Java Connect still running 60 s after SIGTERM\n{}",
+        java.stop().is_some(),
+        "Java Connect still running {:?} after SIGTERM\n{}",
+        support::java_connect::STOP_BOUND,
         java.log_tail()
     );
     drop(java);
@@ -418,7 +419,7 @@ fn debezium_to_kconnect_and_back_on_the_same_topics_and_slot() {
         "Java Connect logged ERROR reading what kconnect wrote:\n{}",
         errors.join("\n")
     );
-    java.terminate(Duration::from_secs(60));
+    java.stop();
     drop(pg);
     rt.block_on(drop_database(&db, &[&slot]));
     eprintln!(

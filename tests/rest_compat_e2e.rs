@@ -882,7 +882,7 @@ fn rest_answers_have_java_connects_statuses_and_shapes() {
     t.send("DELETE /connectors/{snk}", none, status(204));
     t.send("GET /connectors (all deleted)", none, status(200));
 
-    let java_exit = java_proc.terminate(Duration::from_secs(60));
+    let java_exit = java_proc.stop();
     let kc_exit = kc_proc.terminate();
     eprintln!(
         "{} requests compared in {:?}",
@@ -898,7 +898,8 @@ fn rest_answers_have_java_connects_statuses_and_shapes() {
     );
     assert!(
         java_exit.is_some(),
-        "Java Connect still running 60 s after SIGTERM\n{}",
+        "Java Connect still running {:?} after SIGTERM\n{}",
+        support::java_connect::STOP_BOUND,
         java_proc.log_tail()
     );
     assert!(kc_exit.success(), "kconnect: {}", kc_proc.log_tail());

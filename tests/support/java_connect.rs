@@ -23,6 +23,13 @@ pub fn install() {
     assert!(status.success(), "tests/env/connect-java.sh install failed");
 }
 
+/// How long Java Connect may take to exit after SIGTERM. Its REST server
+/// gives Jetty a 60 s graceful stop timeout and also registers Jetty's own
+/// shutdown hook; the two hooks race, and now and then the stop waits out
+/// the whole 60 s (seen in CI: "Stopping REST server", then silence).
+/// The herder's own stop (tasks, group, internal topics) comes after that.
+pub const STOP_BOUND: Duration = Duration::from_secs(100);
+
 /// `tests/env/connect-java.sh standalone|distributed …` in the foreground.
 /// The script execs the JVM, so `child` is the JVM itself. SIGTERM, then
 /// SIGKILL, if it is dropped while still running.
@@ -91,6 +98,11 @@ impl JavaConnect {
                 self.log_tail()
             );
         }
+    }
+
+    /// SIGTERM and wait up to [`STOP_BOUND`] for the JVM to exit.
+    pub fn stop(&mut self) -> Option<ExitStatus> {
+        self.terminate(STOP_BOUND)
     }
 
     /// SIGTERM (Connect's shutdown hook stops connectors and tasks and

@@ -51,6 +51,12 @@ static HEARTBEAT_VALUE: std::sync::LazyLock<SchemaRef> = std::sync::LazyLock::ne
 /// Microseconds between 1970-01-01 and PostgreSQL's epoch, 2000-01-01.
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
+/// How many times a Relation message's columns are looked for in the
+/// catalog (50 ms, 100 ms, … apart, about 2 s in all) before the stream's
+/// own type names are used: a column dropped since the change was made
+/// never shows up.
+const CATALOG_CATCH_UP_TRIES: u64 = 10;
+
 fn now_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -732,8 +738,25 @@ impl Reader {
         if unchanged {
             return Ok(());
         }
-        let catalog_columns =
-            catalog::table_columns(client, &cfg, rel.id, &rel.namespace, &rel.name).await?;
+        // The stream can deliver a transaction a moment before its commit
+        // is visible to other sessions, so a column the stream already has
+        // (ADD COLUMN … DEFAULT 7) may not be in the catalog yet; without
+        // this wait its default and nullability would be lost at random.
+        let mut catalog_columns;
+        let mut tries = 0;
+        loop {
+            catalog_columns =
+                catalog::table_columns(client, &cfg, rel.id, &rel.namespace, &rel.name).await?;
+            let all_there = rel
+                .columns
+                .iter()
+                .all(|rc| catalog_columns.iter().any(|c| c.name == rc.name));
+            tries += 1;
+            if all_there || tries == CATALOG_CATCH_UP_TRIES {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50 * tries)).await;
+        }
         let mut columns = Vec::new();
         for rc in &rel.columns {
             if !cfg.captures_column(&rel.namespace, &rel.name, &rc.name) {
