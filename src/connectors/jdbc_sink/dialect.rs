@@ -149,78 +149,114 @@ pub fn add_columns(table: &TableId, columns: &[ColumnDef], quote: bool) -> Strin
     format!("ALTER TABLE {} {}", table.sql(quote), adds.join(", "))
 }
 
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
+/// A column a statement writes or matches: its name and the type its
+/// text is cast to.
+#[derive(Debug, Clone, Copy)]
+pub struct Col<'a> {
+    pub name: &'a str,
+    pub cast: &'a str,
+}
+
+/// The batch as rows: one `text[]` parameter per column, unnested
+/// together, so one statement writes any number of rows and each value
+/// goes through its type's input function on the server.
+fn unnest(n: usize) -> String {
+    let arrays: Vec<String> = (1..=n).map(|i| format!("${i}::text[]")).collect();
+    let names: Vec<String> = (1..=n).map(|i| format!("p{i}")).collect();
+    format!("unnest({}) AS kc_u({})", arrays.join(","), names.join(","))
+}
+
+fn names(cols: &[Col<'_>], quote: bool) -> String {
+    cols.iter()
+        .map(|c| ident(c.name, quote))
         .collect::<Vec<_>>()
         .join(",")
 }
 
-/// `INSERT INTO t (k…, v…) VALUES ($1, …)`.
-pub fn insert(table: &TableId, key: &[String], values: &[String], quote: bool) -> String {
-    let columns: Vec<String> = key.iter().chain(values).cloned().collect();
+fn matches(key: &[Col<'_>], quote: bool) -> String {
+    key.iter()
+        .enumerate()
+        .map(|(i, k)| format!("kc_t.{}=kc_u.p{}::{}", ident(k.name, quote), i + 1, k.cast))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// `INSERT INTO t (k…, v…) SELECT … FROM unnest(…)`: parameters are the
+/// key columns, then the value columns.
+pub fn insert(table: &TableId, key: &[Col<'_>], values: &[Col<'_>], quote: bool) -> String {
+    let all: Vec<Col<'_>> = key.iter().chain(values).copied().collect();
+    let casts: Vec<String> = all
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("kc_u.p{}::{}", i + 1, c.cast))
+        .collect();
     format!(
-        "INSERT INTO {} ({}) VALUES ({})",
+        "INSERT INTO {} ({}) SELECT {} FROM {}",
         table.sql(quote),
-        list(&columns, quote),
-        placeholders(1, columns.len())
+        names(&all, quote),
+        casts.join(","),
+        unnest(all.len())
     )
 }
 
-/// Upsert: `INSERT … ON CONFLICT (k…) DO UPDATE SET v=EXCLUDED.v`, or `DO
-/// NOTHING` when every column is a key column.
-pub fn upsert(table: &TableId, key: &[String], values: &[String], quote: bool) -> String {
+/// Upsert: the insert with `ON CONFLICT (k…) DO UPDATE SET v=EXCLUDED.v`,
+/// or `DO NOTHING` when every column is a key column (Confluent's
+/// PostgreSQL dialect). Each key may appear once per statement.
+pub fn upsert(table: &TableId, key: &[Col<'_>], values: &[Col<'_>], quote: bool) -> String {
     let action = if values.is_empty() {
         "DO NOTHING".to_owned()
     } else {
         let sets: Vec<String> = values
             .iter()
-            .map(|v| format!("{0}=EXCLUDED.{0}", ident(v, quote)))
+            .map(|v| format!("{0}=EXCLUDED.{0}", ident(v.name, quote)))
             .collect();
         format!("DO UPDATE SET {}", sets.join(","))
     };
     format!(
         "{} ON CONFLICT ({}) {action}",
         insert(table, key, values, quote),
-        list(key, quote)
+        names(key, quote)
     )
 }
 
-/// `UPDATE t SET v=$1… WHERE k=$n AND …`: values first, then the key.
-pub fn update(table: &TableId, key: &[String], values: &[String], quote: bool) -> String {
+/// `UPDATE t SET v=… FROM unnest(…) WHERE k=…`: parameters are the key
+/// columns, then the value columns. Each key may appear once per statement.
+pub fn update(table: &TableId, key: &[Col<'_>], values: &[Col<'_>], quote: bool) -> String {
     let sets: Vec<String> = values
         .iter()
         .enumerate()
-        .map(|(i, v)| format!("{}=${}", ident(v, quote), i + 1))
+        .map(|(i, v)| {
+            format!(
+                "{}=kc_u.p{}::{}",
+                ident(v.name, quote),
+                key.len() + i + 1,
+                v.cast
+            )
+        })
         .collect();
     format!(
-        "UPDATE {} SET {} WHERE {}",
+        "UPDATE {} AS kc_t SET {} FROM {} WHERE {}",
         table.sql(quote),
         sets.join(","),
-        conditions(key, values.len() + 1, quote)
+        unnest(key.len() + values.len()),
+        matches(key, quote)
     )
 }
 
-/// `DELETE FROM t WHERE k=$1 AND …`.
-pub fn delete(table: &TableId, key: &[String], quote: bool) -> String {
+/// `DELETE FROM t USING unnest(…) WHERE k=…`: parameters are the key
+/// columns.
+pub fn delete(table: &TableId, key: &[Col<'_>], quote: bool) -> String {
     format!(
-        "DELETE FROM {} WHERE {}",
+        "DELETE FROM {} AS kc_t USING {} WHERE {}",
         table.sql(quote),
-        conditions(key, 1, quote)
+        unnest(key.len()),
+        matches(key, quote)
     )
 }
 
 /// `TRUNCATE TABLE t`.
 pub fn truncate(table: &TableId, quote: bool) -> String {
     format!("TRUNCATE TABLE {}", table.sql(quote))
-}
-
-fn conditions(key: &[String], from: usize, quote: bool) -> String {
-    key.iter()
-        .enumerate()
-        .map(|(i, k)| format!("{}=${}", ident(k, quote), from + i))
-        .collect::<Vec<_>>()
-        .join(" AND ")
 }
 
 #[cfg(test)]
@@ -233,24 +269,38 @@ mod tests {
     }
 
     #[test]
-    fn statements_as_confluents_postgres_dialect_writes_them() {
+    fn statements_write_a_whole_batch_as_confluents_dialect_does_a_row() {
         let t = TableId::parse("public.orders");
-        let (k, v) = (names(&["id"]), names(&["name", "qty"]));
+        let id = Col {
+            name: "id",
+            cast: "integer",
+        };
+        let k = [id];
+        let v = [
+            Col {
+                name: "name",
+                cast: "character varying",
+            },
+            Col {
+                name: "qty",
+                cast: "integer",
+            },
+        ];
         assert_eq!(
             upsert(&t, &k, &v, true),
-            r#"INSERT INTO "public"."orders" ("id","name","qty") VALUES ($1,$2,$3) ON CONFLICT ("id") DO UPDATE SET "name"=EXCLUDED."name","qty"=EXCLUDED."qty""#
+            r#"INSERT INTO "public"."orders" ("id","name","qty") SELECT kc_u.p1::integer,kc_u.p2::character varying,kc_u.p3::integer FROM unnest($1::text[],$2::text[],$3::text[]) AS kc_u(p1,p2,p3) ON CONFLICT ("id") DO UPDATE SET "name"=EXCLUDED."name","qty"=EXCLUDED."qty""#
         );
         assert_eq!(
             upsert(&t, &k, &[], true),
-            r#"INSERT INTO "public"."orders" ("id") VALUES ($1) ON CONFLICT ("id") DO NOTHING"#
+            r#"INSERT INTO "public"."orders" ("id") SELECT kc_u.p1::integer FROM unnest($1::text[]) AS kc_u(p1) ON CONFLICT ("id") DO NOTHING"#
         );
         assert_eq!(
-            update(&t, &names(&["a", "b"]), &v, false),
-            "UPDATE public.orders SET name=$1,qty=$2 WHERE a=$3 AND b=$4"
+            update(&t, &k, &v, false),
+            "UPDATE public.orders AS kc_t SET name=kc_u.p2::character varying,qty=kc_u.p3::integer FROM unnest($1::text[],$2::text[],$3::text[]) AS kc_u(p1,p2,p3) WHERE kc_t.id=kc_u.p1::integer"
         );
         assert_eq!(
-            delete(&t, &k, true),
-            r#"DELETE FROM "public"."orders" WHERE "id"=$1"#
+            delete(&t, &[id, v[1]], true),
+            r#"DELETE FROM "public"."orders" AS kc_t USING unnest($1::text[],$2::text[]) AS kc_u(p1,p2) WHERE kc_t."id"=kc_u.p1::integer AND kc_t."qty"=kc_u.p2::integer"#
         );
         assert_eq!(ident(r#"we"ird"#, true), r#""we""ird""#);
         assert_eq!(TableId::parse("db.s.t"), TableId::parse("s.t"));

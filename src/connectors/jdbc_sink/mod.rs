@@ -15,5 +15,8 @@
 pub mod config;
 pub mod dialect;
 pub mod rows;
+pub mod session;
+pub mod tables;
 pub mod url;
 pub mod values;
+pub mod writer;

@@ -19,11 +19,16 @@ pub const SESSION_OPTIONS: &str =
 /// Why a database call failed, as a task trace: the server's message and
 /// code, naming the role for permission problems.
 pub fn db_error(what: &str, cfg: &PostgresConfig, e: &tokio_postgres::Error) -> ConnectError {
+    db_error_as(what, &cfg.user, e)
+}
+
+/// [`db_error`] for a session of `role`.
+pub fn db_error_as(what: &str, role: &str, e: &tokio_postgres::Error) -> ConnectError {
     let (message, retriable) = match e.as_db_error() {
         Some(db) => {
             let code = db.code().code();
             let hint = if code == "42501" {
-                format!(" (role {})", cfg.user)
+                format!(" (role {role})")
             } else {
                 String::new()
             };
