@@ -47,21 +47,75 @@ fn example(class: &str, scratch: &Path) -> Option<Props> {
             ("batch.size", "8".into()),
         ],
         super::postgres_cdc::CLASS => postgres_example(),
+        super::jdbc_sink::CONFLUENT_CLASS => {
+            let (pg, db) = test_database();
+            vec![
+                ("connection.url", jdbc_url(pg, &format!("{db}_sink"))),
+                ("topics", "compliance".into()),
+                ("connection.user", pg["POSTGRES_USER"].clone()),
+                ("connection.password", pg["POSTGRES_PASSWORD"].clone()),
+                ("table.name.format", "confluent_${topic}".into()),
+                ("auto.create", "true".into()),
+                ("insert.mode", "upsert".into()),
+                ("pk.mode", "record_value".into()),
+                ("pk.fields", "id".into()),
+            ]
+        }
+        super::jdbc_sink::DEBEZIUM_CLASS => {
+            let (pg, db) = test_database();
+            vec![
+                ("connection.url", jdbc_url(pg, &format!("{db}_sink"))),
+                ("topics", "compliance".into()),
+                ("connection.username", pg["POSTGRES_USER"].clone()),
+                ("connection.password", pg["POSTGRES_PASSWORD"].clone()),
+                ("collection.name.format", "debezium_${topic}".into()),
+                ("schema.evolution", "basic".into()),
+                ("insert.mode", "upsert".into()),
+                ("primary.key.mode", "record_value".into()),
+                ("primary.key.fields", "id".into()),
+            ]
+        }
         _ => return None,
     };
     Some(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 
-/// The PostgreSQL CDC source against the test server
-/// (`tests/env/postgres.sh`, started if the test command did not): a
-/// database with a one-row table, and a slot and publication of their own
-/// per call.
+fn jdbc_url(pg: &BTreeMap<String, String>, db: &str) -> String {
+    format!(
+        "jdbc:postgresql://{}:{}/{db}?sslmode=disable",
+        pg["POSTGRES_HOST"], pg["POSTGRES_PORT"]
+    )
+}
+
+/// The PostgreSQL CDC source against the test server: a slot and
+/// publication of its own per call.
 fn postgres_example() -> Vec<(&'static str, String)> {
     use std::sync::atomic::{AtomicU32, Ordering};
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    let (pg, db) = test_database();
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    let slot = format!("{db}_{n}");
+    vec![
+        ("database.hostname", pg["POSTGRES_HOST"].clone()),
+        ("database.port", pg["POSTGRES_PORT"].clone()),
+        ("database.user", pg["POSTGRES_USER"].clone()),
+        ("database.password", pg["POSTGRES_PASSWORD"].clone()),
+        ("database.dbname", db.clone()),
+        ("database.sslmode", "disable".into()),
+        ("topic.prefix", "compliance".into()),
+        ("slot.name", slot.clone()),
+        ("publication.name", slot),
+        ("poll.interval.ms", "100".into()),
+    ]
+}
+
+/// The test server (`tests/env/postgres.sh`, started if the test command
+/// did not) and a database of this run's with a one-row table (and an
+/// empty one beside it, the same name with `_sink`).
+fn test_database() -> &'static (BTreeMap<String, String>, String) {
     use std::sync::OnceLock;
     static SERVER: OnceLock<(BTreeMap<String, String>, String)> = OnceLock::new();
-    static CALLS: AtomicU32 = AtomicU32::new(0);
-    let (pg, db) = SERVER.get_or_init(|| {
+    SERVER.get_or_init(|| {
         let mut pg: BTreeMap<String, String> = ["POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD"]
             .iter()
             .filter_map(|k| Some(((*k).to_owned(), std::env::var(k).ok()?)))
@@ -99,11 +153,15 @@ fn postgres_example() -> Vec<(&'static str, String)> {
                         client
                     }
                 };
-                connect("postgres".into())
-                    .await
-                    .batch_execute(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .expect("creating the compliance database");
+                // The sinks write to a database of their own: the CDC
+                // source's example reads every table of its database.
+                let admin = connect("postgres".into()).await;
+                for db in [name.clone(), format!("{name}_sink")] {
+                    admin
+                        .batch_execute(&format!("CREATE DATABASE {db}"))
+                        .await
+                        .expect("creating the compliance databases");
+                }
                 connect(name)
                     .await
                     .batch_execute("CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items VALUES (1, 'one')")
@@ -114,21 +172,39 @@ fn postgres_example() -> Vec<(&'static str, String)> {
         .join()
         .expect("setting the compliance database up");
         (pg, db)
-    });
-    let n = CALLS.fetch_add(1, Ordering::Relaxed);
-    let slot = format!("{db}_{n}");
-    vec![
-        ("database.hostname", pg["POSTGRES_HOST"].clone()),
-        ("database.port", pg["POSTGRES_PORT"].clone()),
-        ("database.user", pg["POSTGRES_USER"].clone()),
-        ("database.password", pg["POSTGRES_PASSWORD"].clone()),
-        ("database.dbname", db.clone()),
-        ("database.sslmode", "disable".into()),
-        ("topic.prefix", "compliance".into()),
-        ("slot.name", slot.clone()),
-        ("publication.name", slot),
-        ("poll.interval.ms", "100".into()),
-    ]
+    })
+}
+
+/// Records a sink's example config can write: rows with a schema for the
+/// JDBC sinks, lines for the rest.
+fn example_records(class: &str) -> Vec<SinkRecord> {
+    use crate::connect::{SchemaBuilder, Struct};
+    let jdbc = matches!(
+        class,
+        super::jdbc_sink::CONFLUENT_CLASS | super::jdbc_sink::DEBEZIUM_CLASS
+    );
+    let schema = SchemaBuilder::struct_()
+        .field("id", SchemaBuilder::int64().build())
+        .field("v", SchemaBuilder::string().build())
+        .build();
+    (0..10)
+        .map(|i| {
+            let record = if jdbc {
+                let row = Struct::new(schema.clone())
+                    .put("id", Value::Int64(i))
+                    .and_then(|s| s.put("v", Value::from(format!("r{i}"))))
+                    .expect("an example row");
+                ConnectRecord::new("compliance", Some(schema.clone()), Value::Struct(row))
+            } else {
+                ConnectRecord::new("compliance", None, Value::from(format!("r{i}")))
+            };
+            SinkRecord {
+                record,
+                kafka_partition: 0,
+                kafka_offset: i,
+            }
+        })
+        .collect()
 }
 
 /// The example with the framework's keys, as a user would submit it.
@@ -386,14 +462,9 @@ async fn sink_tasks_commit_only_what_they_were_given_and_stop_in_time() {
             task.start(ctx, &task_config).await.unwrap();
             let tp = TopicPartition::new("compliance", 0);
             task.open(std::slice::from_ref(&tp)).await.unwrap();
-            let records: Vec<SinkRecord> = (0..10)
-                .map(|i| SinkRecord {
-                    record: ConnectRecord::new("compliance", None, Value::from(format!("r{i}"))),
-                    kafka_partition: 0,
-                    kafka_offset: i,
-                })
-                .collect();
-            task.put(records).await.unwrap();
+            task.put(example_records(plugin.class))
+                .await
+                .unwrap_or_else(|e| panic!("{}: put: {}", plugin.class, e.trace()));
             let consumed = [(tp.clone(), 10)].into_iter().collect();
             let safe = task.pre_commit(consumed).await.unwrap();
             for (p, next) in &safe {

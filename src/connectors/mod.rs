@@ -83,6 +83,20 @@ pub fn plugins() -> &'static [Plugin] {
             create: || AnyConnector::Source(Box::<postgres_cdc::PostgresConnector>::default()),
         },
         Plugin {
+            class: jdbc_sink::CONFLUENT_CLASS,
+            aliases: &["JdbcSinkConnector", "JdbcSink"],
+            task_class: jdbc_sink::CONFLUENT_TASK_CLASS,
+            kind: ConnectorKind::Sink,
+            create: || AnyConnector::Sink(Box::new(jdbc_sink::JdbcSinkConnector::confluent())),
+        },
+        Plugin {
+            class: jdbc_sink::DEBEZIUM_CLASS,
+            aliases: &[],
+            task_class: jdbc_sink::DEBEZIUM_TASK_CLASS,
+            kind: ConnectorKind::Sink,
+            create: || AnyConnector::Sink(Box::new(jdbc_sink::JdbcSinkConnector::debezium())),
+        },
+        Plugin {
             class: "dev.kconnect.connectors.DatagenConnector",
             aliases: &["DatagenConnector", "Datagen", "datagen"],
             task_class: "dev.kconnect.connectors.DatagenTask",

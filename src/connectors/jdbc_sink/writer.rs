@@ -452,7 +452,7 @@ impl Writer {
         client: &mut Client,
         plan: &Plan,
         records: &[SinkRecord],
-        report: &mut dyn FnMut(usize, ConnectError) -> Result<(), ConnectError>,
+        report: &mut (dyn FnMut(usize, ConnectError) -> Result<(), ConnectError> + Send),
     ) -> Result<(), Failure> {
         let quote = self.settings.quote_identifiers;
         let mut tx = client
