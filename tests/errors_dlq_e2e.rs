@@ -5,23 +5,15 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::ClientConfig;
 
 use support::*;
-
-/// One record as read back: key, value, headers (as text), offset.
-#[derive(Debug)]
-struct Read {
-    value: Option<Vec<u8>>,
-    headers: BTreeMap<String, String>,
-}
 
 fn producer() -> BaseProducer {
     ClientConfig::new()
@@ -53,50 +45,6 @@ fn produce(topic: &str, records: &[Input<'_>]) {
         p.send(r).expect("queueing a test record");
     }
     p.flush(Duration::from_secs(10)).expect("flushing");
-}
-
-/// Every record of partition 0 of `topic`, with headers.
-fn read_all(topic: &str, expected: usize) -> Vec<Read> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", kafka_bootstrap())
-        .set("group.id", unique("dlq-reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("test consumer");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .expect("tpl");
-    consumer.assign(&tpl).expect("assign");
-    let mut out = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while out.len() < expected {
-        assert!(
-            Instant::now() < deadline,
-            "reading {topic}: got {} of {expected}",
-            out.len()
-        );
-        if let Some(m) = consumer.poll(Duration::from_millis(200)) {
-            let m = m.expect("consuming");
-            let headers = m
-                .headers()
-                .map(|hs| {
-                    hs.iter()
-                        .map(|h| {
-                            (
-                                h.key.to_owned(),
-                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            out.push(Read {
-                value: m.payload().map(<[u8]>::to_vec),
-                headers,
-            });
-        }
-    }
-    out
 }
 
 fn high_watermark(topic: &str) -> i64 {
@@ -241,7 +189,7 @@ fn tolerance_all_sends_failed_records_to_the_dlq_with_javas_context_headers() {
     }
 
     // Failed records: original bytes and headers, plus Java's context headers.
-    let dead = read_all(&dlq, failed.len());
+    let dead = read_with_headers(&dlq, failed.len());
     assert_eq!(dead.len(), failed.len());
     assert_eq!(
         high_watermark(&dlq),
@@ -601,7 +549,7 @@ async fn retriable_put_failures_redeliver_the_batch_without_loss_or_second_dlq_c
     assert_eq!(state.accepted, expected, "every record once, in order");
     // The malformed record went to the dead letter queue once, although its
     // batch was consumed three times.
-    let dead = read_all(&dlq, 1);
+    let dead = read_with_headers(&dlq, 1);
     assert_eq!(dead[0].value.as_deref(), Some(b"{oops".as_slice()));
     assert_eq!(high_watermark(&dlq), 1);
 }

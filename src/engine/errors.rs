@@ -360,6 +360,13 @@ impl RetryWithToleranceOperator {
         tolerable && self.within_tolerance_limits()
     }
 
+    /// A failure outside the operator's own operations (Java's
+    /// `executeFailed`): counted, and tolerated within the limits alone.
+    pub fn failed_outside(&mut self) -> bool {
+        self.total_failures += 1;
+        self.within_tolerance_limits()
+    }
+
     /// Java's `withinToleranceLimits`.
     pub fn within_tolerance_limits(&self) -> bool {
         match self.tolerance {
@@ -472,6 +479,45 @@ impl ErrorHandler {
         what: impl FnOnce() -> String,
     ) -> Result<(), TaskFailure> {
         let tolerated = self.operator.tolerate(stage, error);
+        self.report(tolerated, stage, class, error, record, shutdown, what)
+            .await
+    }
+
+    /// A record the task itself reported through its errant record
+    /// reporter (Java's `executeFailed`): whatever the stage and error,
+    /// only `errors.tolerance` decides whether the task goes on.
+    pub async fn reported_by_task(
+        &mut self,
+        class: &str,
+        error: &StageError,
+        record: ErrantRecord<'_>,
+        shutdown: &CancellationToken,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), TaskFailure> {
+        let tolerated = self.operator.failed_outside();
+        self.report(
+            tolerated,
+            Stage::TaskPut,
+            class,
+            error,
+            record,
+            shutdown,
+            what,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn report(
+        &mut self,
+        tolerated: bool,
+        stage: Stage,
+        class: &str,
+        error: &StageError,
+        record: ErrantRecord<'_>,
+        shutdown: &CancellationToken,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), TaskFailure> {
         let counts = &self.metrics.errors;
         counts.failure();
         if tolerated {
@@ -769,6 +815,10 @@ mod tests {
         let retriable = StageError::from(&ConnectError::retriable("later"));
         assert!(all.tolerate(Stage::TaskPut, &retriable));
         assert_eq!(all.total_failures(), 6);
+        // A record the task reports itself: the tolerance alone decides.
+        assert!(all.failed_outside());
+        assert!(!none.failed_outside());
+        assert_eq!(all.total_failures(), 7);
     }
 
     #[tokio::test]

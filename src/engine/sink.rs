@@ -432,8 +432,7 @@ impl SinkTaskRunner {
             let id = self.ctx.id.clone();
             let record = self.errant(msg);
             self.errors
-                .failed(
-                    Stage::TaskPut,
+                .reported_by_task(
                     CONNECT_EXCEPTION,
                     &error,
                     record,

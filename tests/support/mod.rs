@@ -288,6 +288,84 @@ pub fn read_topic_records(topic: &str) -> Vec<RawRecord> {
     out
 }
 
+/// One record as read back with its headers (as text).
+#[derive(Debug)]
+pub struct Read {
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
+/// The first `expected` records of partition 0 of `topic`, with headers;
+/// fails after a minute without them.
+pub fn read_with_headers(topic: &str, expected: usize) -> Vec<Read> {
+    use rdkafka::message::Headers;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka_bootstrap())
+        .set("group.id", unique("header-reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("test consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Beginning)
+        .expect("tpl");
+    consumer.assign(&tpl).expect("assign");
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while out.len() < expected {
+        assert!(
+            Instant::now() < deadline,
+            "reading {topic}: got {} of {expected}",
+            out.len()
+        );
+        if let Some(m) = consumer.poll(Duration::from_millis(200)) {
+            let m = m.expect("consuming");
+            let headers = m
+                .headers()
+                .map(|hs| {
+                    hs.iter()
+                        .map(|h| {
+                            (
+                                h.key.to_owned(),
+                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.push(Read {
+                key: m.key().map(<[u8]>::to_vec),
+                value: m.payload().map(<[u8]>::to_vec),
+                headers,
+            });
+        }
+    }
+    out
+}
+
+/// Produces (key, value) pairs, `None` for null, in order to partition 0.
+pub fn produce_keyed(topic: &str, records: &[(Option<String>, Option<String>)]) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", kafka_bootstrap())
+        .set("linger.ms", "0")
+        .create()
+        .expect("test producer");
+    for (key, value) in records {
+        let mut r = BaseRecord::<str, str>::to(topic).partition(0);
+        if let Some(k) = key {
+            r = r.key(k.as_str());
+        }
+        if let Some(v) = value {
+            r = r.payload(v.as_str());
+        }
+        producer.send(r).expect("queueing a test record");
+    }
+    producer
+        .flush(Duration::from_secs(10))
+        .expect("flushing the test records");
+}
+
 /// The committed offset of `group` on partition 0 of `topic` (-1 if none).
 pub fn committed_offset(group: &str, topic: &str) -> i64 {
     let consumer: BaseConsumer = ClientConfig::new()

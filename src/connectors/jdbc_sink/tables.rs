@@ -144,7 +144,7 @@ impl Tables {
                 .iter()
                 .all(|c| t.column(&c.name, rules.quote).is_some())
         };
-        if self.known.get(id).is_some_and(|t| has_all(t)) {
+        if self.known.get(id).is_some_and(has_all) {
             return Ok(&self.known[id]);
         }
         let name = id.sql(rules.quote);

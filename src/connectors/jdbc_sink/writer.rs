@@ -617,7 +617,8 @@ mod tests {
         ];
         let (plan, errant) = plan(&upserting(), &TimeZone::UTC, &records);
         assert!(errant.is_empty(), "{errant:?}");
-        let shape: Vec<(String, Vec<(Kind, usize, usize)>)> = plan
+        type Shape = Vec<(String, Vec<(Kind, usize, usize)>)>;
+        let shape: Shape = plan
             .tables
             .iter()
             .map(|(t, runs, _)| {
