@@ -4,8 +4,9 @@
 //! every mapped type through upsert (with deletes and `auto.evolve`),
 //! insert with `pk.mode=kafka`, update on an existing table, and plain
 //! inserts; records the sink cannot write go to the dead letter queue with
-//! the table, column, offset and SQL error in their context headers. What
-//! lands is checked by SQL.
+//! the table, column, offset and SQL error in their context headers; the
+//! database going away mid-run is retried until it is back, losing and
+//! repeating nothing. What lands is checked by SQL.
 
 mod support;
 
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
 use support::postgres::{connect, create_database, drop_database};
+use support::rest::Api;
 use support::*;
 
 fn worker(dir: &Path) -> std::path::PathBuf {
@@ -535,6 +537,158 @@ async fn modes_types_evolution_and_dead_letters() {
     assert_eq!(read_topic_records(&dlq(upd)).len(), 1);
 
     proc.terminate();
+    drop(pg);
+    drop_database(&db, &[]).await;
+}
+
+/// A TCP proxy to the test PostgreSQL that can be cut: the database "goes
+/// down" for the sink (connections reset, new ones refused) and comes
+/// back on the same port.
+struct Proxy {
+    port: u16,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Proxy {
+    fn new() -> Proxy {
+        Proxy {
+            port: free_port(),
+            stop: None,
+        }
+    }
+
+    async fn up(&mut self) {
+        use tokio::net::{TcpListener, TcpStream};
+        let pg = postgres();
+        let target = format!("{}:{}", pg["POSTGRES_HOST"], pg["POSTGRES_PORT"]);
+        let listener = TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("binding the proxy port");
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        self.stop = Some(tx);
+        tokio::spawn(async move {
+            let mut stopped = rx.clone();
+            loop {
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        let Ok((mut client, _)) = accepted else { continue };
+                        let target = target.clone();
+                        let mut stopped = rx.clone();
+                        tokio::spawn(async move {
+                            let Ok(mut server) = TcpStream::connect(&target).await else { return };
+                            tokio::select! {
+                                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                                _ = stopped.changed() => {}
+                            }
+                        });
+                    }
+                    _ = stopped.changed() => return,
+                }
+            }
+        });
+    }
+
+    fn down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_going_away_is_retried_and_loses_nothing() {
+    let prefix = unique("jdbc-down");
+    let db = prefix.replace('-', "_");
+    create_database(&db).await;
+    let pg = connect(&db).await;
+    let topic = format!("{prefix}-rows");
+    create_topic(&topic, 1);
+    let mut proxy = Proxy::new();
+    proxy.up().await;
+
+    let pgenv = postgres();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rest = free_port();
+    let w = dir.path().join("worker.properties");
+    write_props(
+        &w,
+        &[
+            ("bootstrap.servers", kafka_bootstrap()),
+            (
+                "offset.storage.file.filename",
+                dir.path().join("offsets").display().to_string(),
+            ),
+            ("listeners", format!("http://127.0.0.1:{rest}")),
+        ],
+    );
+    let name = format!("{prefix}-sink");
+    let c = dir.path().join("sink.properties");
+    write_props(
+        &c,
+        &[
+            ("name", name.clone()),
+            (
+                "connector.class",
+                "io.confluent.connect.jdbc.JdbcSinkConnector".into(),
+            ),
+            ("topics", topic.clone()),
+            (
+                "connection.url",
+                format!(
+                    "jdbc:postgresql://127.0.0.1:{}/{db}?sslmode=disable&connectTimeout=2",
+                    proxy.port
+                ),
+            ),
+            ("connection.user", pgenv["POSTGRES_USER"].clone()),
+            ("connection.password", pgenv["POSTGRES_PASSWORD"].clone()),
+            ("insert.mode", "upsert".into()),
+            ("pk.mode", "kafka".into()),
+            ("auto.create", "true".into()),
+            ("table.name.format", "landed".into()),
+            ("max.retries", "1000".into()),
+            ("retry.backoff.ms", "200".into()),
+        ],
+    );
+    let record = |i: i32| {
+        (
+            None,
+            Some(simple(&[("n", "int32", false)], json!({ "n": i }))),
+        )
+    };
+    produce_keyed(&topic, &(0..50).map(record).collect::<Vec<_>>());
+    let mut proc = Process::standalone(dir.path(), &[&w, &c], "jdbc-down");
+    let count = "SELECT count(*), count(DISTINCT n), coalesce(max(n), -1) FROM landed";
+    wait_rows(&pg, count, &[&["50", "50", "49"]], &mut proc).await;
+
+    // Down: the batch fails, is retried, and the task stays RUNNING.
+    proxy.down();
+    produce_keyed(&topic, &(50..120).map(record).collect::<Vec<_>>());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        rows(&pg, count).await,
+        [["50", "50", "49"]],
+        "nothing lands while the database is away"
+    );
+    let api = Api::new(rest);
+    let status = api.get(&format!("/connectors/{name}/status"));
+    assert_eq!(
+        status.body["tasks"][0]["state"],
+        "RUNNING",
+        "{:?}\n{}",
+        status.body,
+        proc.log_tail()
+    );
+    assert!(
+        proc.log_tail().contains("will retry the batch"),
+        "{}",
+        proc.log_tail()
+    );
+
+    // Back: every record exactly once.
+    proxy.up().await;
+    wait_rows(&pg, count, &[&["120", "120", "119"]], &mut proc).await;
+    proc.terminate();
+    proxy.down();
     drop(pg);
     drop_database(&db, &[]).await;
 }
