@@ -66,6 +66,9 @@ fn configs(dir: &Path, prefix: &str, a: &str, b: &str, c: &str) -> Vec<PathBuf> 
                 ("publication.name", format!("{slot}_pub")),
                 ("table.include.list", "public\\.items".into()),
                 ("poll.interval.ms", "100".into()),
+                // What Confluent's sink users set: Connect's own temporal
+                // types, which it maps to columns (Debezium's it does not).
+                ("time.precision.mode", "connect".into()),
             ],
         ),
         (

@@ -368,8 +368,8 @@ async fn modes_types_evolution_and_dead_letters() {
                 "2024-01-02",
                 "01:02:03",
                 "2024-01-02 03:04:05.123",
-                "2024-01-02 03:04:05.123456",
-                "2024-01-02 03:04:05.123456+00",
+                "1704164645123456",
+                "2024-01-02T03:04:05.123456Z",
                 "{\"a\": [1, 2]}",
                 "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
                 "{x,\"y z\"}",
@@ -389,8 +389,8 @@ async fn modes_types_evolution_and_dead_letters() {
                 "2024-01-02",
                 "01:02:03",
                 "2024-01-02 03:04:05.123",
-                "2024-01-02 03:04:05.123456",
-                "2024-01-02 03:04:05.123456+00",
+                "1704164645123456",
+                "2024-01-02T03:04:05.123456Z",
                 "{\"a\": [1, 2]}",
                 "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
                 "{x,\"y z\"}",
@@ -410,8 +410,8 @@ async fn modes_types_evolution_and_dead_letters() {
                 "2024-01-02",
                 "01:02:03",
                 "2024-01-02 03:04:05.123",
-                "2024-01-02 03:04:05.123456",
-                "2024-01-02 03:04:05.123456+00",
+                "1704164645123456",
+                "2024-01-02T03:04:05.123456Z",
                 "{\"a\": [1, 2]}",
                 "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
                 "{x,\"y z\"}",
@@ -421,8 +421,9 @@ async fn modes_types_evolution_and_dead_letters() {
         &mut proc,
     )
     .await;
-    // The created table: Confluent's PostgreSQL types, the key NOT NULL and
-    // primary, the evolved column nullable.
+    // The created table: Confluent's PostgreSQL types (Debezium's logical
+    // types are unknown to it: their base types, values as they are), the
+    // key NOT NULL and primary, the evolved column nullable.
     let columns = rows(
         &pg,
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
@@ -447,10 +448,10 @@ async fn modes_types_evolution_and_dead_letters() {
             "day date t",
             "at time without time zone t",
             "ts timestamp without time zone t",
-            "micro timestamp without time zone t",
-            "zoned timestamp with time zone t",
-            "doc jsonb t",
-            "uid uuid t",
+            "micro bigint t",
+            "zoned text t",
+            "doc text t",
+            "uid text t",
             "tags text[] t",
             "added integer f",
         ]

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Debezium's PostgreSQL connector (3.6.1.Final, Apache-2.0) as a Kafka
-# Connect plugin folder, from Maven Central, for the differential tests that
-# run it on the Java Connect of tests/env/connect-java.sh.
+# Debezium's PostgreSQL connector (3.6.1.Final, Apache-2.0) and its JDBC
+# sink (3.6.0.Final: the newest the registry here serves) as Kafka Connect
+# plugin folders, from Maven Central, for the differential tests that run
+# them on the Java Connect of tests/env/connect-java.sh.
 #
-#   tests/env/debezium.sh install   fetch it (cached, idempotent); prints
-#                                   DEBEZIUM_PLUGIN_PATH=<folder for plugin.path>
+#   tests/env/debezium.sh install        fetch the source (cached, idempotent);
+#                                        prints DEBEZIUM_PLUGIN_PATH=<folder>
+#   tests/env/debezium.sh install-jdbc   fetch the JDBC sink (its plugin
+#                                        archive, cached); prints
+#                                        DEBEZIUM_JDBC_PLUGIN_PATH=<folder>
 #
 # Kafka's own jars and slf4j are left out: Connect provides them.
 set -euo pipefail
@@ -63,7 +67,43 @@ POM
   echo "DEBEZIUM_PLUGIN_PATH=$PLUGIN_PATH"
 }
 
+JDBC_VERSION=3.6.0.Final
+JDBC_PLUGIN_PATH="$CACHE_ROOT/connect-plugins-debezium-jdbc-$JDBC_VERSION"
+JDBC_URL="https://repo1.maven.org/maven2/io/debezium/debezium-connector-jdbc/$JDBC_VERSION/debezium-connector-jdbc-$JDBC_VERSION-plugin.tar.gz"
+
+cmd_install_jdbc() {
+  local marker="$JDBC_PLUGIN_PATH/.installed"
+  if [[ ! -f "$marker" ]]; then
+    mkdir -p "$CACHE_ROOT"
+    exec 8>"$CACHE_ROOT/.install-debezium-jdbc-$JDBC_VERSION.lock"
+    flock 8
+    if [[ ! -f "$marker" ]]; then
+      local tmp="$JDBC_PLUGIN_PATH.tmp.$$"
+      rm -rf "$tmp"
+      mkdir -p "$tmp"
+      log "fetching Debezium $JDBC_VERSION's JDBC sink from Maven Central..."
+      curl -fsSL --retry 3 -o "$tmp/plugin.tar.gz" "$JDBC_URL" ||
+        { rm -rf "$tmp"; die "could not fetch $JDBC_URL"; }
+      tar -xzf "$tmp/plugin.tar.gz" -C "$tmp" || { rm -rf "$tmp"; die "bad archive $JDBC_URL"; }
+      rm -f "$tmp/plugin.tar.gz"
+      [[ -f "$tmp/debezium-connector-jdbc/debezium-connector-jdbc-$JDBC_VERSION.jar" ]] ||
+        { rm -rf "$tmp"; die "debezium-connector-jdbc-$JDBC_VERSION.jar missing from the archive"; }
+      # The archive bundles Kafka's client and Connect API jars (a newer
+      # Kafka than the worker's) and slf4j: the worker provides them.
+      rm -f "$tmp"/debezium-connector-jdbc/kafka-clients-*.jar \
+            "$tmp"/debezium-connector-jdbc/connect-api-*.jar \
+            "$tmp"/debezium-connector-jdbc/slf4j-*.jar
+      rm -rf "$JDBC_PLUGIN_PATH"
+      mv "$tmp" "$JDBC_PLUGIN_PATH"
+      echo "debezium-jdbc=$JDBC_VERSION" >"$marker"
+    fi
+    exec 8>&-
+  fi
+  echo "DEBEZIUM_JDBC_PLUGIN_PATH=$JDBC_PLUGIN_PATH"
+}
+
 case "${1:-}" in
   install) cmd_install ;;
+  install-jdbc) cmd_install_jdbc ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -48,17 +48,30 @@ pub async fn drop_database(db: &str, slots: &[&str]) {
 /// Debezium's PostgreSQL connector as a Java Connect plugin folder
 /// (`tests/env/debezium.sh install`, cached).
 pub fn debezium_plugin_path() -> String {
+    debezium_install("install", "DEBEZIUM_PLUGIN_PATH")
+}
+
+/// Debezium's JDBC sink as a Java Connect plugin folder
+/// (`tests/env/debezium.sh install-jdbc`, cached).
+pub fn debezium_jdbc_plugin_path() -> String {
+    debezium_install("install-jdbc", "DEBEZIUM_JDBC_PLUGIN_PATH")
+}
+
+fn debezium_install(command: &str, printed: &str) -> String {
     let out = Command::new("bash")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/env/debezium.sh"))
-        .arg("install")
+        .arg(command)
         .stderr(Stdio::inherit())
         .output()
         .expect("running tests/env/debezium.sh");
-    assert!(out.status.success(), "tests/env/debezium.sh install failed");
+    assert!(
+        out.status.success(),
+        "tests/env/debezium.sh {command} failed"
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .find_map(|l| l.strip_prefix("DEBEZIUM_PLUGIN_PATH="))
-        .expect("DEBEZIUM_PLUGIN_PATH")
+        .find_map(|l| l.strip_prefix(&format!("{printed}=")))
+        .unwrap_or_else(|| panic!("tests/env/debezium.sh {command} printed no {printed}"))
         .to_owned()
 }
 

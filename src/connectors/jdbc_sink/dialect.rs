@@ -6,6 +6,8 @@
 
 use crate::connect::{Schema, SchemaType};
 
+use super::config::Flavor;
+
 /// A table name as Confluent's sink reads `table.name.format`'s result:
 /// `table`, `schema.table`, or `catalog.schema.table` (the catalog is the
 /// database, which the connection already names).
@@ -59,39 +61,35 @@ fn list(names: &[String], quote: bool) -> String {
         .join(",")
 }
 
-/// The column type for a field's schema, or `None` when there is no mapping
-/// (a struct or map).
-pub fn column_type(schema: &Schema) -> Option<String> {
+/// The column type `auto.create` / `auto.evolve` give a field, or `None`
+/// when there is none (a struct or map), as each Java sink maps it:
+///
+/// - Confluent's `PostgreSqlDatabaseDialect`: Connect's own logical types
+///   (`Decimal` → `DECIMAL`, `Date`, `Time`, `Timestamp`) and the base
+///   types; Debezium's logical types are not known to it, so they get their
+///   base type (`MicroTimestamp` → `BIGINT`, `Json` → `TEXT`).
+/// - Debezium's PostgreSQL dialect (through Hibernate): temporal types at
+///   microsecond precision (`TIMESTAMP(6)`, `TIME(6)`, `… WITH TIME ZONE`),
+///   `Decimal` with the source's precision (`NUMERIC(10,2)`),
+///   `VariableScaleDecimal` → `DOUBLE PRECISION`, `Json` → `JSON`, `Uuid`,
+///   `Xml`, `MicroDuration` → `INTERVAL`.
+pub fn column_type(schema: &Schema, flavor: Flavor) -> Option<String> {
     if let Some(name) = schema.name.as_deref() {
-        let logical = match name {
-            "org.apache.kafka.connect.data.Decimal" | "io.debezium.data.VariableScaleDecimal" => {
-                Some("DECIMAL")
-            }
-            "org.apache.kafka.connect.data.Date" | "io.debezium.time.Date" => Some("DATE"),
-            "org.apache.kafka.connect.data.Time"
-            | "io.debezium.time.Time"
-            | "io.debezium.time.MicroTime"
-            | "io.debezium.time.NanoTime" => Some("TIME"),
-            "io.debezium.time.ZonedTime" => Some("TIME WITH TIME ZONE"),
-            "org.apache.kafka.connect.data.Timestamp"
-            | "io.debezium.time.Timestamp"
-            | "io.debezium.time.MicroTimestamp"
-            | "io.debezium.time.NanoTimestamp" => Some("TIMESTAMP"),
-            "io.debezium.time.ZonedTimestamp" => Some("TIMESTAMP WITH TIME ZONE"),
-            "io.debezium.time.MicroDuration" | "io.debezium.time.Interval" => Some("INTERVAL"),
-            "io.debezium.data.Json" => Some("JSONB"),
-            "io.debezium.data.Uuid" => Some("UUID"),
-            "io.debezium.data.Xml" => Some("XML"),
-            _ => None,
+        let logical = match flavor {
+            Flavor::Confluent => confluent_logical(name),
+            Flavor::Debezium => debezium_logical(schema, name),
         };
         if let Some(t) = logical {
-            return Some(t.to_owned());
+            return Some(t);
         }
     }
     Some(
         match schema.schema_type {
             SchemaType::Int8 | SchemaType::Int16 => "SMALLINT",
-            SchemaType::Int32 => "INT",
+            SchemaType::Int32 => match flavor {
+                Flavor::Confluent => "INT",
+                Flavor::Debezium => "INTEGER",
+            },
             SchemaType::Int64 => "BIGINT",
             SchemaType::Float32 => "REAL",
             SchemaType::Float64 => "DOUBLE PRECISION",
@@ -99,7 +97,7 @@ pub fn column_type(schema: &Schema) -> Option<String> {
             SchemaType::String => "TEXT",
             SchemaType::Bytes => "BYTEA",
             SchemaType::Array => {
-                let element = column_type(schema.value_schema.as_deref()?)?;
+                let element = column_type(schema.value_schema.as_deref()?, flavor)?;
                 return Some(format!("{element}[]"));
             }
             SchemaType::Map | SchemaType::Struct => return None,
@@ -108,12 +106,78 @@ pub fn column_type(schema: &Schema) -> Option<String> {
     )
 }
 
+fn confluent_logical(name: &str) -> Option<String> {
+    Some(
+        match name {
+            "org.apache.kafka.connect.data.Decimal" => "DECIMAL",
+            "org.apache.kafka.connect.data.Date" => "DATE",
+            "org.apache.kafka.connect.data.Time" => "TIME",
+            "org.apache.kafka.connect.data.Timestamp" => "TIMESTAMP",
+            _ => return None,
+        }
+        .to_owned(),
+    )
+}
+
+/// PostgreSQL's largest `numeric` precision, Hibernate's default for it.
+const MAX_DECIMAL_PRECISION: u32 = 1000;
+
+fn debezium_logical(schema: &Schema, name: &str) -> Option<String> {
+    let param = |k: &str| {
+        schema
+            .parameters
+            .as_ref()
+            .and_then(|p| p.get(k))
+            .and_then(|v| v.parse::<i64>().ok())
+    };
+    Some(match name {
+        "org.apache.kafka.connect.data.Decimal" => {
+            let scale = param("scale").unwrap_or(0).max(0);
+            match param("connect.decimal.precision").filter(|p| *p > 0) {
+                Some(p) => format!(
+                    "NUMERIC({},{scale})",
+                    p.min(i64::from(MAX_DECIMAL_PRECISION))
+                ),
+                None if scale != 0 => format!("NUMERIC({MAX_DECIMAL_PRECISION},{scale})"),
+                None => "NUMERIC".to_owned(),
+            }
+        }
+        "io.debezium.data.VariableScaleDecimal" => "DOUBLE PRECISION".to_owned(),
+        "org.apache.kafka.connect.data.Date" | "io.debezium.time.Date" => "DATE".to_owned(),
+        "org.apache.kafka.connect.data.Time"
+        | "io.debezium.time.Time"
+        | "io.debezium.time.MicroTime"
+        | "io.debezium.time.NanoTime" => "TIME(6)".to_owned(),
+        "io.debezium.time.ZonedTime" => "TIME(6) WITH TIME ZONE".to_owned(),
+        "org.apache.kafka.connect.data.Timestamp"
+        | "io.debezium.time.Timestamp"
+        | "io.debezium.time.MicroTimestamp"
+        | "io.debezium.time.NanoTimestamp" => "TIMESTAMP(6)".to_owned(),
+        "io.debezium.time.ZonedTimestamp" => "TIMESTAMP(6) WITH TIME ZONE".to_owned(),
+        "io.debezium.time.MicroDuration" | "io.debezium.time.Interval" => "INTERVAL".to_owned(),
+        "io.debezium.data.Json" => "JSON".to_owned(),
+        "io.debezium.data.Uuid" => "UUID".to_owned(),
+        "io.debezium.data.Xml" => "XML".to_owned(),
+        _ => return None,
+    })
+}
+
 /// A column to create or add.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnDef {
     pub name: String,
     pub sql_type: String,
     pub nullable: bool,
+    /// The field's default as the column's input text (both Java sinks
+    /// give created and added columns their field's default).
+    pub default: Option<String>,
+}
+
+fn default_clause(c: &ColumnDef) -> String {
+    match &c.default {
+        Some(text) => format!(" DEFAULT '{}'", text.replace('\'', "''")),
+        None => String::new(),
+    }
 }
 
 /// `CREATE TABLE`, key columns first as the records give them.
@@ -122,9 +186,10 @@ pub fn create_table(table: &TableId, columns: &[ColumnDef], key: &[String], quot
         .iter()
         .map(|c| {
             format!(
-                "{} {}{}",
+                "{} {}{}{}",
                 ident(&c.name, quote),
                 c.sql_type,
+                default_clause(c),
                 if c.nullable { " NULL" } else { " NOT NULL" }
             )
         })
@@ -144,7 +209,14 @@ pub fn create_table(table: &TableId, columns: &[ColumnDef], key: &[String], quot
 pub fn add_columns(table: &TableId, columns: &[ColumnDef], quote: bool) -> String {
     let adds: Vec<String> = columns
         .iter()
-        .map(|c| format!("ADD {} {} NULL", ident(&c.name, quote), c.sql_type))
+        .map(|c| {
+            format!(
+                "ADD {} {}{} NULL",
+                ident(&c.name, quote),
+                c.sql_type,
+                default_clause(c)
+            )
+        })
         .collect();
     format!("ALTER TABLE {} {}", table.sql(quote), adds.join(", "))
 }
@@ -314,66 +386,94 @@ mod tests {
                 name: "id".into(),
                 sql_type: "INT".into(),
                 nullable: false,
+                default: None,
             },
             ColumnDef {
                 name: "note".into(),
                 sql_type: "TEXT".into(),
                 nullable: true,
+                default: Some("it's".into()),
             },
         ];
         assert_eq!(
             create_table(&t, &cols, &names(&["id"]), true),
-            "CREATE TABLE \"orders\" (\n\"id\" INT NOT NULL,\n\"note\" TEXT NULL,\nPRIMARY KEY(\"id\"))"
+            "CREATE TABLE \"orders\" (\n\"id\" INT NOT NULL,\n\"note\" TEXT DEFAULT 'it''s' NULL,\nPRIMARY KEY(\"id\"))"
         );
         assert_eq!(
             add_columns(&t, &cols[1..], true),
-            r#"ALTER TABLE "orders" ADD "note" TEXT NULL"#
+            r#"ALTER TABLE "orders" ADD "note" TEXT DEFAULT 'it''s' NULL"#
         );
     }
 
     #[test]
-    fn column_types_for_connect_and_debezium_schemas() {
+    fn column_types_as_each_java_sink_maps_them() {
+        use Flavor::{Confluent, Debezium};
         let named = |t: SchemaBuilder, n: &str| t.name(n).build();
+        let both = |s: &Schema| (column_type(s, Confluent), column_type(s, Debezium));
+        let some = |a: &str, b: &str| (Some(a.to_owned()), Some(b.to_owned()));
         assert_eq!(
-            column_type(&SchemaBuilder::int16().build()).as_deref(),
-            Some("SMALLINT")
+            both(&SchemaBuilder::int16().build()),
+            some("SMALLINT", "SMALLINT")
         );
         assert_eq!(
-            column_type(&SchemaBuilder::int64().build()).as_deref(),
-            Some("BIGINT")
+            both(&SchemaBuilder::int32().build()),
+            some("INT", "INTEGER")
         );
         assert_eq!(
-            column_type(&named(
-                SchemaBuilder::bytes(),
-                "org.apache.kafka.connect.data.Decimal"
-            ))
-            .as_deref(),
-            Some("DECIMAL")
+            both(&SchemaBuilder::int64().build()),
+            some("BIGINT", "BIGINT")
         );
+        let decimal = SchemaBuilder::bytes()
+            .name("org.apache.kafka.connect.data.Decimal")
+            .parameter("scale", "2")
+            .parameter("connect.decimal.precision", "10")
+            .build();
+        assert_eq!(both(&decimal), some("DECIMAL", "NUMERIC(10,2)"));
+        let unsized_decimal = SchemaBuilder::bytes()
+            .name("org.apache.kafka.connect.data.Decimal")
+            .parameter("scale", "3")
+            .build();
         assert_eq!(
-            column_type(&named(
+            column_type(&unsized_decimal, Debezium).as_deref(),
+            Some("NUMERIC(1000,3)")
+        );
+        // Confluent's sink knows no Debezium type: their base types.
+        assert_eq!(
+            both(&named(
                 SchemaBuilder::string(),
                 "io.debezium.time.ZonedTimestamp"
-            ))
-            .as_deref(),
-            Some("TIMESTAMP WITH TIME ZONE")
+            )),
+            some("TEXT", "TIMESTAMP(6) WITH TIME ZONE")
         );
         assert_eq!(
-            column_type(&named(
+            both(&named(
                 SchemaBuilder::int64(),
                 "io.debezium.time.MicroTimestamp"
-            ))
-            .as_deref(),
-            Some("TIMESTAMP")
+            )),
+            some("BIGINT", "TIMESTAMP(6)")
         );
         assert_eq!(
-            column_type(&named(SchemaBuilder::string(), "io.debezium.data.Json")).as_deref(),
-            Some("JSONB")
+            both(&named(
+                SchemaBuilder::int64(),
+                "org.apache.kafka.connect.data.Timestamp"
+            )),
+            some("TIMESTAMP", "TIMESTAMP(6)")
         );
         assert_eq!(
-            column_type(&SchemaBuilder::array(SchemaBuilder::string().build()).build()).as_deref(),
-            Some("TEXT[]")
+            both(&named(SchemaBuilder::string(), "io.debezium.data.Json")),
+            some("TEXT", "JSON")
         );
-        assert_eq!(column_type(&SchemaBuilder::struct_().build()), None);
+        assert_eq!(
+            both(&named(
+                SchemaBuilder::struct_(),
+                "io.debezium.data.VariableScaleDecimal"
+            )),
+            (None, Some("DOUBLE PRECISION".to_owned()))
+        );
+        assert_eq!(
+            both(&SchemaBuilder::array(SchemaBuilder::string().build()).build()),
+            some("TEXT[]", "TEXT[]")
+        );
+        assert_eq!(both(&SchemaBuilder::struct_().build()), (None, None));
     }
 }

@@ -16,11 +16,19 @@ pub struct ValueError(pub String);
 
 /// The text of `value` for a column (`None` for SQL NULL). `zone` is where
 /// timestamps without a zone of their own are written (`db.timezone`).
-pub fn text(schema: &Schema, value: &Value, zone: &TimeZone) -> Result<Option<String>, ValueError> {
+/// With `debezium_types`, Debezium's logical types (`io.debezium.time.*`,
+/// `VariableScaleDecimal`) are written as what they stand for; without,
+/// as their plain values.
+pub fn text(
+    schema: &Schema,
+    value: &Value,
+    zone: &TimeZone,
+    debezium_types: bool,
+) -> Result<Option<String>, ValueError> {
     if value.is_null() {
         return Ok(None);
     }
-    if let Some(name) = schema.name.as_deref() {
+    if let Some(name) = schema.name.as_deref().filter(|_| debezium_types) {
         if let Some(t) = debezium(name, value, zone)? {
             return Ok(Some(t));
         }
@@ -45,7 +53,7 @@ pub fn text(schema: &Schema, value: &Value, zone: &TimeZone) -> Result<Option<St
                 .value_schema
                 .as_deref()
                 .ok_or_else(|| ValueError("an array without an element schema".into()))?;
-            array(element, items, zone)?
+            array(element, items, zone, debezium_types)?
         }
         Value::Map(_) | Value::Struct(_) => {
             return Err(ValueError(format!(
@@ -158,13 +166,18 @@ fn timestamp(nanos: i128, zone: &TimeZone) -> Result<String, ValueError> {
 }
 
 /// A PostgreSQL array literal: `{"a","b c",NULL}`.
-fn array(element: &Schema, items: &[Value], zone: &TimeZone) -> Result<String, ValueError> {
+fn array(
+    element: &Schema,
+    items: &[Value],
+    zone: &TimeZone,
+    debezium_types: bool,
+) -> Result<String, ValueError> {
     let mut out = String::from("{");
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        match text(element, item, zone)? {
+        match text(element, item, zone, debezium_types)? {
             None => out.push_str("NULL"),
             Some(t) if matches!(item, Value::Array(_)) => out.push_str(&t),
             Some(t) => {
@@ -190,7 +203,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn utc(schema: &Schema, v: Value) -> Option<String> {
-        text(schema, &v, &TimeZone::UTC).unwrap()
+        text(schema, &v, &TimeZone::UTC, true).unwrap()
     }
 
     #[test]
@@ -245,7 +258,8 @@ mod tests {
         assert!(text(
             &s(SchemaBuilder::struct_()),
             &Value::Map(vec![]),
-            &TimeZone::UTC
+            &TimeZone::UTC,
+            true
         )
         .is_err());
     }
@@ -286,13 +300,26 @@ mod tests {
             .as_deref(),
             Some("2024-01-02T01:04:05.5Z")
         );
+        // Without Debezium's types (Confluent's sink), the plain value.
+        assert_eq!(
+            text(
+                &named(SchemaBuilder::int64(), "io.debezium.time.MicroTimestamp"),
+                &Value::Int64(1_704_164_645_678_901),
+                &TimeZone::UTC,
+                false
+            )
+            .unwrap()
+            .as_deref(),
+            Some("1704164645678901")
+        );
         // Written in db.timezone.
         let paris = TimeZone::get("Europe/Paris").unwrap();
         assert_eq!(
             text(
                 &SchemaBuilder::int64().build(),
                 &Value::Timestamp(1_704_164_645_000),
-                &paris
+                &paris,
+                true
             )
             .unwrap()
             .as_deref(),

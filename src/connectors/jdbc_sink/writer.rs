@@ -127,6 +127,7 @@ pub fn plan(
 ) -> (Plan, Vec<Errant>) {
     let mut plan = Plan::default();
     let mut errant = Vec::new();
+    let debezium_types = settings.flavor == Flavor::Debezium;
     for (i, r) in records.iter().enumerate() {
         let table = TableId::parse(&settings.table_name(&r.record.topic));
         let bad = |message: String| Errant {
@@ -156,7 +157,7 @@ pub fn plan(
                     texts: Vec::new(),
                 },
             ),
-            Action::Delete { key } => match texts(&key, zone) {
+            Action::Delete { key } => match texts(&key, zone, settings.flavor) {
                 Ok(texts) => plan.push(
                     &table,
                     Kind::Delete,
@@ -168,7 +169,7 @@ pub fn plan(
             },
             Action::Write { key, values } => {
                 let all: Vec<&Cell> = key.iter().chain(&values).collect();
-                let texts = match texts_of(&all, zone) {
+                let texts = match texts_of(&all, zone, settings.flavor) {
                     Ok(t) => t,
                     Err(e) => {
                         errant.push(bad(e));
@@ -177,7 +178,7 @@ pub fn plan(
                 };
                 let mut defs = Vec::with_capacity(all.len());
                 for (n, c) in all.iter().enumerate() {
-                    let Some(sql_type) = dialect::column_type(&c.schema) else {
+                    let Some(sql_type) = dialect::column_type(&c.schema, settings.flavor) else {
                         errant.push(bad(format!(
                             "field {:?} is a {:?}, which has no column type",
                             c.name, c.schema.schema_type
@@ -185,12 +186,19 @@ pub fn plan(
                         defs.clear();
                         break;
                     };
+                    let default = match &c.schema.default {
+                        Some(v) => values::text(&c.schema, v, zone, debezium_types)
+                            .ok()
+                            .flatten(),
+                        None => None,
+                    };
                     defs.push(ColumnDef {
                         name: c.name.clone(),
                         sql_type,
                         // Key columns are never null; value columns as
                         // their fields allow.
                         nullable: n >= key.len() && c.schema.optional,
+                        default,
                     });
                 }
                 if defs.len() != all.len() {
@@ -216,15 +224,22 @@ pub fn plan(
     (plan, errant)
 }
 
-fn texts(cells: &[Cell], zone: &TimeZone) -> Result<Vec<Option<String>>, String> {
-    texts_of(&cells.iter().collect::<Vec<_>>(), zone)
+fn texts(cells: &[Cell], zone: &TimeZone, flavor: Flavor) -> Result<Vec<Option<String>>, String> {
+    texts_of(&cells.iter().collect::<Vec<_>>(), zone, flavor)
 }
 
-fn texts_of(cells: &[&Cell], zone: &TimeZone) -> Result<Vec<Option<String>>, String> {
+fn texts_of(
+    cells: &[&Cell],
+    zone: &TimeZone,
+    flavor: Flavor,
+) -> Result<Vec<Option<String>>, String> {
+    // Confluent's sink knows no Debezium type: it writes their values as
+    // they are (a MicroTimestamp's number), as its tables expect.
+    let debezium_types = flavor == Flavor::Debezium;
     cells
         .iter()
         .map(|c| {
-            values::text(&c.schema, &c.value, zone)
+            values::text(&c.schema, &c.value, zone, debezium_types)
                 .map_err(|e| format!("field {:?}: {}", c.name, e.0))
         })
         .collect()
