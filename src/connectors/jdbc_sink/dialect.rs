@@ -1,8 +1,9 @@
 //! PostgreSQL's dialect of the JDBC sink: identifiers, the column type of a
-//! Connect schema (Confluent's `PostgreSqlDatabaseDialect.getSqlType`, plus
-//! Debezium's logical types as its JDBC sink maps them), and the statements
-//! for each write mode. Statements take `$n` parameters in column order.
-//! Other databases would be modules beside this one.
+//! Connect schema (as Confluent's `PostgreSqlDatabaseDialect` or Debezium's
+//! PostgreSQL dialect maps it), and the statements for each write mode.
+//! Statements take one `text[]` parameter per column and write a whole
+//! batch through `unnest`. Other databases would be modules beside this
+//! one.
 
 use crate::connect::{Schema, SchemaType};
 
