@@ -61,6 +61,7 @@ fn sink_props(name: &str, topic: &str, db: &str) -> Vec<(&'static str, String)> 
         ("insert.mode", "upsert".into()),
         ("primary.key.mode", "record_key".into()),
         ("delete.enabled", "true".into()),
+        ("truncate.enabled", "true".into()),
         ("schema.evolution", "basic".into()),
         ("collection.name.format", "items".into()),
     ]
@@ -190,6 +191,7 @@ async fn kconnect_writes_what_debeziums_jdbc_sink_writes() {
             ("publication.name", format!("{base}_pub")),
             ("table.include.list", "public\\.items".into()),
             ("poll.interval.ms", "100".into()),
+            ("skipped.operations", "none".into()),
         ],
     );
     let ours_sink = dir.path().join("sink.properties");
@@ -263,6 +265,24 @@ async fn kconnect_writes_what_debeziums_jdbc_sink_writes() {
         assert_eq!(m, t, "a row");
     }
     assert_eq!(mine.len(), theirs.len());
+
+    // A truncate empties both (truncate.enabled), and writing goes on.
+    src.batch_execute("TRUNCATE items; INSERT INTO items (id, name) VALUES (7, 'after truncate');")
+        .await
+        .expect("truncating");
+    for (client, what) in [
+        (&java_db_client, "Debezium's sink"),
+        (&ours_db_client, "kconnect's sink"),
+    ] {
+        wait_rows(client, count, 1, what, || {
+            format!("{}\n{}", java.log_tail(), ours.log_tail())
+        })
+        .await;
+    }
+    assert_eq!(
+        content(&ours_db_client).await,
+        content(&java_db_client).await
+    );
 
     java.stop();
     ours.terminate();
