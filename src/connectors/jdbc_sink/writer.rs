@@ -694,6 +694,39 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever the keys, one upsert statement of the deduplicated run
+        /// leaves the table as writing every record in order would, and
+        /// names each key once (ON CONFLICT DO UPDATE refuses a second).
+        #[test]
+        fn deduplicated_upserts_end_where_sequential_writes_do(
+            keys in proptest::collection::vec(0i32..6, 1..40)
+        ) {
+            let records: Vec<SinkRecord> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| record("a", i as i64, *k, Some(&format!("v{i}")), false))
+                .collect();
+            let (plan, errant) = plan(&upserting(), &TimeZone::UTC, &records);
+            proptest::prop_assert!(errant.is_empty());
+            let writer = Writer::new(upserting());
+            let run = &plan.tables[0].1[0];
+            let rows = writer.deduplicated(run);
+            let mut sequential = std::collections::BTreeMap::new();
+            for r in &run.rows {
+                sequential.insert(r.texts[0].clone(), r.texts.clone());
+            }
+            let mut once = std::collections::BTreeMap::new();
+            for r in &rows {
+                proptest::prop_assert!(
+                    once.insert(r.texts[0].clone(), r.texts.clone()).is_none(),
+                    "a key twice in one statement"
+                );
+            }
+            proptest::prop_assert_eq!(once, sequential);
+        }
+    }
+
     #[test]
     fn unwritable_records_are_errant_with_their_offset_and_the_rest_still_planned() {
         let mut bad = record("a", 9, 1, Some("x"), false);
