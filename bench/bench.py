@@ -200,8 +200,13 @@ def proc_usage(pid):
 def watch_end_offset(bootstrap, topic, n):
     """`bench_raw watch` on a topic, and progress(): its latest end offset,
     read without blocking."""
-    watch = subprocess.Popen([RAW, "watch", bootstrap, topic, str(n)],
-                             stdout=subprocess.PIPE, text=True)
+    return watch_progress([RAW, "watch", bootstrap, topic, str(n)])
+
+
+def watch_progress(cmd):
+    """A watcher printing "<ms> <count>" lines, and progress(): its latest
+    count, read without blocking."""
+    watch = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     os.set_blocking(watch.stdout.fileno(), False)
     state = {"end": 0, "buf": ""}
 
@@ -369,19 +374,28 @@ class Bench:
         p = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env)
         return p, t0
 
-    def measure(self, p, t0, progress, target, label):
+    def measure(self, p, t0, progress, target, label, exits=False):
         """Samples progress() until it reaches target. Returns the record of
-        the run: end-to-end and steady-state times, CPU and peak RSS."""
+        the run: end-to-end and steady-state times, CPU and peak RSS. A
+        process that `exits` when done (a limit program) may end before the
+        last sample: its CPU and RSS are the last read while it ran."""
         samples = []
         deadline = t0 + self.args.timeout
+        cpu, rss = 0.0, 0.0
         while True:
             now = time.monotonic()
+            if exits and p.poll() is None:
+                try:
+                    cpu, rss = proc_usage(p.pid)
+                except (FileNotFoundError, ProcessLookupError):
+                    pass
             done = progress()
             samples.append((now, done))
             if done >= target:
-                cpu, rss = proc_usage(p.pid)
+                if not exits:
+                    cpu, rss = proc_usage(p.pid)
                 break
-            if p.poll() is not None:
+            if p.poll() is not None and not (exits and p.returncode == 0):
                 raise RuntimeError(f"{label}: process exited with {p.returncode} at {done}/{target}")
             if now > deadline:
                 raise RuntimeError(f"{label}: timed out at {done}/{target}")

@@ -141,7 +141,10 @@ class JdbcBench(b.Bench):
             wp = os.path.join(run_dir, "worker.properties")
             cp = os.path.join(run_dir, "connector.properties")
             b.write_props(wp, worker)
-            b.write_props(cp, self.sink_props(scenario, table, self.topic, table.replace("_", "-")))
+            # A connector (consumer group) of its own per run: a group that
+            # consumed the topic before would start at its end.
+            name = f"{table}-{time.time_ns()}".replace("_", "-")
+            b.write_props(cp, self.sink_props(scenario, table, self.topic, name))
             if system == "kconnect":
                 cmd = [b.KCONNECT, "standalone", wp, cp]
                 env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
@@ -149,29 +152,13 @@ class JdbcBench(b.Bench):
                 cmd = ["bash", b.JAVA_SH, "standalone", wp, cp]
                 env = dict(os.environ, KCONNECT_JAVA_CONNECT_STATE=os.path.join(run_dir, "java"),
                            KCONNECT_JAVA_LOG_LEVEL="WARN")
-        watch = subprocess.Popen([PG_TOOL, "watch", self.conn, table, str(a.records)],
-                                 stdout=subprocess.PIPE, text=True)
-        os.set_blocking(watch.stdout.fileno(), False)
-        state = {"done": 0, "buf": ""}
-
-        def progress():
-            try:
-                data = watch.stdout.read()
-            except (BlockingIOError, TypeError):
-                data = None
-            if data:
-                state["buf"] += data
-                *lines, state["buf"] = state["buf"].split("\n")
-                for line in lines:
-                    if line.strip():
-                        state["done"] = int(line.split()[1])
-            return state["done"]
+        watch, progress = b.watch_progress([PG_TOOL, "watch", self.conn, table, str(a.records)])
 
         logf = open(os.path.join(run_dir, "process.log"), "w")
         t0 = time.monotonic()
         p = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env)
         try:
-            m = self.measure_done(p, t0, progress, a.records, label, system == "limit")
+            m = self.measure(p, t0, progress, a.records, label, exits=system == "limit")
         finally:
             b.stop(p)
             b.stop(watch, 5)
@@ -197,46 +184,6 @@ class JdbcBench(b.Bench):
         b.log(f"{scenario:6} {system:8} #{rnd + 1}: {row['elapsed_s']:7.2f} s  "
               f"{row['rows_per_s']:>8} rows/s  steady {row['steady_rows_per_s']:>8} rows/s  "
               f"cpu {row['cpu_s']:6.2f} s  rss {row['peak_rss_mib']:7.1f} MiB")
-
-    def measure_done(self, p, t0, progress, target, label, exits):
-        """measure(), for the limit program too: it exits when done, so its
-        CPU and RSS are read just before (from a last sample)."""
-        if not exits:
-            return self.measure(p, t0, progress, target, label)
-        samples, cpu, rss = [], 0.0, 0.0
-        while True:
-            now = time.monotonic()
-            if p.poll() is None:
-                try:
-                    cpu, rss = b.proc_usage(p.pid)
-                except (FileNotFoundError, ProcessLookupError):
-                    pass
-            done = progress()
-            samples.append((now, done))
-            if done >= target:
-                break
-            if p.poll() is not None and p.returncode != 0:
-                raise RuntimeError(f"{label}: exited with {p.returncode} at {done}/{target}")
-            if now > t0 + self.args.timeout:
-                raise RuntimeError(f"{label}: timed out at {done}/{target}")
-            time.sleep(b.POLL)
-        p.wait()
-        t_end = samples[-1][0]
-
-        def crossing(frac):
-            for t, d in samples:
-                if d >= frac * target:
-                    return t
-            return t_end
-
-        t10, t90 = crossing(0.1), crossing(0.9)
-        return {
-            "elapsed_s": t_end - t0,
-            "startup_s": crossing(1e-9) - t0,
-            "steady_frac_per_s": 0.8 / (t90 - t10) if t90 > t10 else float("nan"),
-            "cpu_s": cpu,
-            "peak_rss_mib": rss,
-        }
 
     def run(self):
         a = self.args

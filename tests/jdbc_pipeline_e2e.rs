@@ -11,7 +11,9 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::postgres::{connect, create_database, drop_database};
+use support::postgres::{
+    connect, create_database, drop_database, items_source_props, jdbc_url, texts,
+};
 use support::*;
 
 const TABLE: &str = "CREATE TABLE items (
@@ -22,18 +24,9 @@ const TABLE: &str = "CREATE TABLE items (
 const CONTENT: &str =
     "SELECT id, name, qty, price::text, updated::text, note FROM items ORDER BY id";
 
-fn jdbc_url(db: &str) -> String {
-    let pg = postgres();
-    format!(
-        "jdbc:postgresql://{}:{}/{db}?sslmode=disable",
-        pg["POSTGRES_HOST"], pg["POSTGRES_PORT"]
-    )
-}
-
 /// The worker and the three connectors' files.
 fn configs(dir: &Path, prefix: &str, a: &str, b: &str, c: &str) -> Vec<PathBuf> {
     let pg = postgres();
-    let slot = prefix.replace('-', "_");
     let files: Vec<(&str, Vec<(&str, String)>)> = vec![
         (
             "worker",
@@ -47,30 +40,13 @@ fn configs(dir: &Path, prefix: &str, a: &str, b: &str, c: &str) -> Vec<PathBuf> 
                 ("listeners", format!("http://127.0.0.1:{}", free_port())),
             ],
         ),
-        (
-            "source",
-            vec![
-                ("name", format!("{prefix}-source")),
-                (
-                    "connector.class",
-                    "io.debezium.connector.postgresql.PostgresConnector".into(),
-                ),
-                ("database.hostname", pg["POSTGRES_HOST"].clone()),
-                ("database.port", pg["POSTGRES_PORT"].clone()),
-                ("database.user", pg["POSTGRES_USER"].clone()),
-                ("database.password", pg["POSTGRES_PASSWORD"].clone()),
-                ("database.dbname", a.into()),
-                ("database.sslmode", "disable".into()),
-                ("topic.prefix", prefix.into()),
-                ("slot.name", slot.clone()),
-                ("publication.name", format!("{slot}_pub")),
-                ("table.include.list", "public\\.items".into()),
-                ("poll.interval.ms", "100".into()),
-                // What Confluent's sink users set: Connect's own temporal
-                // types, which it maps to columns (Debezium's it does not).
-                ("time.precision.mode", "connect".into()),
-            ],
-        ),
+        ("source", {
+            let mut source = items_source_props(prefix, a);
+            // What Confluent's sink users set: Connect's own temporal
+            // types, which it maps to columns (Debezium's it does not).
+            source.push(("time.precision.mode", "connect".into()));
+            source
+        }),
         (
             "confluent",
             vec![
@@ -131,18 +107,7 @@ fn configs(dir: &Path, prefix: &str, a: &str, b: &str, c: &str) -> Vec<PathBuf> 
 }
 
 async fn content(pg: &tokio_postgres::Client) -> Vec<Vec<Option<String>>> {
-    match pg.simple_query(CONTENT).await {
-        Ok(messages) => messages
-            .into_iter()
-            .filter_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => {
-                    Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
-                }
-                _ => None,
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    }
+    texts(pg, CONTENT).await
 }
 
 /// Changes of every kind, one transaction each, `rounds` times.

@@ -12,7 +12,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::java_connect::{self, JavaConnect};
-use support::postgres::{connect, create_database, debezium_jdbc_plugin_path, drop_database};
+use support::postgres::{
+    connect, create_database, debezium_jdbc_plugin_path, drop_database, items_source_props,
+    jdbc_url, texts,
+};
 use support::*;
 
 const JSON: &str = "org.apache.kafka.connect.json.JsonConverter";
@@ -49,13 +52,7 @@ fn sink_props(name: &str, topic: &str, db: &str) -> Vec<(&'static str, String)> 
         ),
         ("tasks.max", "1".into()),
         ("topics", topic.into()),
-        (
-            "connection.url",
-            format!(
-                "jdbc:postgresql://{}:{}/{db}?sslmode=disable",
-                pg["POSTGRES_HOST"], pg["POSTGRES_PORT"]
-            ),
-        ),
+        ("connection.url", jdbc_url(db)),
         ("connection.username", pg["POSTGRES_USER"].clone()),
         ("connection.password", pg["POSTGRES_PASSWORD"].clone()),
         ("insert.mode", "upsert".into()),
@@ -81,21 +78,6 @@ fn worker_props(dir: &Path, extra: &[(&'static str, String)]) -> Vec<(&'static s
     ];
     w.extend(extra.iter().cloned());
     w
-}
-
-async fn texts(pg: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    match pg.simple_query(sql).await {
-        Ok(messages) => messages
-            .into_iter()
-            .filter_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => {
-                    Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
-                }
-                _ => None,
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    }
 }
 
 const COLUMNS: &str = "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
@@ -165,35 +147,15 @@ async fn kconnect_writes_what_debeziums_jdbc_sink_writes() {
     src.batch_execute(SEED).await.expect("seeding");
     let topic = format!("{prefix}.public.items");
     create_topic(&topic, 1);
-    let pg = postgres();
 
     // kconnect: the source, and its sink.
     let dir = tempfile::tempdir().expect("tempdir");
     let worker = dir.path().join("worker.properties");
     write_props(&worker, &worker_props(dir.path(), &[]));
     let source = dir.path().join("source.properties");
-    write_props(
-        &source,
-        &[
-            ("name", format!("{prefix}-source")),
-            (
-                "connector.class",
-                "io.debezium.connector.postgresql.PostgresConnector".into(),
-            ),
-            ("database.hostname", pg["POSTGRES_HOST"].clone()),
-            ("database.port", pg["POSTGRES_PORT"].clone()),
-            ("database.user", pg["POSTGRES_USER"].clone()),
-            ("database.password", pg["POSTGRES_PASSWORD"].clone()),
-            ("database.dbname", src_db.clone()),
-            ("database.sslmode", "disable".into()),
-            ("topic.prefix", prefix.clone()),
-            ("slot.name", base.clone()),
-            ("publication.name", format!("{base}_pub")),
-            ("table.include.list", "public\\.items".into()),
-            ("poll.interval.ms", "100".into()),
-            ("skipped.operations", "none".into()),
-        ],
-    );
+    let mut source_props = items_source_props(&prefix, &src_db);
+    source_props.push(("skipped.operations", "none".into()));
+    write_props(&source, &source_props);
     let ours_sink = dir.path().join("sink.properties");
     write_props(
         &ours_sink,

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
-use support::postgres::{connect, create_database, drop_database};
+use support::postgres::{connect, create_database, drop_database, jdbc_url, texts};
 use support::rest::Api;
 use support::*;
 
@@ -33,14 +33,6 @@ fn worker(dir: &Path) -> std::path::PathBuf {
         ],
     );
     path
-}
-
-fn jdbc_url(db: &str) -> String {
-    let pg = postgres();
-    format!(
-        "jdbc:postgresql://{}:{}/{db}?sslmode=disable",
-        pg["POSTGRES_HOST"], pg["POSTGRES_PORT"]
-    )
 }
 
 /// A Confluent-config JDBC sink reading `topic`, tolerating errors into
@@ -160,22 +152,17 @@ fn simple(fields: &[(&str, &str, bool)], payload: Json) -> String {
 }
 
 /// Rows of a query, each as its columns' text (`NULL` for null).
+/// Rows of a query, each as its columns' text (`NULL` for null).
 async fn rows(pg: &tokio_postgres::Client, sql: &str) -> Vec<Vec<String>> {
-    match pg.simple_query(sql).await {
-        Ok(messages) => messages
-            .into_iter()
-            .filter_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => Some(
-                    (0..r.len())
-                        .map(|i| r.get(i).unwrap_or("NULL").to_owned())
-                        .collect(),
-                ),
-                _ => None,
-            })
-            .collect(),
-        // The table may not exist yet.
-        Err(_) => Vec::new(),
-    }
+    texts(pg, sql)
+        .await
+        .into_iter()
+        .map(|r| {
+            r.into_iter()
+                .map(|c| c.unwrap_or_else(|| "NULL".into()))
+                .collect()
+        })
+        .collect()
 }
 
 async fn wait_rows(

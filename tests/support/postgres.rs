@@ -87,3 +87,54 @@ pub async fn confirmed_flush_lsn(slot: &str) -> Option<u64> {
         .expect("reading pg_replication_slots")?;
     row.get::<_, Option<String>>(0)?.parse().ok()
 }
+
+/// `jdbc:postgresql://…/db` on the test server, without TLS.
+pub fn jdbc_url(db: &str) -> String {
+    let pg = postgres();
+    format!(
+        "jdbc:postgresql://{}:{}/{db}?sslmode=disable",
+        pg["POSTGRES_HOST"], pg["POSTGRES_PORT"]
+    )
+}
+
+/// A query's rows, each column as its text (`None` for NULL); no rows
+/// when the query fails (a table not created yet).
+pub async fn texts(pg: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    match pg.simple_query(sql).await {
+        Ok(messages) => messages
+            .into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => {
+                    Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+                }
+                _ => None,
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// kconnect's PostgreSQL source on `db`'s `public.items`, named
+/// `<prefix>-source`, with a slot and publication named after `prefix`.
+pub fn items_source_props(prefix: &str, db: &str) -> Vec<(&'static str, String)> {
+    let pg = postgres();
+    let slot = prefix.replace('-', "_");
+    vec![
+        ("name", format!("{prefix}-source")),
+        (
+            "connector.class",
+            "io.debezium.connector.postgresql.PostgresConnector".into(),
+        ),
+        ("database.hostname", pg["POSTGRES_HOST"].clone()),
+        ("database.port", pg["POSTGRES_PORT"].clone()),
+        ("database.user", pg["POSTGRES_USER"].clone()),
+        ("database.password", pg["POSTGRES_PASSWORD"].clone()),
+        ("database.dbname", db.into()),
+        ("database.sslmode", "disable".into()),
+        ("topic.prefix", prefix.into()),
+        ("slot.name", slot.clone()),
+        ("publication.name", format!("{slot}_pub")),
+        ("table.include.list", "public\\.items".into()),
+        ("poll.interval.ms", "100".into()),
+    ]
+}
