@@ -18,8 +18,10 @@ use support::postgres::{connect, create_database, drop_database, jdbc_url, texts
 use support::rest::Api;
 use support::*;
 
-fn worker(dir: &Path) -> std::path::PathBuf {
+/// The worker's properties file and its REST port.
+fn worker(dir: &Path) -> (std::path::PathBuf, u16) {
     let path = dir.join("worker.properties");
+    let rest = free_port();
     write_props(
         &path,
         &[
@@ -29,10 +31,10 @@ fn worker(dir: &Path) -> std::path::PathBuf {
                 dir.join("offsets").display().to_string(),
             ),
             ("offset.flush.interval.ms", "300".into()),
-            ("listeners", format!("http://127.0.0.1:{}", free_port())),
+            ("listeners", format!("http://127.0.0.1:{rest}")),
         ],
     );
-    path
+    (path, rest)
 }
 
 /// A Confluent-config JDBC sink reading `topic`, tolerating errors into
@@ -196,11 +198,12 @@ async fn modes_types_evolution_and_dead_letters() {
     pg.batch_execute(
         "CREATE TABLE updates (id int PRIMARY KEY, name text, qty int CHECK (qty >= 0));
          INSERT INTO updates VALUES (1, 'one', 1), (2, 'two', 2), (3, 'three', 3);
-         CREATE TABLE plain (name varchar(5), n int);",
+         CREATE TABLE plain (name varchar(5), n int);
+         CREATE TABLE no_key (id int, name text);",
     )
     .await
     .expect("creating the existing tables");
-    let topics: Vec<String> = ["upserts", "kafka", "updates", "plain"]
+    let topics: Vec<String> = ["upserts", "kafka", "updates", "plain", "nokey"]
         .iter()
         .map(|t| format!("{prefix}-{t}"))
         .collect();
@@ -278,6 +281,11 @@ async fn modes_types_evolution_and_dead_letters() {
         ],
     );
 
+    // Upserts into a table without a unique key: no record is wrong, the
+    // table is; the task fails saying so, and no record is dead-lettered.
+    let nokey = &topics[4];
+    produce_keyed(nokey, &[(None, Some(kv(1, "a")))]);
+
     let dir = tempfile::tempdir().expect("tempdir");
     let files = [
         sink(
@@ -328,8 +336,21 @@ async fn modes_types_evolution_and_dead_letters() {
             &dlq(plain),
             &[("table.name.format", "plain")],
         ),
+        sink(
+            dir.path(),
+            &format!("{prefix}-nokey"),
+            &db,
+            nokey,
+            &dlq(nokey),
+            &[
+                ("insert.mode", "upsert"),
+                ("pk.mode", "record_value"),
+                ("pk.fields", "id"),
+                ("table.name.format", "no_key"),
+            ],
+        ),
     ];
-    let w = worker(dir.path());
+    let (w, rest) = worker(dir.path());
     let mut args: Vec<&Path> = vec![&w];
     args.extend(files.iter().map(|f| f.as_path()));
     let mut proc = Process::standalone(dir.path(), &args, "jdbc-sink");
@@ -519,6 +540,21 @@ async fn modes_types_evolution_and_dead_letters() {
         "{:?}",
         message(&dead[1])
     );
+    let api = Api::new(rest);
+    let status = api.wait(
+        "the no-key sink's task to fail",
+        &format!("/connectors/{prefix}-nokey/status"),
+        |r| r.body["tasks"][0]["state"] == "FAILED",
+    );
+    let trace = status.body["tasks"][0]["trace"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        trace.contains("no unique or exclusion constraint") && trace.contains("no_key"),
+        "{trace}"
+    );
+    assert_eq!(rows(&pg, "SELECT count(*) FROM no_key").await, [["0"]]);
+
     // Nothing else reached the dead letter queues.
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(read_topic_records(&dlq(up)).len(), 2);
@@ -596,19 +632,7 @@ async fn the_database_going_away_is_retried_and_loses_nothing() {
 
     let pgenv = postgres();
     let dir = tempfile::tempdir().expect("tempdir");
-    let rest = free_port();
-    let w = dir.path().join("worker.properties");
-    write_props(
-        &w,
-        &[
-            ("bootstrap.servers", kafka_bootstrap()),
-            (
-                "offset.storage.file.filename",
-                dir.path().join("offsets").display().to_string(),
-            ),
-            ("listeners", format!("http://127.0.0.1:{rest}")),
-        ],
-    );
+    let (w, rest) = worker(dir.path());
     let name = format!("{prefix}-sink");
     let c = dir.path().join("sink.properties");
     write_props(

@@ -200,6 +200,16 @@ impl Running {
         if result.is_ok() {
             result = self.writer.write(client, &plan).await;
         }
+        if let Err(Failure::Statement(e)) = &result {
+            // Maybe the table changed since it was read: once more with a
+            // fresh look (and the DDL the config allows).
+            tracing::warn!(error = %e, "a batch statement does not fit the table; reading the table again");
+            self.writer.reset();
+            result = self.writer.prepare_tables(client, &plan).await;
+            if result.is_ok() {
+                result = self.writer.write(client, &plan).await;
+            }
+        }
         if let Err(Failure::Data(why)) = &result {
             tracing::warn!(error = %why, rows = plan.rows(), "a batch statement failed on its data; writing row by row");
             self.writer.reset();
@@ -220,7 +230,7 @@ impl Running {
             }
             Err(Failure::Transient(e)) => self.transient(e),
             Err(Failure::Data(why)) => Err(ConnectError::other(why)),
-            Err(Failure::Fatal(e)) => {
+            Err(Failure::Fatal(e) | Failure::Statement(e)) => {
                 self.writer.reset();
                 Err(e)
             }

@@ -250,8 +250,14 @@ fn texts_of(
 pub enum Failure {
     /// The session or server failed: retry the batch whole.
     Transient(ConnectError),
-    /// A statement failed on the data: find the records row by row.
+    /// A statement failed on the data (SQLSTATE classes 22, 23): find the
+    /// records row by row.
     Data(String),
+    /// A statement the table cannot take (an unknown column, no unique
+    /// index for ON CONFLICT, no privilege: class 42 and the rest): the
+    /// table may have changed under the sink; if a fresh look at it does
+    /// not help, it is the task's failure, not every record's.
+    Statement(ConnectError),
     /// Not worth retrying (a table the rules do not let the sink create).
     Fatal(ConnectError),
 }
@@ -557,9 +563,11 @@ impl Writer {
 fn classify(what: &str, e: &tokio_postgres::Error) -> Failure {
     let message = format!("{what}: {}", session::describe(e));
     if session::is_transient(e) {
-        Failure::Transient(ConnectError::retriable(message))
-    } else {
-        Failure::Data(message)
+        return Failure::Transient(ConnectError::retriable(message));
+    }
+    match e.as_db_error().map(|db| db.code().code()) {
+        Some(code) if code.starts_with("22") || code.starts_with("23") => Failure::Data(message),
+        _ => Failure::Statement(ConnectError::other(message)),
     }
 }
 
