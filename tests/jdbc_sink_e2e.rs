@@ -644,15 +644,14 @@ async fn the_database_going_away_is_retried_and_loses_nothing() {
                 "io.confluent.connect.jdbc.JdbcSinkConnector".into(),
             ),
             ("topics", topic.clone()),
+            // The credentials in the URL, as pgjdbc takes them.
             (
                 "connection.url",
                 format!(
-                    "jdbc:postgresql://127.0.0.1:{}/{db}?sslmode=disable&connectTimeout=2",
-                    proxy.port
+                    "jdbc:postgresql://127.0.0.1:{}/{db}?sslmode=disable&connectTimeout=2&user={}&password={}",
+                    proxy.port, pgenv["POSTGRES_USER"], pgenv["POSTGRES_PASSWORD"]
                 ),
             ),
-            ("connection.user", pgenv["POSTGRES_USER"].clone()),
-            ("connection.password", pgenv["POSTGRES_PASSWORD"].clone()),
             ("insert.mode", "upsert".into()),
             ("pk.mode", "kafka".into()),
             ("auto.create", "true".into()),
@@ -699,6 +698,25 @@ async fn the_database_going_away_is_retried_and_loses_nothing() {
     // Back: every record exactly once.
     proxy.up().await;
     wait_rows(&pg, count, &[&["120", "120", "119"]], &mut proc).await;
+
+    // The password in the URL is in no response and no log line.
+    let password = &pgenv["POSTGRES_PASSWORD"];
+    let config = api.get(&format!("/connectors/{name}/config"));
+    let url = config.body["connection.url"].as_str().unwrap_or_default();
+    assert!(url.ends_with("&password=[hidden]"), "{url}");
+    for path in [
+        format!("/connectors/{name}"),
+        format!("/connectors/{name}/status"),
+    ] {
+        let body = api.get(&path).body.to_string();
+        assert!(!body.contains(password.as_str()), "{path}: {body}");
+    }
+    let log = std::fs::read_to_string(&proc.log).unwrap_or_default();
+    assert!(log.contains("password=[hidden]"), "the config log line");
+    assert!(
+        !log.contains(password.as_str()),
+        "the password is in the log"
+    );
     proc.terminate();
     proxy.down();
     drop(pg);

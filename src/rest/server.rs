@@ -376,6 +376,8 @@ fn shown(config: Props) -> Props {
         .map(|(k, v)| {
             if is_literal_secret(&k, &v) {
                 (k, HIDDEN.to_owned())
+            } else if let Some(url) = crate::connect::config::url_secrets_hidden(&v) {
+                (k, url)
             } else {
                 (k, v)
             }
@@ -396,10 +398,23 @@ async fn restore_hidden(b: &Shared, name: &str, config: &mut Props) -> Result<()
         .filter(|(k, v)| v.as_str() == HIDDEN && is_secret_name(k))
         .map(|(k, _)| k.clone())
         .collect();
-    if hidden.is_empty() {
+    let in_urls: Vec<String> = config
+        .iter()
+        .filter(|(_, v)| v.contains(&format!("={HIDDEN}")))
+        .map(|(k, _)| k.clone())
+        .collect();
+    if hidden.is_empty() && in_urls.is_empty() {
         return Ok(());
     }
     let current = b.connector_config(name).await.unwrap_or_default();
+    for key in in_urls {
+        let restored = current
+            .get(&key)
+            .and_then(|now| crate::connect::config::url_secrets_restored(&config[&key], now));
+        if let Some(url) = restored {
+            config.insert(key, url);
+        }
+    }
     for key in hidden {
         let value = current.get(&key).ok_or_else(|| {
             RestError::bad_request(format!(

@@ -38,13 +38,70 @@ pub fn is_secret_name(key: &str) -> bool {
 }
 
 /// Keys of `props` that hold a secret written literally (not a
-/// `${provider:…}` variable): what must not be stored where Connect keeps
+/// `${provider:…}` variable), by name or inside a URL
+/// ([`url_secrets_hidden`]): what must not be stored where Connect keeps
 /// configs (the config topic) or shown by the REST API.
 pub fn literal_secrets(props: &Props) -> impl Iterator<Item = &String> {
     props
         .iter()
-        .filter(|(k, v)| !v.is_empty() && is_literal_secret(k, v))
+        .filter(|(k, v)| {
+            !v.is_empty() && (is_literal_secret(k, v) || url_secrets_hidden(v).is_some())
+        })
         .map(|(k, _)| k)
+}
+
+/// URL query parameters that carry a secret (`jdbc:postgresql://h/db?
+/// user=app&password=…`, as pgjdbc and so both JDBC sinks accept).
+const URL_SECRET_PARAMS: [&str; 2] = ["password", "sslpassword"];
+
+/// The value with the literal secrets of a URL it holds replaced by
+/// `[hidden]` (`…?user=app&password=[hidden]`), or `None` when it holds
+/// none; a parameter that is a `${provider:…}` variable is no secret.
+pub fn url_secrets_hidden(value: &str) -> Option<String> {
+    let (base, query) = value.split_once('?')?;
+    if !base.contains("://") && !base.starts_with("jdbc:") {
+        return None;
+    }
+    let mut changed = false;
+    let params: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v))
+                if URL_SECRET_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(k))
+                    && !v.is_empty()
+                    && v != HIDDEN
+                    && !has_variable(v) =>
+            {
+                changed = true;
+                format!("{k}={HIDDEN}")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    changed.then(|| format!("{base}?{}", params.join("&")))
+}
+
+/// A URL sent back as it was shown (`password=[hidden]`) with the hidden
+/// parameters taken from `current`, the value it stands for; `None` when
+/// `sent` hides nothing or `current` lacks a parameter it hides.
+pub fn url_secrets_restored(sent: &str, current: &str) -> Option<String> {
+    let (base, query) = sent.split_once('?')?;
+    let hidden = format!("={HIDDEN}");
+    if !query.split('&').any(|p| p.ends_with(&hidden)) {
+        return None;
+    }
+    let (_, current_query) = current.split_once('?')?;
+    let params: Option<Vec<String>> = query
+        .split('&')
+        .map(|pair| match pair.strip_suffix(&hidden) {
+            Some(k) => current_query
+                .split('&')
+                .find(|c| c.split_once('=').is_some_and(|(ck, _)| ck == k))
+                .map(str::to_owned),
+            None => Some(pair.to_owned()),
+        })
+        .collect();
+    Some(format!("{base}?{}", params?.join("&")))
 }
 
 /// Whether `key` holds a secret (by its name) written as such rather than
@@ -550,6 +607,45 @@ pub fn with_prefix(props: &Props, prefix: &str) -> Props {
         .iter()
         .filter_map(|(k, v)| k.strip_prefix(prefix).map(|s| (s.to_owned(), v.clone())))
         .collect()
+}
+
+#[cfg(test)]
+mod url_secret_tests {
+    use super::*;
+
+    #[test]
+    fn url_passwords_are_hidden_and_restored() {
+        let url = "jdbc:postgresql://db:5432/shop?user=app&password=s3cret&sslmode=require";
+        let shown = url_secrets_hidden(url).unwrap();
+        assert_eq!(
+            shown,
+            "jdbc:postgresql://db:5432/shop?user=app&password=[hidden]&sslmode=require"
+        );
+        assert_eq!(url_secrets_restored(&shown, url).as_deref(), Some(url));
+        // Nothing to hide: no password, a variable, not a URL.
+        assert_eq!(
+            url_secrets_hidden("jdbc:postgresql://db/shop?user=app"),
+            None
+        );
+        assert_eq!(
+            url_secrets_hidden("jdbc:postgresql://db/shop?password=${file:/s:pw}"),
+            None
+        );
+        assert_eq!(url_secrets_hidden("a?password=x"), None);
+        assert_eq!(url_secrets_hidden(&shown), None);
+        let props: Props = [("connection.url".to_owned(), url.to_owned())]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            literal_secrets(&props).collect::<Vec<_>>(),
+            ["connection.url"]
+        );
+        // A hidden parameter the current value lacks cannot be restored.
+        assert_eq!(
+            url_secrets_restored(&shown, "jdbc:postgresql://db/shop"),
+            None
+        );
+    }
 }
 
 #[cfg(test)]

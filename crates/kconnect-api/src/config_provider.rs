@@ -701,8 +701,13 @@ impl fmt::Display for Masked<'_> {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            let shown = if self.is_hidden(k) { HIDDEN } else { v };
-            write!(f, "{k}={shown}")?;
+            if self.is_hidden(k) {
+                write!(f, "{k}={HIDDEN}")?;
+            } else if let Some(url) = super::config::url_secrets_hidden(v) {
+                write!(f, "{k}={url}")?;
+            } else {
+                write!(f, "{k}={v}")?;
+            }
         }
         f.write_str("}")
     }
