@@ -20,6 +20,8 @@ pub const TRANSFORMS: &str = "transforms";
 pub const PREDICATES: &str = "predicates";
 /// Java's `TaskConfig.TASK_CLASS_CONFIG`, in every task config Java writes.
 pub const TASK_CLASS: &str = "task.class";
+pub const EXACTLY_ONCE_SUPPORT: &str = "exactly.once.support";
+pub const TRANSACTION_BOUNDARY: &str = "transaction.boundary";
 
 pub fn common_def() -> ConfigDef {
     let def = ConfigDef::new()
@@ -82,7 +84,27 @@ pub fn common_def() -> ConfigDef {
 
 /// The framework keys of a source connector.
 pub fn source_def() -> ConfigDef {
-    topic_creation::define_source(common_def())
+    // KIP-618's connector keys, validated as Java does. The worker never
+    // runs with exactly.once.source.support=enabled (it refuses it), and
+    // Java ignores both keys then too.
+    let def = common_def()
+        .define(
+            EXACTLY_ONCE_SUPPORT,
+            ConfigType::String,
+            Some("requested"),
+            Importance::Medium,
+            "Whether the connector must deliver exactly once (required) or may (requested), when the worker has exactly-once source support enabled",
+        )
+        .validate_with(Validator::OneOf(&["requested", "required"]))
+        .define(
+            TRANSACTION_BOUNDARY,
+            ConfigType::String,
+            Some("poll"),
+            Importance::Medium,
+            "Where exactly-once source transactions end: poll, interval or connector",
+        )
+        .validate_with(Validator::OneOf(&["poll", "interval", "connector"]));
+    topic_creation::define_source(def)
 }
 
 /// The framework keys of a sink connector.
@@ -428,6 +450,39 @@ mod tests {
         .err()
         .unwrap();
         assert_eq!(e.key.as_deref(), Some("topics"));
+    }
+
+    #[test]
+    fn kip_618_connector_keys_are_validated_as_java_does() {
+        let source = |extra: &[(&str, &str)]| {
+            let mut p = props_of(&[
+                ("name", "s"),
+                ("connector.class", "FileStreamSource"),
+                ("topic", "t"),
+            ]);
+            p.extend(
+                extra
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            );
+            validate(&p).err().and_then(|e| e.key)
+        };
+        assert_eq!(source(&[]), None);
+        assert_eq!(
+            source(&[
+                (EXACTLY_ONCE_SUPPORT, "required"),
+                (TRANSACTION_BOUNDARY, "interval")
+            ]),
+            None
+        );
+        assert_eq!(
+            source(&[(EXACTLY_ONCE_SUPPORT, "always")]).as_deref(),
+            Some(EXACTLY_ONCE_SUPPORT)
+        );
+        assert_eq!(
+            source(&[(TRANSACTION_BOUNDARY, "never")]).as_deref(),
+            Some(TRANSACTION_BOUNDARY)
+        );
     }
 
     #[test]

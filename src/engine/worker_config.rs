@@ -12,6 +12,7 @@ pub const OFFSET_FLUSH_TIMEOUT_MS: &str = "offset.flush.timeout.ms";
 pub const OFFSET_STORAGE_FILE: &str = "offset.storage.file.filename";
 pub const TASK_SHUTDOWN_TIMEOUT_MS: &str = "task.shutdown.graceful.timeout.ms";
 pub use super::topic_creation::TOPIC_CREATION_ENABLE;
+pub const EXACTLY_ONCE_SOURCE_SUPPORT: &str = "exactly.once.source.support";
 
 pub fn config_def() -> ConfigDef {
     ConfigDef::new()
@@ -34,6 +35,27 @@ pub fn config_def() -> ConfigDef {
         .validate_with(Validator::Range { min: Some(0), max: None })
         .define(TOPIC_CREATION_ENABLE, ConfigType::Boolean, Some("true"), Importance::Low,
             "Whether to allow automatic creation of topics used by source connectors, when source connectors are configured with `topic.creation.` properties. Each task will use an admin client to create its topics and will not depend on the Kafka brokers to create topics automatically.")
+        .define(EXACTLY_ONCE_SOURCE_SUPPORT, ConfigType::String, Some("disabled"), Importance::High,
+            "Whether source connectors deliver exactly once (KIP-618): disabled, preparing or enabled. kconnect does not implement it yet and refuses enabled")
+        .validate_with(Validator::OneOf(&["disabled", "preparing", "enabled"]))
+}
+
+/// `exactly.once.source.support=enabled` would promise what kconnect does
+/// not do yet (transactional source tasks, fencing): a worker that says so
+/// is refused rather than silently delivering at least once. `preparing`
+/// only readies a Java cluster for enabling it; nothing to do here.
+fn check_exactly_once(config: &Config) -> Result<(), ConfigError> {
+    let value = config
+        .string(EXACTLY_ONCE_SOURCE_SUPPORT)?
+        .unwrap_or_default();
+    if value.trim().eq_ignore_ascii_case("enabled") {
+        return Err(ConfigError::new(
+            EXACTLY_ONCE_SOURCE_SUPPORT,
+            "exactly-once source delivery (KIP-618) is not implemented in kconnect yet: \
+             source tasks deliver at least once. Set it to disabled (the default) or preparing",
+        ));
+    }
+    Ok(())
 }
 
 /// Parsed worker configuration plus the raw properties (for `producer.*`,
@@ -53,6 +75,7 @@ pub struct WorkerConfig {
 impl WorkerConfig {
     pub fn parse(props: &Props) -> Result<WorkerConfig, ConfigError> {
         let config = config_def().parse(props)?;
+        check_exactly_once(&config)?;
         let list = config.list(BOOTSTRAP_SERVERS)?;
         Ok(WorkerConfig {
             bootstrap_servers: (!list.is_empty()).then(|| list.join(",")),
@@ -102,5 +125,35 @@ impl WorkerConfig {
         let mut props = self.props().clone();
         props.insert(BOOTSTRAP_SERVERS.into(), servers.into());
         WorkerConfig::parse(&props).unwrap_or_else(|_| self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> Props {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn exactly_once_source_support_enabled_is_refused_not_ignored() {
+        assert!(WorkerConfig::parse(&props(&[])).is_ok());
+        for ok in ["disabled", "preparing", "PREPARING"] {
+            assert!(
+                WorkerConfig::parse(&props(&[(EXACTLY_ONCE_SOURCE_SUPPORT, ok)])).is_ok(),
+                "{ok}"
+            );
+        }
+        let err =
+            WorkerConfig::parse(&props(&[(EXACTLY_ONCE_SOURCE_SUPPORT, "enabled")])).unwrap_err();
+        assert_eq!(err.key, EXACTLY_ONCE_SOURCE_SUPPORT);
+        assert!(err.message.contains("at least once"), "{}", err.message);
+        let err =
+            WorkerConfig::parse(&props(&[(EXACTLY_ONCE_SOURCE_SUPPORT, "maybe")])).unwrap_err();
+        assert_eq!(err.key, EXACTLY_ONCE_SOURCE_SUPPORT);
     }
 }
