@@ -131,13 +131,7 @@ impl WorkerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::connect::config::props_of as props;
 
     #[test]
     fn exactly_once_source_support_enabled_is_refused_not_ignored() {
