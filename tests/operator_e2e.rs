@@ -909,6 +909,35 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
             .is_none(),
         "no worker Pod for a refused cluster"
     );
+    // Exactly-once sources are not implemented: a cluster that asks for
+    // them is refused rather than run at least once.
+    let mut eos = cluster_object(&ns, 1);
+    eos.metadata.name = Some("eos".into());
+    eos.spec
+        .config
+        .insert("exactly.once.source.support".into(), "enabled".into());
+    clusters
+        .create(&pp, &eos)
+        .await
+        .expect("creating the exactly-once cluster");
+    let e = wait_for(
+        &clusters,
+        "eos",
+        "Ready=False InvalidConfig",
+        Duration::from_secs(30),
+        &operator,
+        |cc| cluster_not_ready(cc, "InvalidConfig"),
+    )
+    .await;
+    let message = &e.status.as_ref().expect("status").conditions[0].message;
+    assert!(
+        message.starts_with("spec.config.exactly.once.source.support:"),
+        "{message}"
+    );
+    assert!(
+        pods.get_opt("eos-worker-0").await.expect("pods").is_none(),
+        "no worker Pod for a refused cluster"
+    );
 
     // tasksMax 0 never gets that far: the schema rejects it.
     let rejected = connectors

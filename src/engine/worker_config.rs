@@ -44,9 +44,11 @@ pub fn config_def() -> ConfigDef {
 /// not do yet (transactional source tasks, fencing): a worker that says so
 /// is refused rather than silently delivering at least once. `preparing`
 /// only readies a Java cluster for enabling it; nothing to do here.
-fn check_exactly_once(config: &Config) -> Result<(), ConfigError> {
-    let value = config
-        .string(EXACTLY_ONCE_SOURCE_SUPPORT)?
+/// The operator checks a ConnectCluster's `spec.config` with it too.
+pub fn check_exactly_once(props: &Props) -> Result<(), ConfigError> {
+    let value = props
+        .get(EXACTLY_ONCE_SOURCE_SUPPORT)
+        .map(String::as_str)
         .unwrap_or_default();
     if value.trim().eq_ignore_ascii_case("enabled") {
         return Err(ConfigError::new(
@@ -75,7 +77,7 @@ pub struct WorkerConfig {
 impl WorkerConfig {
     pub fn parse(props: &Props) -> Result<WorkerConfig, ConfigError> {
         let config = config_def().parse(props)?;
-        check_exactly_once(&config)?;
+        check_exactly_once(props)?;
         let list = config.list(BOOTSTRAP_SERVERS)?;
         Ok(WorkerConfig {
             bootstrap_servers: (!list.is_empty()).then(|| list.join(",")),

@@ -204,6 +204,17 @@ async fn apply(
         write_status(cc, api, c, None, &worker_pods(cc, ctx)).await?;
         return Ok(Action::await_change());
     }
+    // A setting the workers would refuse at start: said here, before any
+    // Pod is made to crash on it.
+    if let Err(e) = crate::engine::worker_config::check_exactly_once(&cc.spec.config) {
+        let c = cond(
+            false,
+            "InvalidConfig",
+            format!("spec.config.{}: {}", e.key, e.message),
+        );
+        write_status(cc, api, c, None, &worker_pods(cc, ctx)).await?;
+        return Ok(Action::await_change());
+    }
     // The Secrets of spec.tls and spec.authentication, read on every
     // reconcile (at least every 30 s): a changed Secret rolls the workers.
     let secrets = kafka_access::read_secrets(&ctx.client, &ns, &cc.spec).await;
