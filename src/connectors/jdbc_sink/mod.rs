@@ -211,17 +211,15 @@ impl Running {
             }
         }
         if let Err(Failure::Data(why)) = &result {
+            // The tables are as read (a statement they cannot take is the
+            // Statement case above); only the rows are in question.
             tracing::warn!(error = %why, rows = plan.rows(), "a batch statement failed on its data; writing row by row");
-            self.writer.reset();
-            let ctx = self.ctx.clone();
-            let mut errant = |i: usize, error: ConnectError| report(&ctx, &records[i], error);
-            result = self.writer.prepare_tables(client, &plan).await;
-            if result.is_ok() {
-                result = self
-                    .writer
-                    .write_row_by_row(client, &plan, records, &mut errant)
-                    .await;
-            }
+            let ctx = &self.ctx;
+            let mut errant = |i: usize, error: ConnectError| report(ctx, &records[i], error);
+            result = self
+                .writer
+                .write_row_by_row(client, &plan, records, &mut errant)
+                .await;
         }
         match result {
             Ok(()) => {

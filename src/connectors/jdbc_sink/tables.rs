@@ -92,10 +92,8 @@ pub struct Needs {
 }
 
 impl Needs {
-    pub fn add(&mut self, column: ColumnDef) {
-        if !self.columns.iter().any(|c| c.name == column.name) {
-            self.columns.push(column);
-        }
+    pub fn has(&self, name: &str) -> bool {
+        self.columns.iter().any(|c| c.name == name)
     }
 }
 

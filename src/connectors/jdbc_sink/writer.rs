@@ -176,16 +176,23 @@ pub fn plan(
                         continue;
                     }
                 };
-                let mut defs = Vec::with_capacity(all.len());
+                // Every field needs a column type; only the columns the
+                // table's needs do not list yet get their definition made.
+                let (_, _, needs) = plan.table(&table);
+                let mut defs = Vec::new();
+                let mut typed = true;
                 for (n, c) in all.iter().enumerate() {
                     let Some(sql_type) = dialect::column_type(&c.schema, settings.flavor) else {
                         errant.push(bad(format!(
                             "field {:?} is a {:?}, which has no column type",
                             c.name, c.schema.schema_type
                         )));
-                        defs.clear();
+                        typed = false;
                         break;
                     };
+                    if needs.has(&c.name) || defs.iter().any(|d: &ColumnDef| d.name == c.name) {
+                        continue;
+                    }
                     let default = match &c.schema.default {
                         Some(v) => values::text(&c.schema, v, zone, debezium_types)
                             .ok()
@@ -201,16 +208,13 @@ pub fn plan(
                         default,
                     });
                 }
-                if defs.len() != all.len() {
+                if !typed {
                     continue;
                 }
-                let (_, _, needs) = plan.table(&table);
                 if needs.key.is_empty() {
                     needs.key = key.iter().map(|c| c.name.clone()).collect();
                 }
-                for d in defs {
-                    needs.add(d);
-                }
+                needs.columns.extend(defs);
                 plan.push(
                     &table,
                     Kind::Write,
