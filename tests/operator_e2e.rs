@@ -875,69 +875,51 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
     .await;
     let message = &b.status.as_ref().expect("status").conditions[0].message;
     println!("broken: Ready=False KafkaUnavailable: {message}");
-    // A worker config with a secret in clear would put it in the Pods'
-    // environment: refused, naming the key, and no Pod is made.
-    let mut leaky = cluster_object(&ns, 1);
-    leaky.metadata.name = Some("leaky".into());
-    leaky.spec.config.insert(
-        "producer.sasl.jaas.config".into(),
-        "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"p\";".into(),
-    );
-    clusters
-        .create(&pp, &leaky)
-        .await
-        .expect("creating the leaky cluster");
-    let l = wait_for(
-        &clusters,
+    // A worker config the operator must refuse, naming the key, before it
+    // makes any Pod.
+    let refused = |name: &'static str, key: &'static str, value: &'static str| {
+        let (clusters, pods, pp, operator) = (&clusters, &pods, &pp, &operator);
+        let mut cc = cluster_object(&ns, 1);
+        cc.metadata.name = Some(name.into());
+        cc.spec.config.insert(key.into(), value.into());
+        async move {
+            clusters
+                .create(pp, &cc)
+                .await
+                .unwrap_or_else(|e| panic!("creating cluster {name}: {e}"));
+            let got = wait_for(
+                clusters,
+                name,
+                "Ready=False InvalidConfig",
+                Duration::from_secs(30),
+                operator,
+                |cc| cluster_not_ready(cc, "InvalidConfig"),
+            )
+            .await;
+            let message = &got.status.as_ref().expect("status").conditions[0].message;
+            assert!(
+                message.starts_with(&format!("spec.config.{key}:")),
+                "{message}"
+            );
+            assert!(
+                pods.get_opt(&format!("{name}-worker-0"))
+                    .await
+                    .expect("pods")
+                    .is_none(),
+                "no worker Pod for a refused cluster"
+            );
+        }
+    };
+    // A secret in clear would be in the Pods' environment.
+    refused(
         "leaky",
-        "Ready=False InvalidConfig",
-        Duration::from_secs(30),
-        &operator,
-        |cc| cluster_not_ready(cc, "InvalidConfig"),
+        "producer.sasl.jaas.config",
+        "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"p\";",
     )
     .await;
-    let message = &l.status.as_ref().expect("status").conditions[0].message;
-    assert!(
-        message.starts_with("spec.config.producer.sasl.jaas.config:"),
-        "{message}"
-    );
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    assert!(
-        pods.get_opt("leaky-worker-0")
-            .await
-            .expect("pods")
-            .is_none(),
-        "no worker Pod for a refused cluster"
-    );
     // Exactly-once sources are not implemented: a cluster that asks for
     // them is refused rather than run at least once.
-    let mut eos = cluster_object(&ns, 1);
-    eos.metadata.name = Some("eos".into());
-    eos.spec
-        .config
-        .insert("exactly.once.source.support".into(), "enabled".into());
-    clusters
-        .create(&pp, &eos)
-        .await
-        .expect("creating the exactly-once cluster");
-    let e = wait_for(
-        &clusters,
-        "eos",
-        "Ready=False InvalidConfig",
-        Duration::from_secs(30),
-        &operator,
-        |cc| cluster_not_ready(cc, "InvalidConfig"),
-    )
-    .await;
-    let message = &e.status.as_ref().expect("status").conditions[0].message;
-    assert!(
-        message.starts_with("spec.config.exactly.once.source.support:"),
-        "{message}"
-    );
-    assert!(
-        pods.get_opt("eos-worker-0").await.expect("pods").is_none(),
-        "no worker Pod for a refused cluster"
-    );
+    refused("eos", "exactly.once.source.support", "enabled").await;
 
     // tasksMax 0 never gets that far: the schema rejects it.
     let rejected = connectors
