@@ -268,22 +268,30 @@ pub async fn run(
         }
     };
 
-    let offsets = Arc::new(match worker_config.offset_storage_file() {
-        Some(file) => {
-            tracing::info!(file = %file, "source offsets stored in file");
-            FileOffsetStore::open(Some(PathBuf::from(file)))?
-        }
-        None => {
-            tracing::warn!(
-                "no offset.storage.file.filename: source offsets are kept in memory only"
-            );
-            FileOffsetStore::open(None)?
-        }
-    });
+    let offsets: Arc<dyn OffsetStore> = if worker_config.exactly_once_source() {
+        // Offsets must be written in the tasks' transactions: a topic.
+        Arc::new(
+            offset_topic(&bootstrap, &worker_props.props)
+                .await
+                .map_err(worker_err)?,
+        )
+    } else {
+        Arc::new(match worker_config.offset_storage_file() {
+            Some(file) => {
+                tracing::info!(file = %file, "source offsets stored in file");
+                FileOffsetStore::open(Some(PathBuf::from(file)))?
+            }
+            None => {
+                tracing::warn!(
+                    "no offset.storage.file.filename: source offsets are kept in memory only"
+                );
+                FileOffsetStore::open(None)?
+            }
+        })
+    };
 
     let worker_id = worker_id(&worker_props.props, listeners.first().map(|l| l.addr));
-    let store: Arc<dyn OffsetStore> = offsets.clone();
-    let worker = Worker::new(worker_config.clone(), bootstrap.clone(), store);
+    let worker = Worker::new(worker_config.clone(), bootstrap.clone(), offsets.clone());
     let mut herder = Standalone {
         herder: Herder::new(worker),
         worker_config,
@@ -487,7 +495,7 @@ struct Standalone {
     bootstrap: String,
     providers: ConfigProviders,
     worker_id: String,
-    offsets: Arc<FileOffsetStore>,
+    offsets: Arc<dyn OffsetStore>,
     embedded: Option<MockCluster<'static, DefaultProducerContext>>,
     connectors: BTreeMap<String, Conn>,
     /// Every resolved value ever loaded, scrubbed from final states.
@@ -931,7 +939,7 @@ impl Standalone {
 /// Where a connector's offsets live.
 enum OffsetsPlan {
     Source {
-        store: Arc<FileOffsetStore>,
+        store: Arc<dyn OffsetStore>,
         /// The connector's config, for its `alter_offsets` hook.
         props: Props,
     },
@@ -1284,6 +1292,56 @@ impl Backend for StandaloneBackend {
         }
         Ok(rest::offsets_modified(true))
     }
+}
+
+/// Standalone mode with `exactly.once.source.support=enabled` (Java's
+/// standalone mode has no exactly-once support): source offsets live in
+/// `offset.storage.topic` (default `connect-offsets`, created when missing
+/// with `offset.storage.partitions`, default 25, and
+/// `offset.storage.replication.factor`, default the broker's), so tasks
+/// can write them in their transactions. `offset.storage.file.filename`
+/// is not used then.
+async fn offset_topic(
+    bootstrap: &str,
+    props: &Props,
+) -> Result<crate::storage::offset_topic::KafkaOffsetStore, crate::connect::ConfigError> {
+    use crate::connect::ConfigError;
+    use crate::storage::topic_log::{TopicLog, TopicSpec};
+    const KEY: &str = "offset.storage.topic";
+    let setting = |key: &str, default: &str| -> Result<i32, ConfigError> {
+        let v = props.get(key).map(|v| v.trim()).unwrap_or(default);
+        v.parse().map_err(|_| {
+            ConfigError::new(
+                key,
+                format!("Invalid value {v} for configuration {key}: not an integer"),
+            )
+        })
+    };
+    let topic = props
+        .get(KEY)
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "connect-offsets".to_owned());
+    let spec = TopicSpec {
+        name: topic.clone(),
+        partitions: setting("offset.storage.partitions", "25")?,
+        replication_factor: setting("offset.storage.replication.factor", "-1")?,
+    };
+    if props.contains_key(crate::engine::worker_config::OFFSET_STORAGE_FILE) {
+        tracing::warn!(topic = %topic, "exactly.once.source.support=enabled: source offsets are kept in the offset topic; offset.storage.file.filename is not used");
+    }
+    let failed = |e: crate::storage::topic_log::TopicLogError| ConfigError::new(KEY, e.to_string());
+    let client = crate::engine::kafka::worker_client_settings(props)
+        .map_err(|e| ConfigError::new(KEY, e.to_string()))?;
+    TopicLog::ensure_topic(bootstrap, &client, &spec)
+        .await
+        .map_err(failed)?;
+    let log = TopicLog::open(bootstrap, &topic, &client).map_err(failed)?;
+    let store = crate::storage::offset_topic::KafkaOffsetStore::load(log, Duration::from_secs(60))
+        .await
+        .map_err(failed)?;
+    tracing::info!(topic = %topic, "exactly-once source support enabled: source offsets stored in the offset topic");
+    Ok(store)
 }
 
 /// Waits for SIGTERM or SIGINT.

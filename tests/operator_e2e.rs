@@ -917,9 +917,8 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"p\";",
     )
     .await;
-    // Exactly-once sources are not implemented: a cluster that asks for
-    // them is refused rather than run at least once.
-    refused("eos", "exactly.once.source.support", "enabled").await;
+    // A value the workers would refuse at start.
+    refused("eos", "exactly.once.source.support", "always").await;
 
     // tasksMax 0 never gets that far: the schema rejects it.
     let rejected = connectors

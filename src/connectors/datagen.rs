@@ -103,6 +103,12 @@ impl SourceConnector for DatagenConnector {
         Box::<DatagenTask>::default()
     }
 
+    /// Its records derive from its offsets alone, so a task restarted from
+    /// committed offsets produces exactly what was not committed.
+    fn exactly_once_support(&self, _props: &Props) -> Option<crate::connect::ExactlyOnceSupport> {
+        Some(crate::connect::ExactlyOnceSupport::Supported)
+    }
+
     /// Altered offsets must be what a task writes: `{"datagen.task": <n>}`
     /// → `{"generated": <non-negative count>}` (resets always pass).
     async fn alter_offsets(

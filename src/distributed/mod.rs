@@ -598,7 +598,7 @@ impl DistributedWorker {
         if let Some(report) = self
             .herder
             .on_exit(id, state)
-            .filter(|r| r.state == State::Failed)
+            .filter(|r| matches!(r.state, State::Failed | State::Restarting))
         {
             self.write_status(StatusKey::Task(report.id), report.state, report.trace)
                 .await;

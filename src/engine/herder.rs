@@ -537,6 +537,25 @@ impl Herder {
                     .insert(id.clone(), TaskSlot::Failed { restarts, config });
                 Some(TaskReport::new(id, State::Failed, Some(trace)))
             }
+            // Someone else runs it now: down, quietly, until its
+            // assignment or config changes (restarting would fence the
+            // newer run in turn).
+            TaskState::Fenced(_) => {
+                let (restarts, config) =
+                    run.map_or((0, Props::new()), |r| (r.restarts, r.config.clone()));
+                self.tasks
+                    .insert(id.clone(), TaskSlot::Failed { restarts, config });
+                None
+            }
+            // Started again by the next reconcile (no slot, still wanted).
+            TaskState::Restarting(trace) => match slot {
+                Some(TaskSlot::Running(r)) => Some(TaskReport::new(
+                    id,
+                    State::Restarting,
+                    Some(r.redactor.redact(&trace)),
+                )),
+                _ => None,
+            },
             _ => match slot {
                 Some(TaskSlot::Running(_)) => Some(TaskReport::new(id, State::Unassigned, None)),
                 _ => None,

@@ -182,6 +182,10 @@ pub struct TaskMetrics {
     poll_time_us: Stat,
     active: AtomicI64,
     active_stat: Stat,
+    /// Records per committed transaction (exactly-once tasks).
+    transaction_size: Stat,
+    transactions_committed: AtomicU64,
+    transactions_aborted: AtomicU64,
     // Sink tasks.
     read: Meter,
     send: Meter,
@@ -224,6 +228,9 @@ impl TaskMetrics {
             poll_time_us: Stat::default(),
             active: AtomicI64::new(0),
             active_stat: Stat::default(),
+            transaction_size: Stat::default(),
+            transactions_committed: AtomicU64::new(0),
+            transactions_aborted: AtomicU64::new(0),
             read: Meter::default(),
             send: Meter::default(),
             put_time_us: Stat::default(),
@@ -299,6 +306,25 @@ impl TaskMetrics {
     pub fn record_written(&self, sent: usize, written: usize) {
         self.write.mark(written as u64, ticks_us());
         self.active.fetch_sub(sent as i64, Ordering::Relaxed);
+    }
+
+    /// An exactly-once task committed a transaction of `records` records.
+    pub fn record_transaction(&self, records: usize) {
+        self.transaction_size.record(records as u64, ticks_us());
+        self.transactions_committed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An exactly-once task aborted a transaction.
+    pub fn record_transaction_abort(&self) {
+        self.transactions_aborted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Transactions committed and aborted so far.
+    pub fn transactions(&self) -> (u64, u64) {
+        (
+            self.transactions_committed.load(Ordering::Relaxed),
+            self.transactions_aborted.load(Ordering::Relaxed),
+        )
     }
 
     /// A sink consumed `records` from Kafka (before transformation).
@@ -884,7 +910,32 @@ const CONNECTOR_TASK_METRICS: [Row<TaskMetrics>; 9] = [
 ];
 
 /// `source-task-metrics`, per source task.
-const SOURCE_TASK_METRICS: [Row<TaskMetrics>; 9] = [
+const SOURCE_TASK_METRICS: [Row<TaskMetrics>; 14] = [
+    gauge(
+        "kafka_connect_source_task_transaction_size_min",
+        "The number of records in the smallest transaction the task has committed so far.",
+        |t, now| t.transaction_size.min(now),
+    ),
+    gauge(
+        "kafka_connect_source_task_transaction_size_max",
+        "The number of records in the largest transaction the task has committed so far.",
+        |t, now| t.transaction_size.max(now),
+    ),
+    gauge(
+        "kafka_connect_source_task_transaction_size_avg",
+        "The average number of records in the transactions the task has committed so far.",
+        |t, now| t.transaction_size.avg(now),
+    ),
+    counter(
+        "kafka_connect_source_task_transaction_commit",
+        "The number of transactions this exactly-once task committed (kconnect's; Java has none).",
+        |t| t.transactions_committed.load(Ordering::Relaxed),
+    ),
+    counter(
+        "kafka_connect_source_task_transaction_abort",
+        "The number of transactions this exactly-once task aborted (kconnect's; Java has none).",
+        |t| t.transactions_aborted.load(Ordering::Relaxed),
+    ),
     gauge(
         "kafka_connect_source_task_source_record_poll_rate",
         "The average per-second number of records produced/polled (before transformation) by this task belonging to the named source connector in this worker.",

@@ -17,6 +17,7 @@ pub mod source;
 pub mod stage;
 pub mod task;
 pub mod topic_creation;
+pub mod transactions;
 pub mod worker;
 pub mod worker_config;
 

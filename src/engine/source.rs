@@ -35,8 +35,11 @@ use super::errors::{
     CONNECT_EXCEPTION,
 };
 use super::metrics::{task_metrics, ClientStatsHandle, TaskMetrics};
-use super::task::{header_bytes, TaskContext, TaskFailure};
+use super::task::{header_bytes, TaskContext, TaskEnd, TaskFailure};
 use super::topic_creation::TopicCreator;
+use super::transactions::{
+    classify, is_fencing, java_partition, Boundary, Request, TxnFailure, WorkerTransactionContext,
+};
 use crate::connect::{ConnectRecord, ConnectorKind, OffsetMap, SourceRecord, SourceTask};
 use crate::storage::offsets::{offset_key, OffsetStore};
 use crate::transforms::TransformChain;
@@ -98,6 +101,8 @@ pub struct AckContext {
     pub failure: ClientFailure,
     /// Who the producer authenticates as, for ACL denials.
     principal: String,
+    /// The producer's `transactional.id` (exactly-once tasks).
+    pub transactional_id: Option<String>,
 }
 
 impl AckContext {
@@ -110,7 +115,14 @@ impl AckContext {
             stats: ClientStatsHandle::default(),
             failure: ClientFailure::default(),
             principal: "User:ANONYMOUS".to_owned(),
+            transactional_id: None,
         }
+    }
+
+    /// The producer is transactional with this id.
+    pub fn with_transactional_id(mut self, id: Option<String>) -> AckContext {
+        self.transactional_id = id;
+        self
     }
 
     /// Who the producer authenticates as (see
@@ -217,7 +229,72 @@ pub struct SourceTaskRunner {
     committable: IndexMap<String, (OffsetMap, OffsetMap)>,
     polled: u64,
     metrics: Arc<TaskMetrics>,
+    /// `Some` when the task delivers exactly once: its transaction.
+    eos: Option<ExactlyOnce>,
 }
+
+/// An exactly-once task's transaction (KIP-618): the records of the open
+/// transaction and the offsets covering them, committed together.
+pub struct ExactlyOnce {
+    boundary: Boundary,
+    /// The task's requests, with `transaction.boundary=connector`.
+    context: Option<Arc<WorkerTransactionContext>>,
+    /// Where offsets go, in the transaction: the offset topic and its
+    /// partition count (offset keys go where Java's producer puts them).
+    offsets_topic: String,
+    offsets_partitions: i32,
+    open: bool,
+    began: Instant,
+    /// Records handed to the producer in the open transaction.
+    size: usize,
+    /// The open transaction's batches (for delivery errors).
+    acks: Vec<Arc<BatchAck>>,
+    /// The last offset per source partition of the records since the last
+    /// commit (aborted ones included: Java commits their offsets too).
+    offsets: IndexMap<String, (OffsetMap, OffsetMap)>,
+    /// Offset records never complete a batch: their deliveries count down
+    /// this, which starts too high to reach zero.
+    offset_ack: Arc<BatchAck>,
+}
+
+impl ExactlyOnce {
+    pub fn new(
+        boundary: Boundary,
+        context: Option<Arc<WorkerTransactionContext>>,
+        offsets_topic: String,
+        offsets_partitions: i32,
+    ) -> ExactlyOnce {
+        let offset_ack = Arc::new(BatchAck::default());
+        offset_ack
+            .remaining
+            .store(usize::MAX / 2, Ordering::Release);
+        ExactlyOnce {
+            boundary,
+            context,
+            offsets_topic,
+            offsets_partitions,
+            open: false,
+            began: Instant::now(),
+            size: 0,
+            acks: Vec::new(),
+            offsets: IndexMap::new(),
+            offset_ack,
+        }
+    }
+
+    /// With `transaction.boundary=interval`, whether the interval passed.
+    fn interval_due(&self) -> bool {
+        match self.boundary {
+            Boundary::Interval(every) => {
+                (self.open || !self.offsets.is_empty()) && self.began.elapsed() >= every
+            }
+            _ => false,
+        }
+    }
+}
+
+/// How long a transaction's commit or abort may take.
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl SourceTaskRunner {
     pub fn new(
@@ -246,7 +323,15 @@ impl SourceTaskRunner {
             committable: IndexMap::new(),
             polled: 0,
             metrics,
+            eos: None,
         }
+    }
+
+    /// Delivers exactly once: the producer is transactional (its
+    /// transactions initialised), and offsets go in its transactions.
+    pub fn with_exactly_once(mut self, eos: Option<ExactlyOnce>) -> Self {
+        self.eos = eos;
+        self
     }
 
     /// The connector's transform chain (`None`: no transforms).
@@ -269,6 +354,14 @@ impl SourceTaskRunner {
 
     /// The task's loop. Returns `Ok` after a graceful stop.
     pub async fn run(mut self) -> Result<(), TaskFailure> {
+        if self.eos.is_some() {
+            let result = self.run_transactional().await;
+            let result = self.finish_transactional(result).await;
+            if let Err(e) = self.task.stop().await {
+                tracing::warn!(task = %self.ctx.id, error = %e, "source task stop failed");
+            }
+            return result;
+        }
         let result = self.run_loop().await;
         // Whatever happened, commit what Kafka acknowledged.
         let flushed = self.finish().await;
@@ -278,51 +371,61 @@ impl SourceTaskRunner {
         result.and(flushed)
     }
 
+    /// One poll of the task: `None` once the task is to stop, an empty
+    /// batch after a retriable failure (retried after a backoff).
+    async fn poll_once(
+        &mut self,
+        poll_failures: &mut u32,
+        failure: &ClientFailure,
+    ) -> Result<Option<Vec<SourceRecord>>, TaskFailure> {
+        let poll_started = crate::metrics::ticks_us();
+        let polled = tokio::select! {
+            biased;
+            _ = self.ctx.shutdown.cancelled() => return Ok(None),
+            reason = failure.failed() => return Err(TaskFailure::new(reason)),
+            batch = self.task.poll() => batch,
+        };
+        match polled {
+            Ok(batch) => {
+                *poll_failures = 0;
+                if !batch.is_empty() {
+                    let now = crate::metrics::ticks_us();
+                    self.metrics
+                        .record_poll(batch.len(), now.saturating_sub(poll_started), now);
+                }
+                Ok(Some(batch))
+            }
+            // Java retries a poll that threw a RetriableException; here
+            // with the errors.* backoff between attempts.
+            Err(e) if e.is_retriable() => {
+                *poll_failures += 1;
+                let delay = self
+                    .errors
+                    .operator()
+                    .backoff(*poll_failures, Instant::now(), None);
+                tracing::warn!(task = %self.ctx.id, error = %e, attempt = *poll_failures,
+                    "failed to poll records from the source task; will retry in {delay:?}");
+                tokio::select! {
+                    _ = self.ctx.shutdown.cancelled() => return Ok(None),
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                Ok(Some(Vec::new()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn run_loop(&mut self) -> Result<(), TaskFailure> {
         let mut last_commit = Instant::now();
         let mut poll_failures = 0u32;
         let failure = self.producer.context().failure.clone();
         loop {
-            let poll_started = crate::metrics::ticks_us();
-            let polled = tokio::select! {
-                biased;
-                _ = self.ctx.shutdown.cancelled() => return Ok(()),
-                reason = failure.failed() => return Err(TaskFailure::new(reason)),
-                batch = self.task.poll() => batch,
-            };
-            let batch = match polled {
-                Ok(batch) => {
-                    poll_failures = 0;
-                    if !batch.is_empty() {
-                        let now = crate::metrics::ticks_us();
-                        self.metrics.record_poll(
-                            batch.len(),
-                            now.saturating_sub(poll_started),
-                            now,
-                        );
-                    }
-                    batch
-                }
-                // Java retries a poll that threw a RetriableException; here
-                // with the errors.* backoff between attempts.
-                Err(e) if e.is_retriable() => {
-                    poll_failures += 1;
-                    let delay = self
-                        .errors
-                        .operator()
-                        .backoff(poll_failures, Instant::now(), None);
-                    tracing::warn!(task = %self.ctx.id, error = %e, attempt = poll_failures,
-                        "failed to poll records from the source task; will retry in {delay:?}");
-                    tokio::select! {
-                        _ = self.ctx.shutdown.cancelled() => return Ok(()),
-                        _ = tokio::time::sleep(delay) => {}
-                    }
-                    Vec::new()
-                }
-                Err(e) => return Err(e.into()),
+            let Some(batch) = self.poll_once(&mut poll_failures, &failure).await? else {
+                return Ok(());
             };
             if !batch.is_empty() {
-                self.send_batch(batch).await?;
+                let pending = self.send_batch(batch).await?;
+                self.pending.push_back(pending);
             }
             if last_commit.elapsed() >= self.ctx.offset_flush_interval {
                 self.commit_offsets().await?;
@@ -331,7 +434,261 @@ impl SourceTaskRunner {
         }
     }
 
-    async fn send_batch(&mut self, batch: Vec<SourceRecord>) -> Result<(), TaskFailure> {
+    /// The exactly-once loop: every record goes out in a transaction, and
+    /// the transaction ends where `transaction.boundary` says.
+    async fn run_transactional(&mut self) -> Result<(), TaskFailure> {
+        let mut poll_failures = 0u32;
+        let failure = self.producer.context().failure.clone();
+        loop {
+            if self.eos.as_ref().is_some_and(ExactlyOnce::interval_due) {
+                self.commit_transaction().await?;
+            }
+            let Some(batch) = self.poll_once(&mut poll_failures, &failure).await? else {
+                return Ok(());
+            };
+            if batch.is_empty() {
+                continue;
+            }
+            let eos = self.eos.as_ref().expect("exactly-once loop");
+            let boundary = eos.boundary;
+            // The task asked for its boundaries while it polled: the batch
+            // splits right after each record it named.
+            let segments = match &eos.context {
+                Some(ctx) => split_at_requests(batch, ctx),
+                None => vec![(batch, None)],
+            };
+            for (segment, request) in segments {
+                self.begin_transaction()?;
+                let sent = self.send_batch(segment).await?;
+                let eos = self.eos.as_mut().expect("exactly-once loop");
+                eos.size += sent.ack.produced.load(Ordering::Acquire);
+                for (partition, offset) in sent.offsets {
+                    let key = offset_key(&self.ctx.id.connector, &partition);
+                    eos.offsets
+                        .insert(key, (Arc::unwrap_or_clone(partition), offset));
+                }
+                eos.acks.push(sent.ack);
+                match request {
+                    Some(Request::Commit) => self.commit_transaction().await?,
+                    Some(Request::Abort) => self.abort_by_request().await?,
+                    None => {}
+                }
+            }
+            let eos = self.eos.as_ref().expect("exactly-once loop");
+            match boundary {
+                Boundary::Poll => self.commit_transaction().await?,
+                Boundary::Connector => match eos.context.as_ref().and_then(|c| c.after_batch()) {
+                    Some(Request::Commit) => self.commit_transaction().await?,
+                    Some(Request::Abort) => self.abort_by_request().await?,
+                    None => {}
+                },
+                Boundary::Interval(_) => {}
+            }
+        }
+    }
+
+    fn begin_transaction(&mut self) -> Result<(), TaskFailure> {
+        let eos = self.eos.as_mut().expect("exactly-once loop");
+        if eos.open {
+            return Ok(());
+        }
+        if let Err(e) = self.producer.begin_transaction() {
+            return Err(self.transaction_failed("beginning a transaction", &e));
+        }
+        eos.open = true;
+        eos.began = Instant::now();
+        eos.size = 0;
+        Ok(())
+    }
+
+    /// The task asked to abort: the open transaction's records are
+    /// dropped, but their offsets are committed (in a transaction of their
+    /// own), so the task does not see them again, as in Java.
+    async fn abort_by_request(&mut self) -> Result<(), TaskFailure> {
+        let open = self.eos.as_ref().is_some_and(|e| e.open);
+        if !open {
+            tracing::warn!(task = %self.ctx.id, "ignoring the task's request to abort a transaction: the current transaction is empty");
+            return Ok(());
+        }
+        tracing::info!(task = %self.ctx.id, "aborting the transaction as the task asked");
+        self.abort_open().await?;
+        self.metrics.record_transaction_abort();
+        self.commit_transaction().await
+    }
+
+    /// Aborts the open transaction (blocking in librdkafka).
+    async fn abort_open(&mut self) -> Result<(), TaskFailure> {
+        let producer = self.producer.clone();
+        let aborted =
+            tokio::task::spawn_blocking(move || producer.abort_transaction(TRANSACTION_TIMEOUT))
+                .await
+                .map_err(|e| TaskFailure::new(format!("aborting a transaction panicked: {e}")))?;
+        let eos = self.eos.as_mut().expect("exactly-once loop");
+        eos.open = false;
+        eos.size = 0;
+        eos.acks.clear();
+        aborted.map_err(|e| self.transaction_failed("aborting a transaction", &e))
+    }
+
+    /// Writes the offsets of the records since the last commit into the
+    /// open transaction and commits it: records and offsets become visible
+    /// together. Then (only then) the task hears its offsets committed.
+    async fn commit_transaction(&mut self) -> Result<(), TaskFailure> {
+        let eos = self.eos.as_ref().expect("exactly-once loop");
+        if !eos.open && eos.offsets.is_empty() {
+            return Ok(());
+        }
+        let started = crate::metrics::ticks_us();
+        self.begin_transaction()?;
+        let eos = self.eos.as_mut().expect("exactly-once loop");
+        let entries: Vec<(OffsetMap, OffsetMap)> = eos.offsets.drain(..).map(|(_, v)| v).collect();
+        for (partition, offset) in &entries {
+            let key = offset_key(&self.ctx.id.connector, partition);
+            let value = serde_json::Value::Object(offset.clone()).to_string();
+            let record = BaseRecord::<[u8], [u8], Arc<BatchAck>>::with_opaque_to(
+                &eos.offsets_topic,
+                eos.offset_ack.clone(),
+            )
+            .key(key.as_bytes())
+            .payload(value.as_bytes())
+            .partition(java_partition(key.as_bytes(), eos.offsets_partitions));
+            match send(&self.producer, &self.ctx.shutdown, record).await {
+                Ok(()) => {}
+                Err(SendError::Shutdown) => {
+                    return Err(TaskFailure::new(
+                        "shutdown while the producer queue was full",
+                    ))
+                }
+                Err(SendError::Kafka(e)) => {
+                    return Err(self.transaction_failed("writing offsets in a transaction", &e))
+                }
+            }
+        }
+        let size = eos.size;
+        let producer = self.producer.clone();
+        let committed = tokio::task::spawn_blocking(move || {
+            let mut attempts = 0;
+            loop {
+                match producer.commit_transaction(TRANSACTION_TIMEOUT) {
+                    Err(KafkaError::Transaction(e)) if e.is_retriable() && attempts < 5 => {
+                        attempts += 1;
+                    }
+                    other => return other,
+                }
+            }
+        })
+        .await
+        .map_err(|e| TaskFailure::new(format!("committing a transaction panicked: {e}")))?;
+        let took = crate::metrics::ticks_us().saturating_sub(started);
+        match committed {
+            Ok(()) => {
+                let eos = self.eos.as_mut().expect("exactly-once loop");
+                eos.open = false;
+                eos.acks.clear();
+                eos.size = 0;
+                self.metrics.record_commit(true, took);
+                self.metrics.record_transaction(size);
+                self.store.remember(&self.ctx.id.connector, &entries);
+                tracing::debug!(task = %self.ctx.id, records = size, partitions = entries.len(), "committed a transaction");
+                self.task.commit(&entries).await?;
+                Ok(())
+            }
+            Err(e) => {
+                self.metrics.record_commit(false, took);
+                let failure = self.transaction_failed("committing a transaction", &e);
+                if failure.end != TaskEnd::Fenced {
+                    // Best effort: the transaction may be aborted already.
+                    let _ = self.abort_open().await;
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    /// What a failed transactional call means for the task: fenced by a
+    /// newer run (stop quietly), aborted (start again from the committed
+    /// offsets), or a failure, naming a record that could not be written.
+    fn transaction_failed(&self, action: &str, e: &KafkaError) -> TaskFailure {
+        let id = &self.ctx.id;
+        let delivery = self
+            .eos
+            .as_ref()
+            .and_then(|eos| eos.acks.iter().find_map(|a| a.error()));
+        match classify(e, self.producer.client().fatal_error()) {
+            TxnFailure::Fenced(reason) => TaskFailure::fenced(format!(
+                "task {id} was fenced out while {action}: another run of it (transactional id {}) took over: {reason}",
+                self.transactional_id()
+            )),
+            _ if delivery.is_some() => TaskFailure::new(format!(
+                "task {id} failed: a record of its transaction could not be delivered to Kafka, so the transaction was aborted: {}",
+                delivery.unwrap_or_default()
+            )),
+            TxnFailure::Aborted(reason) => TaskFailure::restart(format!(
+                "task {id}: the transaction was aborted while {action} ({reason}); none of its records is visible, and the task starts again from the last committed offsets. \
+                 If this repeats, the transaction may be timing out: raise producer.override.transaction.timeout.ms, or use transaction.boundary=poll"
+            )),
+            TxnFailure::Fatal(reason) => {
+                TaskFailure::new(format!("task {id} failed while {action}: {reason}"))
+            }
+        }
+    }
+
+    fn transactional_id(&self) -> String {
+        self.producer
+            .context()
+            .transactional_id
+            .clone()
+            .unwrap_or_default()
+    }
+
+    /// After the loop: a graceful stop commits the open transaction
+    /// (unless the connector draws its own boundaries and asked for none);
+    /// a failed loop aborts it. A fenced loop touches nothing.
+    async fn finish_transactional(
+        &mut self,
+        result: Result<(), TaskFailure>,
+    ) -> Result<(), TaskFailure> {
+        let fenced = |f: &TaskFailure| f.end == TaskEnd::Fenced;
+        match result {
+            Ok(()) => {
+                let eos = self.eos.as_ref().expect("exactly-once loop");
+                let commit = match eos.boundary {
+                    Boundary::Connector => eos
+                        .context
+                        .as_ref()
+                        .and_then(|c| c.after_batch())
+                        .is_some_and(|r| r == Request::Commit),
+                    _ => true,
+                };
+                if commit {
+                    return self.commit_transaction().await;
+                }
+                if eos.open {
+                    self.abort_open().await?;
+                }
+                Ok(())
+            }
+            Err(f) if fenced(&f) => Err(f),
+            Err(f) => {
+                // A fatal error may hide fencing (librdkafka reports it
+                // on the producer, not on the call that failed).
+                if let Some((code, reason)) = self.producer.client().fatal_error() {
+                    if is_fencing(code) {
+                        return Err(TaskFailure::fenced(format!(
+                            "task {} was fenced out: another run of it took over: {reason}",
+                            self.ctx.id
+                        )));
+                    }
+                }
+                if self.eos.as_ref().is_some_and(|e| e.open) {
+                    let _ = self.abort_open().await;
+                }
+                Err(f)
+            }
+        }
+    }
+
+    async fn send_batch(&mut self, batch: Vec<SourceRecord>) -> Result<PendingBatch, TaskFailure> {
         let ack = Arc::new(BatchAck::default());
         // The batch's records, plus the loop's own hold until all are sent.
         ack.remaining.store(batch.len() + 1, Ordering::Release);
@@ -377,8 +734,7 @@ impl SourceTaskRunner {
             .record_sent(produced, crate::metrics::ticks_us());
         ack.release(skipped + 1, Some(&self.metrics));
         self.polled += count as u64;
-        self.pending.push_back(PendingBatch { ack, offsets });
-        Ok(())
+        Ok(PendingBatch { ack, offsets })
     }
 
     /// Transforms, converts and produces one record.
@@ -680,4 +1036,25 @@ async fn send(
             Err((e, _)) => return Err(SendError::Kafka(e)),
         }
     }
+}
+
+/// Splits a batch right after each record the task asked to commit or
+/// abort after; the last segment carries no request.
+fn split_at_requests(
+    batch: Vec<SourceRecord>,
+    ctx: &WorkerTransactionContext,
+) -> Vec<(Vec<SourceRecord>, Option<Request>)> {
+    let mut segments = Vec::new();
+    let mut current = Vec::new();
+    for record in batch {
+        let request = ctx.after_record(&record);
+        current.push(record);
+        if request.is_some() {
+            segments.push((std::mem::take(&mut current), request));
+        }
+    }
+    if !current.is_empty() {
+        segments.push((current, None));
+    }
+    segments
 }

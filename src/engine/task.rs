@@ -33,17 +33,49 @@ pub struct TaskContext {
     pub shutdown: CancellationToken,
 }
 
-/// Why a task stopped running: Connect's FAILED state with its trace.
+/// Why a task stopped running: Connect's FAILED state with its trace, or
+/// one of the ends of an exactly-once task that are not failures.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct TaskFailure {
     pub message: String,
+    pub end: TaskEnd,
+}
+
+/// How a task's run ended when it did not stop on request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskEnd {
+    /// FAILED, until restarted or reconfigured.
+    Failed,
+    /// Another run of the task fenced this one's transactional producer:
+    /// it stops quietly and waits for its next assignment.
+    Fenced,
+    /// Its transaction was aborted: it starts again at once from the last
+    /// committed offsets (RESTARTING, with the reason as the trace).
+    Restart,
 }
 
 impl TaskFailure {
     pub fn new(message: impl Into<String>) -> TaskFailure {
         TaskFailure {
             message: message.into(),
+            end: TaskEnd::Failed,
+        }
+    }
+
+    /// Fenced by a newer run of the task (see [`TaskEnd::Fenced`]).
+    pub fn fenced(message: impl Into<String>) -> TaskFailure {
+        TaskFailure {
+            message: message.into(),
+            end: TaskEnd::Fenced,
+        }
+    }
+
+    /// To start again from committed offsets (see [`TaskEnd::Restart`]).
+    pub fn restart(message: impl Into<String>) -> TaskFailure {
+        TaskFailure {
+            message: message.into(),
+            end: TaskEnd::Restart,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::Consumer;
+use rdkafka::producer::Producer;
 use rdkafka::ClientConfig;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -18,9 +19,12 @@ use super::kafka::{admin_config, consumer_config, producer_config, with_statisti
 use super::kafka_security::SecurityError;
 use super::metrics::{self, Status};
 use super::sink::{ErrantReports, SinkConsumer, SinkContext, SinkTaskRunner};
-use super::source::{AckContext, SourceProducer, SourceTaskRunner};
-use super::task::{TaskContext, TaskFailure, TaskId};
+use super::source::{AckContext, ExactlyOnce, SourceProducer, SourceTaskRunner};
+use super::task::{TaskContext, TaskEnd, TaskFailure, TaskId};
 use super::topic_creation::{TopicCreationGroups, TopicCreator};
+use super::transactions::{
+    classify, transactional_id, Boundary, TxnFailure, WorkerTransactionContext,
+};
 use super::worker_config::{WorkerConfig, KEY_CONVERTER, VALUE_CONVERTER};
 use crate::connect::{
     ConnectorKind, Converter, PluginMetricsRegistry, Props, SinkTaskContext, SourceTaskContext,
@@ -42,6 +46,66 @@ fn task_ended(task_metrics: &Arc<metrics::TaskMetrics>, result: &Result<(), Task
     }
 }
 
+/// An exactly-once task's transactional id and boundary.
+struct ExactlyOncePlan {
+    transactional_id: String,
+    boundary: Boundary,
+}
+
+/// Readies an exactly-once task before it starts: initialises its
+/// producer's transactions (which fences any older producer with its id and
+/// ends the transaction that one left open), then reads the offsets
+/// committed until then, so the task resumes after the last transaction
+/// that committed. Returns the offset topic and its partition count.
+async fn prepare_transactions(
+    id: &TaskId,
+    producer: &SourceProducer,
+    store: &Arc<dyn OffsetStore>,
+    plan: &ExactlyOncePlan,
+) -> Result<(String, i32), TaskFailure> {
+    let topic = store.topic().unwrap_or_default().to_owned();
+    let (producer, store, tid) = (
+        producer.clone(),
+        store.clone(),
+        plan.transactional_id.clone(),
+    );
+    let task = id.clone();
+    tokio::task::spawn_blocking(move || {
+        let timeout = Duration::from_secs(60);
+        producer.init_transactions(timeout).map_err(|e| {
+            match classify(&e, producer.client().fatal_error()) {
+                TxnFailure::Fenced(reason) => TaskFailure::fenced(format!(
+                    "task {task} was fenced out while initialising transactions ({tid}): {reason}"
+                )),
+                _ => TaskFailure::new(format!(
+                    "task {task}: initialising transactions for transactional id {tid} failed: {e}"
+                )),
+            }
+        })?;
+        let metadata = producer
+            .client()
+            .fetch_metadata(Some(&topic), timeout)
+            .map_err(|e| TaskFailure::new(format!("task {task}: reading the offset topic {topic}'s metadata failed: {e}")))?;
+        let partitions = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .map_or(0, |t| t.partitions().len() as i32);
+        if partitions == 0 {
+            return Err(TaskFailure::new(format!(
+                "task {task}: the offset topic {topic} has no partitions"
+            )));
+        }
+        store
+            .refresh()
+            .map_err(|e| TaskFailure::new(format!("task {task}: {e}")))?;
+        tracing::info!(task = %task, transactional_id = %tid, "transactions initialised; committed offsets read");
+        Ok((topic, partitions))
+    })
+    .await
+    .map_err(|e| TaskFailure::new(format!("task {id}: initialising transactions panicked: {e}")))?
+}
+
 /// What a finished task future yields through the join set.
 type Joined = Result<(tokio::task::Id, (TaskId, Result<(), TaskFailure>)), tokio::task::JoinError>;
 
@@ -58,6 +122,10 @@ pub enum TaskState {
     Running,
     Failed(String),
     Stopped,
+    /// An exactly-once task fenced by a newer run of it (not a failure).
+    Fenced(String),
+    /// An exactly-once task whose transaction was aborted, to start again.
+    Restarting(String),
 }
 
 /// Something went wrong starting a connector or task.
@@ -328,11 +396,37 @@ impl Worker {
         );
         let task_metrics = metrics::task_metrics(&ctx.id, ConnectorKind::Source);
         let principal = super::kafka_security::principal(|k| cfg.get(k).map(str::to_owned));
+        let exactly_once = self.exactly_once(&ctx, validated)?;
+        let mut cfg = cfg;
+        if let Some(eos) = &exactly_once {
+            // librdkafka wants a record's delivery timeout within the
+            // transaction's (Java's producer makes the same demand of
+            // delivery.timeout.ms).
+            let txn_timeout: u64 = cfg
+                .get("transaction.timeout.ms")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(60_000);
+            let message_timeout: u64 = cfg
+                .get("message.timeout.ms")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(300_000);
+            cfg.set("transactional.id", &eos.transactional_id)
+                .set("enable.idempotence", "true")
+                .set("acks", "all")
+                .set("transaction.timeout.ms", txn_timeout.to_string())
+                .set(
+                    "message.timeout.ms",
+                    message_timeout.min(txn_timeout).to_string(),
+                );
+        }
         let producer: SourceProducer = cfg
             .create_with_context(
                 AckContext::new(ctx.id.to_string(), &pipeline.error_config)
                     .with_metrics(task_metrics.clone())
-                    .with_principal(principal),
+                    .with_principal(principal)
+                    .with_transactional_id(
+                        exactly_once.as_ref().map(|e| e.transactional_id.clone()),
+                    ),
             )
             .map_err(|source| WorkerError::Client {
                 task: ctx.id.clone(),
@@ -365,17 +459,41 @@ impl Worker {
         let tracked = id.clone();
         let plugin_metrics = self.plugin_metrics.clone();
         let own_metrics = self.task_plugin_metrics(&id);
-        let task_ctx = SourceTaskContext::new(reader, own_metrics.clone());
+        let mut task_ctx = SourceTaskContext::new(reader, own_metrics.clone());
+        let transaction_context = exactly_once
+            .as_ref()
+            .filter(|e| e.boundary == Boundary::Connector)
+            .map(|_| WorkerTransactionContext::new());
+        if let Some(c) = &transaction_context {
+            task_ctx = task_ctx.with_transactions(c.clone());
+        }
         let handle = self.tasks.spawn(async move {
             let span_id = id.clone();
             let result = async {
+                let eos = match exactly_once {
+                    Some(plan) => {
+                        let (topic, partitions) =
+                            prepare_transactions(&span_id, &producer, &store, &plan).await?;
+                        Some(ExactlyOnce::new(
+                            plan.boundary,
+                            transaction_context,
+                            topic,
+                            partitions,
+                        ))
+                    }
+                    None => None,
+                };
+                if ctx.shutdown.is_cancelled() {
+                    return Ok(());
+                }
                 task.start(task_ctx, &task_props).await?;
-                tracing::info!(task = %span_id, "source task RUNNING");
+                tracing::info!(task = %span_id, exactly_once = eos.is_some(), "source task RUNNING");
                 task_metrics.set_status(Status::Running);
                 SourceTaskRunner::new(ctx, task, producer, store)
                     .with_transforms(pipeline.transforms)
                     .with_errors(pipeline.errors)
                     .with_topic_creation(topics)
+                    .with_exactly_once(eos)
                     .run()
                     .await
             }
@@ -386,6 +504,34 @@ impl Worker {
         });
         self.task_ids.insert(handle.id(), tracked);
         Ok(())
+    }
+
+    /// How task `ctx.id` delivers exactly once, or `None` when the worker
+    /// does not (`exactly.once.source.support` not `enabled`).
+    fn exactly_once(
+        &self,
+        ctx: &TaskContext,
+        validated: &ValidatedConnector,
+    ) -> Result<Option<ExactlyOncePlan>, WorkerError> {
+        if !self.config.exactly_once_source() {
+            return Ok(None);
+        }
+        let boundary = Boundary::of(&validated.props, self.config.offset_flush_interval())
+            .map_err(|e| WorkerError::connector(&validated.name, e))?;
+        if self.offsets.topic().is_none() {
+            return Err(WorkerError::connector(
+                &validated.name,
+                "exactly-once source support needs the offsets in a Kafka topic (offset.storage.topic), not a file",
+            ));
+        }
+        Ok(Some(ExactlyOncePlan {
+            transactional_id: transactional_id(
+                &self.config.transactional_group(),
+                &ctx.id.connector,
+                ctx.id.task,
+            ),
+            boundary,
+        }))
     }
 
     fn start_sink(
@@ -530,8 +676,20 @@ impl Worker {
             Ok((tid, (id, Err(failure)))) => {
                 // The trace may quote resolved config-provider values.
                 let trace = self.redactor.redact(&failure.message);
-                tracing::error!(task = %id, trace = %trace, "task FAILED");
-                (tid, id, TaskState::Failed(failure.message))
+                match failure.end {
+                    TaskEnd::Failed => {
+                        tracing::error!(task = %id, trace = %trace, "task FAILED");
+                        (tid, id, TaskState::Failed(failure.message))
+                    }
+                    TaskEnd::Fenced => {
+                        tracing::info!(task = %id, reason = %trace, "task fenced out by a newer run of it; stopped");
+                        (tid, id, TaskState::Fenced(failure.message))
+                    }
+                    TaskEnd::Restart => {
+                        tracing::warn!(task = %id, reason = %trace, "task's transaction aborted; restarting it from the last committed offsets");
+                        (tid, id, TaskState::Restarting(failure.message))
+                    }
+                }
             }
             Err(e) => {
                 let id = self.task_ids.get(&e.id()).cloned().unwrap_or(TaskId {

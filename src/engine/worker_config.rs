@@ -36,28 +36,28 @@ pub fn config_def() -> ConfigDef {
         .define(TOPIC_CREATION_ENABLE, ConfigType::Boolean, Some("true"), Importance::Low,
             "Whether to allow automatic creation of topics used by source connectors, when source connectors are configured with `topic.creation.` properties. Each task will use an admin client to create its topics and will not depend on the Kafka brokers to create topics automatically.")
         .define(EXACTLY_ONCE_SOURCE_SUPPORT, ConfigType::String, Some("disabled"), Importance::High,
-            "Whether source connectors deliver exactly once (KIP-618): disabled, preparing or enabled. kconnect does not implement it yet and refuses enabled")
+            "Whether source connectors deliver exactly once (KIP-618): disabled, preparing or enabled. With enabled, every source task produces in transactions with its offsets, and tasks of older generations are fenced before new ones start")
         .validate_with(Validator::OneOf(&["disabled", "preparing", "enabled"]))
 }
 
-/// `exactly.once.source.support=enabled` would promise what kconnect does
-/// not do yet (transactional source tasks, fencing): a worker that says so
-/// is refused rather than silently delivering at least once. `preparing`
-/// only readies a Java cluster for enabling it; nothing to do here.
-/// The operator checks a ConnectCluster's `spec.config` with it too.
+/// Checks `exactly.once.source.support` alone (disabled, preparing or
+/// enabled): the operator checks a ConnectCluster's `spec.config` with it
+/// before any worker Pod is made to refuse it at start.
 pub fn check_exactly_once(props: &Props) -> Result<(), ConfigError> {
     let value = props
         .get(EXACTLY_ONCE_SOURCE_SUPPORT)
-        .map(String::as_str)
+        .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    if value.trim().eq_ignore_ascii_case("enabled") {
-        return Err(ConfigError::new(
+    match value.as_str() {
+        "" | "disabled" | "preparing" | "enabled" => Ok(()),
+        _ => Err(ConfigError::new(
             EXACTLY_ONCE_SOURCE_SUPPORT,
-            "exactly-once source delivery (KIP-618) is not implemented in kconnect yet: \
-             source tasks deliver at least once. Set it to disabled (the default) or preparing",
-        ));
+            format!(
+                "Invalid value {} for configuration {EXACTLY_ONCE_SOURCE_SUPPORT}: String must be one of: disabled, preparing, enabled",
+                props.get(EXACTLY_ONCE_SOURCE_SUPPORT).map(String::as_str).unwrap_or_default()
+            ),
+        )),
     }
-    Ok(())
 }
 
 /// Parsed worker configuration plus the raw properties (for `producer.*`,
@@ -72,12 +72,12 @@ pub struct WorkerConfig {
     task_shutdown_timeout: Duration,
     topic_creation_enable: bool,
     offset_storage_file: Option<String>,
+    exactly_once_source: bool,
 }
 
 impl WorkerConfig {
     pub fn parse(props: &Props) -> Result<WorkerConfig, ConfigError> {
         let config = config_def().parse(props)?;
-        check_exactly_once(props)?;
         let list = config.list(BOOTSTRAP_SERVERS)?;
         Ok(WorkerConfig {
             bootstrap_servers: (!list.is_empty()).then(|| list.join(",")),
@@ -88,6 +88,9 @@ impl WorkerConfig {
             offset_storage_file: config
                 .string(OFFSET_STORAGE_FILE)?
                 .filter(|s| !s.is_empty()),
+            exactly_once_source: config
+                .string(EXACTLY_ONCE_SOURCE_SUPPORT)?
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("enabled")),
             config,
         })
     }
@@ -118,6 +121,23 @@ impl WorkerConfig {
         self.topic_creation_enable
     }
 
+    /// `exactly.once.source.support=enabled`: source tasks deliver exactly
+    /// once (`preparing` only readies a Java cluster for it).
+    pub fn exactly_once_source(&self) -> bool {
+        self.exactly_once_source
+    }
+
+    /// The prefix of source tasks' transactional ids: `group.id`, or in
+    /// standalone mode (which has none) `connect-standalone`.
+    pub fn transactional_group(&self) -> String {
+        self.props()
+            .get("group.id")
+            .map(|g| g.trim())
+            .filter(|g| !g.is_empty())
+            .unwrap_or(super::transactions::STANDALONE_GROUP)
+            .to_owned()
+    }
+
     pub fn offset_storage_file(&self) -> Option<String> {
         self.offset_storage_file.clone()
     }
@@ -136,20 +156,36 @@ mod tests {
     use crate::connect::config::props_of as props;
 
     #[test]
-    fn exactly_once_source_support_enabled_is_refused_not_ignored() {
-        assert!(WorkerConfig::parse(&props(&[])).is_ok());
-        for ok in ["disabled", "preparing", "PREPARING"] {
-            assert!(
-                WorkerConfig::parse(&props(&[(EXACTLY_ONCE_SOURCE_SUPPORT, ok)])).is_ok(),
-                "{ok}"
-            );
+    fn exactly_once_source_support_is_read_and_checked() {
+        let parsed = WorkerConfig::parse(&props(&[])).unwrap();
+        assert!(!parsed.exactly_once_source());
+        assert_eq!(parsed.transactional_group(), "connect-standalone");
+        for (value, on) in [
+            ("disabled", false),
+            ("preparing", false),
+            ("PREPARING", false),
+            ("enabled", true),
+            (" Enabled ", true),
+        ] {
+            let parsed = WorkerConfig::parse(&props(&[
+                (EXACTLY_ONCE_SOURCE_SUPPORT, value),
+                ("group.id", "g"),
+            ]))
+            .unwrap();
+            assert_eq!(parsed.exactly_once_source(), on, "{value}");
+            assert_eq!(parsed.transactional_group(), "g");
+            assert!(check_exactly_once(&props(&[(EXACTLY_ONCE_SOURCE_SUPPORT, value)])).is_ok());
         }
-        let err =
-            WorkerConfig::parse(&props(&[(EXACTLY_ONCE_SOURCE_SUPPORT, "enabled")])).unwrap_err();
-        assert_eq!(err.key, EXACTLY_ONCE_SOURCE_SUPPORT);
-        assert!(err.message.contains("at least once"), "{}", err.message);
         let err =
             WorkerConfig::parse(&props(&[(EXACTLY_ONCE_SOURCE_SUPPORT, "maybe")])).unwrap_err();
         assert_eq!(err.key, EXACTLY_ONCE_SOURCE_SUPPORT);
+        let err =
+            check_exactly_once(&props(&[(EXACTLY_ONCE_SOURCE_SUPPORT, "always")])).unwrap_err();
+        assert_eq!(err.key, EXACTLY_ONCE_SOURCE_SUPPORT);
+        assert!(
+            err.message.contains("disabled, preparing, enabled"),
+            "{}",
+            err.message
+        );
     }
 }

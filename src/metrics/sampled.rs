@@ -150,6 +150,8 @@ struct StatSlot {
     count: AtomicU64,
     sum: AtomicU64,
     max: AtomicU64,
+    /// Stored as `u64::MAX - min`, so a fresh slot (0) means none.
+    min_inverted: AtomicU64,
 }
 
 /// Count, sum and maximum of recorded values per slot over the window:
@@ -180,11 +182,31 @@ impl Stat {
             cell.count.store(0, Ordering::Relaxed);
             cell.sum.store(0, Ordering::Relaxed);
             cell.max.store(0, Ordering::Relaxed);
+            cell.min_inverted.store(0, Ordering::Relaxed);
             cell.stamp.store(stamp, Ordering::Release);
         }
         cell.count.fetch_add(1, Ordering::Relaxed);
         cell.sum.fetch_add(value, Ordering::Relaxed);
         cell.max.fetch_max(value, Ordering::Relaxed);
+        cell.min_inverted
+            .fetch_max(u64::MAX - value, Ordering::Relaxed);
+    }
+
+    /// Smallest value in the window; NaN when there are none (as Java's
+    /// `Min`).
+    pub fn min(&self, now_us: u64) -> f64 {
+        let last = now_us / SLOT_US;
+        let mut inverted = None;
+        for slot in first_slot(now_us)..=last {
+            let cell = &self.slots[(slot % SLOTS as u64) as usize];
+            if cell.stamp.load(Ordering::Acquire) == slot + 1
+                && cell.count.load(Ordering::Relaxed) > 0
+            {
+                let v = cell.min_inverted.load(Ordering::Relaxed);
+                inverted = Some(inverted.map_or(v, |m: u64| m.max(v)));
+            }
+        }
+        inverted.map_or(f64::NAN, |v| (u64::MAX - v) as f64)
     }
 
     /// `(count, sum, max)` over the window ending at `now_us`.

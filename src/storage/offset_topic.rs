@@ -15,6 +15,7 @@ pub struct KafkaOffsetStore {
     /// Written by commits (shared), read by refreshes (exclusive).
     log: tokio::sync::RwLock<TopicLog>,
     memory: MemoryOffsetStore,
+    topic: String,
 }
 
 impl KafkaOffsetStore {
@@ -27,6 +28,7 @@ impl KafkaOffsetStore {
         let records = log.read_to_end(timeout).await?;
         apply(&memory, log.topic(), records);
         Ok(KafkaOffsetStore {
+            topic: log.topic().to_owned(),
             log: tokio::sync::RwLock::new(log),
             memory,
         })
@@ -90,5 +92,56 @@ impl OffsetStore for KafkaOffsetStore {
                 source: std::io::Error::other(e.to_string()),
             })?;
         self.memory.commit(connector, offsets)
+    }
+
+    fn list(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)> {
+        self.memory.list(connector)
+    }
+
+    /// Writes the changes (a null value resets) and waits for them.
+    fn modify(
+        &self,
+        connector: &str,
+        changes: &[(OffsetMap, Option<OffsetMap>)],
+    ) -> Result<(), OffsetStoreError> {
+        let records: Vec<(String, Option<Vec<u8>>)> = changes
+            .iter()
+            .map(|(p, o)| {
+                (
+                    offset_key(connector, p),
+                    o.as_ref()
+                        .map(|o| Json::Object(o.clone()).to_string().into_bytes()),
+                )
+            })
+            .collect();
+        tokio::runtime::Handle::current()
+            .block_on(async {
+                let log = self.log.read().await;
+                try_join_all(records.iter().map(|(k, v)| log.send(k, v.as_deref()))).await
+            })
+            .map_err(|e| OffsetStoreError::Io {
+                context: format!("writing offsets of {connector} to the offset topic"),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        self.memory.modify(connector, changes)
+    }
+
+    fn topic(&self) -> Option<&str> {
+        Some(&self.topic)
+    }
+
+    fn remember(&self, connector: &str, offsets: &[(OffsetMap, OffsetMap)]) {
+        // Infallible for memory.
+        let _ = self.memory.commit(connector, offsets);
+    }
+
+    /// Called from a blocking thread, like `commit`.
+    fn refresh(&self) -> Result<(), OffsetStoreError> {
+        tokio::runtime::Handle::current()
+            .block_on(KafkaOffsetStore::refresh(self, Duration::from_secs(60)))
+            .map_err(|e| OffsetStoreError::Io {
+                context: format!("reading the offset topic {}", self.topic),
+                source: std::io::Error::other(e.to_string()),
+            })
     }
 }

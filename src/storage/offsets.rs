@@ -57,6 +57,54 @@ pub trait OffsetStore: Send + Sync {
         connector: &str,
         offsets: &[(OffsetMap, OffsetMap)],
     ) -> Result<(), OffsetStoreError>;
+
+    /// The Kafka topic the offsets live in, for a task that writes them in
+    /// its own transactions (exactly-once); `None` for a file or memory.
+    fn topic(&self) -> Option<&str> {
+        None
+    }
+
+    /// Takes note of offsets a task wrote to [`Self::topic`] itself (in a
+    /// transaction that committed), without writing them again.
+    fn remember(&self, _connector: &str, _offsets: &[(OffsetMap, OffsetMap)]) {}
+
+    /// Reads offsets committed elsewhere since the last read (blocking).
+    fn refresh(&self) -> Result<(), OffsetStoreError> {
+        Ok(())
+    }
+
+    /// Every partition of `connector` with its offset.
+    fn list(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)>;
+
+    /// Sets partitions' offsets; `None` removes one (blocking).
+    fn modify(
+        &self,
+        connector: &str,
+        changes: &[(OffsetMap, Option<OffsetMap>)],
+    ) -> Result<(), OffsetStoreError>;
+
+    /// Removes every offset of `connector` (blocking).
+    fn remove_all(&self, connector: &str) -> Result<(), OffsetStoreError> {
+        let partitions: Vec<(OffsetMap, Option<OffsetMap>)> = self
+            .list(connector)
+            .into_iter()
+            .map(|(p, _)| (p, None))
+            .collect();
+        self.modify(connector, &partitions)
+    }
+}
+
+/// The offsets of `connector` among `(key, offset)` entries.
+fn of_connector<'a>(
+    connector: &str,
+    entries: impl Iterator<Item = (&'a String, &'a OffsetMap)>,
+) -> Vec<(OffsetMap, OffsetMap)> {
+    entries
+        .filter_map(|(key, offset)| match parse_offset_key(key) {
+            Some((c, p)) if c == connector => Some((p, offset.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// In-memory map shared by the file store and tests.
@@ -98,6 +146,22 @@ impl OffsetStore for MemoryOffsetStore {
         offsets: &[(OffsetMap, OffsetMap)],
     ) -> Result<(), OffsetStoreError> {
         self.put_all(connector, offsets);
+        Ok(())
+    }
+
+    fn list(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)> {
+        let data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
+        of_connector(connector, data.iter())
+    }
+
+    fn modify(
+        &self,
+        connector: &str,
+        changes: &[(OffsetMap, Option<OffsetMap>)],
+    ) -> Result<(), OffsetStoreError> {
+        for (p, o) in changes {
+            self.set_by_key(offset_key(connector, p), o.clone());
+        }
         Ok(())
     }
 }
@@ -165,44 +229,6 @@ impl FileOffsetStore {
             _ => Ok(()),
         }
     }
-
-    /// Every partition of `connector` with its offset.
-    pub fn list(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)> {
-        let data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
-        data.iter()
-            .filter_map(|(key, offset)| match parse_offset_key(key) {
-                Some((c, p)) if c == connector => Some((p, offset.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Sets partitions' offsets; `None` removes one.
-    pub fn modify(
-        &self,
-        connector: &str,
-        changes: &[(OffsetMap, Option<OffsetMap>)],
-    ) -> Result<(), OffsetStoreError> {
-        self.change(|data| {
-            for (p, o) in changes {
-                let key = offset_key(connector, p);
-                match o {
-                    Some(o) => data.insert(key, o.clone()),
-                    None => data.remove(&key),
-                };
-            }
-        })
-    }
-
-    /// Removes every offset of `connector`.
-    pub fn remove_all(&self, connector: &str) -> Result<(), OffsetStoreError> {
-        let partitions: Vec<(OffsetMap, Option<OffsetMap>)> = self
-            .list(connector)
-            .into_iter()
-            .map(|(p, _)| (p, None))
-            .collect();
-        self.modify(connector, &partitions)
-    }
 }
 
 impl OffsetStore for FileOffsetStore {
@@ -219,6 +245,27 @@ impl OffsetStore for FileOffsetStore {
         self.change(|data| {
             for (p, o) in offsets {
                 data.insert(offset_key(connector, p), o.clone());
+            }
+        })
+    }
+
+    fn list(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)> {
+        let data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
+        of_connector(connector, data.iter())
+    }
+
+    fn modify(
+        &self,
+        connector: &str,
+        changes: &[(OffsetMap, Option<OffsetMap>)],
+    ) -> Result<(), OffsetStoreError> {
+        self.change(|data| {
+            for (p, o) in changes {
+                let key = offset_key(connector, p);
+                match o {
+                    Some(o) => data.insert(key, o.clone()),
+                    None => data.remove(&key),
+                };
             }
         })
     }

@@ -92,6 +92,12 @@ impl SourceConnector for FileStreamSourceConnector {
         Box::<FileStreamSourceTask>::default()
     }
 
+    /// Its records derive from its offsets alone, so a task restarted from
+    /// committed offsets produces exactly what was not committed.
+    fn exactly_once_support(&self, _props: &Props) -> Option<crate::connect::ExactlyOnceSupport> {
+        Some(crate::connect::ExactlyOnceSupport::Supported)
+    }
+
     /// Java's checks of altered offsets: a file to have offsets for, and
     /// `{"position": <non-negative integer>}` under a partition naming its
     /// `filename`; resets (null offsets) always pass, so garbage can be

@@ -75,4 +75,10 @@ impl SourceConnector for PostgresConnector {
     fn create_task(&self) -> Box<dyn SourceTask> {
         Box::<task::PostgresCdcTask>::default()
     }
+
+    /// As Debezium's: the slot is confirmed only up to committed offsets,
+    /// so a restart streams again exactly what was not committed.
+    fn exactly_once_support(&self, _props: &Props) -> Option<crate::connect::ExactlyOnceSupport> {
+        Some(crate::connect::ExactlyOnceSupport::Supported)
+    }
 }
