@@ -120,6 +120,7 @@ async fn the_operator_moves_an_older_assignment_record_to_the_status_topic() {
         group: group.clone(),
         topics: [spec("configs", 1), spec("offsets", 1), spec("status", 2)],
         client: Default::default(),
+        exactly_once: false,
     };
     for t in &settings.topics {
         TopicLog::ensure_topic(&bootstrap, &Props::new(), t)

@@ -282,6 +282,9 @@ pub struct DistributedWorker {
     view_published: bool,
     /// The worker config with its variables resolved.
     worker_props: Props,
+    /// `exactly.once.source.support=enabled`: source tasks wait for the
+    /// fencing of their connector's older tasks.
+    exactly_once: bool,
 }
 
 impl DistributedWorker {
@@ -350,6 +353,7 @@ impl DistributedWorker {
             )
             .await?,
         );
+        let exactly_once = worker_config.exactly_once_source();
         let engine = Worker::new(worker_config, bootstrap.clone(), offsets.clone());
         let me = DistributedWorker {
             id: worker_id.to_owned(),
@@ -371,6 +375,7 @@ impl DistributedWorker {
             view: Arc::new(RwLock::new(RestView::default())),
             view_published: false,
             worker_props: resolved.props.clone(),
+            exactly_once,
         };
         Ok(me)
     }
@@ -768,6 +773,12 @@ impl DistributedWorker {
                 let target = match self.state.target_state(&id.connector) {
                     TargetState::Paused => TaskTarget::Paused,
                     TargetState::Stopped => TaskTarget::Stopped,
+                    // New task configs of an exactly-once source: not
+                    // before the operator fenced the older tasks' producers
+                    // and wrote the task-count record (Java's pendingFencing).
+                    TargetState::Started if self.awaits_fencing(&id.connector) => {
+                        TaskTarget::Pending
+                    }
                     TargetState::Started => {
                         match self
                             .state
@@ -787,6 +798,16 @@ impl DistributedWorker {
                 (id.clone(), target)
             })
             .collect()
+    }
+
+    /// Whether tasks of `connector` wait for a zombie fencing.
+    fn awaits_fencing(&self, connector: &str) -> bool {
+        self.exactly_once
+            && self.state.pending_fencing(connector)
+            && self
+                .herder
+                .connector(connector)
+                .is_some_and(|c| c.kind() == crate::connect::ConnectorKind::Source)
     }
 
     /// A connector placed here: its status, and when started its task

@@ -117,7 +117,7 @@ impl NotRunning {
                 FailureKind::Tls => "KafkaTlsFailed",
             },
             RuntimeError::Settings { .. } => "InvalidConfig",
-            RuntimeError::Topic(_) => "KafkaUnavailable",
+            RuntimeError::Topic(_) | RuntimeError::Fencing { .. } => "KafkaUnavailable",
         };
         NotRunning {
             reason,

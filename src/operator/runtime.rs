@@ -76,6 +76,9 @@ pub struct KafkaSettings {
     pub group: String,
     pub topics: [TopicSpec; 3],
     pub client: ClientSecurity,
+    /// `exactly.once.source.support=enabled`: the operator fences the
+    /// producers of source connectors' older task generations.
+    pub exactly_once: bool,
 }
 
 /// The operator's client security settings (Java keys, Secret values
@@ -130,6 +133,9 @@ impl KafkaSettings {
                 },
             ],
             client: ClientSecurity(kafka.operator_client().clone()),
+            exactly_once: get(crate::engine::worker_config::EXACTLY_ONCE_SOURCE_SUPPORT)
+                .trim()
+                .eq_ignore_ascii_case("enabled"),
         })
     }
 }
@@ -240,6 +246,8 @@ pub enum RuntimeError {
         cluster: ClusterKey,
         message: String,
     },
+    #[error("fencing the producers of connector {connector}'s previous tasks failed: {message}")]
+    Fencing { connector: String, message: String },
 }
 
 #[derive(Default)]
@@ -303,9 +311,15 @@ impl ClusterRuntime {
         let inputs = Arc::new(Mutex::new(Inputs::default()));
         let wake = Arc::new(Notify::new());
         let stop = CancellationToken::new();
+        let mut fencing = rdkafka::ClientConfig::new();
+        fencing.set("bootstrap.servers", &settings.bootstrap);
+        for (k, v) in &client {
+            fencing.set(k, v);
+        }
         let looper = Loop {
             key: key.clone(),
             group: settings.group.clone(),
+            exactly_once: settings.exactly_once.then_some(fencing),
             config_log,
             status_log,
             pods,
@@ -581,6 +595,8 @@ impl Drop for ClusterRuntime {
 struct Loop {
     key: ClusterKey,
     group: String,
+    /// With exactly-once sources: the client settings to fence producers.
+    exactly_once: Option<rdkafka::ClientConfig>,
     config_log: TopicLog,
     status_log: TopicLog,
     pods: Store<Pod>,
@@ -686,6 +702,7 @@ impl Loop {
                 }
             }
         }
+        self.fence_zombies().await?;
         for (k, v) in self.status_log.read_to_end(read).await? {
             self.statuses.apply(StatusRecord::decode(&k, v.as_deref()));
         }
@@ -845,6 +862,86 @@ impl Loop {
             restarts: self.restarts.clone(),
             error: None,
         });
+        Ok(())
+    }
+
+    /// Zombie fencing (KIP-618), the leader's part: for every exactly-once
+    /// source connector whose newest task configs came after its newest
+    /// task-count record, the producers of its previous task generation
+    /// (transactional ids `<group>-<connector>-0..n`) are fenced, then the
+    /// task-count record is written; workers start the new tasks only once
+    /// they read it. As Java's `fenceZombieSourceTasks`: nothing to fence
+    /// for a first start (no record) or one task before and after (the new
+    /// task's own producer fences the old one); a fencing overtaken by newer
+    /// task configs writes nothing and is done again for those.
+    async fn fence_zombies(&mut self) -> Result<(), RuntimeError> {
+        let Some(client) = &self.exactly_once else {
+            return Ok(());
+        };
+        let pending: Vec<String> = self
+            .config
+            .pending_fencing
+            .iter()
+            .filter(|name| {
+                self.config.connectors.get(*name).is_some_and(|props| {
+                    props
+                        .get("connector.class")
+                        .and_then(|c| crate::connectors::find(c).ok())
+                        .is_some_and(|p| p.kind == crate::connect::ConnectorKind::Source)
+                })
+            })
+            .cloned()
+            .collect();
+        for name in pending {
+            let tasks = self.config.tasks.get(&name).map_or(0, |t| t.len() as u32);
+            let generation = self.config.task_generations.get(&name).copied();
+            let previous = self.config.task_count_records.get(&name).copied();
+            let fence = previous.filter(|&p| p > 0 && !(p == 1 && tasks == 1));
+            if let Some(previous) = fence {
+                let ids: Vec<String> = (0..previous as usize)
+                    .map(|t| crate::engine::transactions::transactional_id(&self.group, &name, t))
+                    .collect();
+                let cfg = client.clone();
+                let started = Instant::now();
+                let fenced = tokio::task::spawn_blocking(move || {
+                    crate::engine::transactions::fence_producers(
+                        &cfg,
+                        &ids,
+                        Duration::from_secs(60),
+                    )
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+                if let Err(message) = fenced {
+                    // Its tasks keep waiting; other connectors go on.
+                    let e = RuntimeError::Fencing {
+                        connector: name.clone(),
+                        message,
+                    };
+                    tracing::warn!(cluster = %self.key, error = %e, "zombie fencing failed; retrying at the next pass");
+                    continue;
+                }
+                tracing::info!(cluster = %self.key, connector = %name, fenced = previous, tasks, took_ms = started.elapsed().as_millis() as u64, "fenced the producers of the connector's previous tasks");
+                // Newer task configs meanwhile: this fencing is stale.
+                for (k, v) in self.config_log.read_to_end(Duration::from_secs(30)).await? {
+                    if let Ok(r) = ConfigRecord::decode(&k, v.as_deref()) {
+                        self.config.apply(r);
+                    }
+                }
+                if self.config.task_generations.get(&name).copied() != generation {
+                    tracing::info!(cluster = %self.key, connector = %name, "new task configs during the fencing; fencing again");
+                    continue;
+                }
+            }
+            let record = ConfigRecord::TaskCount {
+                connector: name.clone(),
+                tasks,
+            };
+            let (k, v) = record.encode();
+            self.config_log.send(&k, v.as_deref()).await?;
+            self.config.apply(record);
+            tracing::info!(cluster = %self.key, connector = %name, tasks, "task-count record written; the connector's tasks may start");
+        }
         Ok(())
     }
 

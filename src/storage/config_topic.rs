@@ -6,6 +6,9 @@
 //! - `commit-<name>` → `{"tasks": n}`: makes the task configs written
 //!   before it visible, all at once
 //! - `target-state-<name>` → `{"state": "STARTED"|"PAUSED", "state.v2": …}`
+//! - `tasks-fencing-<name>` → `{"task-count": n}`: Java's task-count record
+//!   (exactly-once sources): the producers of the connector's earlier task
+//!   generations were fenced, and `n` tasks may run now
 //!
 //! Nothing else goes here: Java's `KafkaConfigBackingStore` logs every key
 //! it does not know at ERROR. Older kconnect wrote its placement record
@@ -13,7 +16,7 @@
 //! [`ConfigRecord::LegacyAssignment`]) until the operator has moved it to
 //! the status topic (`status-assignment-<group>`) and removed it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
@@ -28,6 +31,9 @@ pub enum TargetState {
     Paused,
     Stopped,
 }
+
+/// Key prefix of Java's task-count records (`TASK_COUNT_RECORD_PREFIX`).
+pub const TASK_COUNT_PREFIX: &str = "tasks-fencing-";
 
 /// Key prefix of the placement record older kconnect wrote here.
 pub const LEGACY_ASSIGNMENT_PREFIX: &str = "assignment-";
@@ -51,6 +57,12 @@ pub enum ConfigRecord {
     TargetState {
         connector: String,
         state: TargetState,
+    },
+    /// `tasks-fencing-<name>`: the zombie fencing of an exactly-once
+    /// source connector's older tasks is done, for `tasks` tasks.
+    TaskCount {
+        connector: String,
+        tasks: u32,
     },
     /// `assignment-<group>`: where older kconnect kept its placement
     /// record (now `status-assignment-<group>` in the status topic). Read
@@ -102,6 +114,7 @@ impl ConfigRecord {
             } => format!("task-{connector}-{task}"),
             ConfigRecord::Commit { connector, .. } => format!("commit-{connector}"),
             ConfigRecord::TargetState { connector, .. } => format!("target-state-{connector}"),
+            ConfigRecord::TaskCount { connector, .. } => format!("{TASK_COUNT_PREFIX}{connector}"),
             ConfigRecord::LegacyAssignment { group, .. } => {
                 format!("{LEGACY_ASSIGNMENT_PREFIX}{group}")
             }
@@ -116,6 +129,7 @@ impl ConfigRecord {
             ConfigRecord::Connector { props: Some(p), .. }
             | ConfigRecord::Task { props: p, .. } => Some(json!({ "properties": p })),
             ConfigRecord::Commit { tasks, .. } => Some(json!({ "tasks": tasks })),
+            ConfigRecord::TaskCount { tasks, .. } => Some(json!({ "task-count": tasks })),
             ConfigRecord::TargetState { state, .. } => {
                 // Older readers know only STARTED and PAUSED.
                 let v1 = match state {
@@ -177,6 +191,21 @@ impl ConfigRecord {
                 tasks: u32::try_from(tasks).map_err(|_| err(key, "task count too large"))?,
             });
         }
+        if let Some(connector) = key.strip_prefix(TASK_COUNT_PREFIX) {
+            let Some(v) = json else {
+                return Ok(ConfigRecord::Other {
+                    key: key.to_owned(),
+                });
+            };
+            let tasks = v
+                .get("task-count")
+                .and_then(Json::as_u64)
+                .ok_or_else(|| err(key, "expected {\"task-count\": n}"))?;
+            return Ok(ConfigRecord::TaskCount {
+                connector: connector.to_owned(),
+                tasks: u32::try_from(tasks).map_err(|_| err(key, "task count too large"))?,
+            });
+        }
         if let Some(connector) = key.strip_prefix("target-state-") {
             let Some(v) = json else {
                 return Ok(ConfigRecord::Other {
@@ -218,6 +247,16 @@ pub struct ConfigState {
     pending: BTreeMap<String, BTreeMap<u32, Props>>,
     /// `assignment-<group>` records an older kconnect left here.
     pub legacy_assignments: BTreeMap<String, Json>,
+    /// The newest task-count record per connector (exactly-once sources).
+    pub task_count_records: BTreeMap<String, u32>,
+    /// Connectors whose newest task configs came after their newest
+    /// task-count record: their older tasks' producers must be fenced
+    /// before the new tasks start (Java's `pendingFencing`).
+    pub pending_fencing: BTreeSet<String>,
+    /// Task-config commits seen per connector (Java's task config
+    /// generation): a fencing done for one generation is stale if another
+    /// was committed meanwhile.
+    pub task_generations: BTreeMap<String, u64>,
 }
 
 impl ConfigState {
@@ -234,6 +273,7 @@ impl ConfigState {
                 self.target_states.remove(&name);
                 self.tasks.remove(&name);
                 self.pending.remove(&name);
+                self.pending_fencing.remove(&name);
             }
             ConfigRecord::Task {
                 connector,
@@ -253,6 +293,8 @@ impl ConfigState {
                     (0..tasks).map(|n| pending.get(&n).cloned()).collect();
                 match configs {
                     Some(c) => {
+                        *self.task_generations.entry(connector.clone()).or_default() += 1;
+                        self.pending_fencing.insert(connector.clone());
                         self.tasks.insert(connector, c);
                     }
                     None => {
@@ -262,6 +304,10 @@ impl ConfigState {
             }
             ConfigRecord::TargetState { connector, state } => {
                 self.target_states.insert(connector, state);
+            }
+            ConfigRecord::TaskCount { connector, tasks } => {
+                self.pending_fencing.remove(&connector);
+                self.task_count_records.insert(connector, tasks);
             }
             ConfigRecord::LegacyAssignment {
                 group,
@@ -274,6 +320,12 @@ impl ConfigState {
             }
             ConfigRecord::Other { .. } => {}
         }
+    }
+
+    /// Whether an exactly-once source connector's tasks must wait for a
+    /// zombie fencing before they start.
+    pub fn pending_fencing(&self, connector: &str) -> bool {
+        self.pending_fencing.contains(connector)
     }
 
     /// The target state of a connector (Java's default is STARTED).
@@ -432,5 +484,47 @@ mod tests {
         });
         assert!(s.connectors.is_empty() && s.tasks.is_empty());
         assert_eq!(s.target_state("c"), TargetState::Started);
+    }
+
+    #[test]
+    fn task_count_records_read_like_java_and_end_a_pending_fencing() {
+        let record = ConfigRecord::TaskCount {
+            connector: "orders".into(),
+            tasks: 3,
+        };
+        let (k, v) = record.encode();
+        assert_eq!(k, "tasks-fencing-orders");
+        assert_eq!(v.as_deref(), Some(&br#"{"task-count":3}"#[..]));
+        assert_eq!(ConfigRecord::decode(&k, v.as_deref()).unwrap(), record);
+
+        let mut state = ConfigState::default();
+        let task = |n: u32| ConfigRecord::Task {
+            connector: "orders".into(),
+            task: n,
+            props: Props::new(),
+        };
+        state.apply(task(0));
+        state.apply(ConfigRecord::Commit {
+            connector: "orders".into(),
+            tasks: 1,
+        });
+        assert!(state.pending_fencing("orders"));
+        assert_eq!(state.task_generations["orders"], 1);
+        state.apply(record.clone());
+        assert!(!state.pending_fencing("orders"));
+        assert_eq!(state.task_count_records["orders"], 3);
+        // New task configs need a new fencing; a record before them does not count.
+        state.apply(task(0));
+        state.apply(ConfigRecord::Commit {
+            connector: "orders".into(),
+            tasks: 1,
+        });
+        assert!(state.pending_fencing("orders"));
+        assert_eq!(state.task_generations["orders"], 2);
+        state.apply(ConfigRecord::Connector {
+            name: "orders".into(),
+            props: None,
+        });
+        assert!(!state.pending_fencing("orders"));
     }
 }
