@@ -19,6 +19,7 @@
 pub mod cluster;
 pub mod cluster_key;
 pub mod connector;
+pub mod fencing;
 pub mod kafka_access;
 pub mod leader;
 pub mod metrics;

@@ -865,84 +865,19 @@ impl Loop {
         Ok(())
     }
 
-    /// Zombie fencing (KIP-618), the leader's part: for every exactly-once
-    /// source connector whose newest task configs came after its newest
-    /// task-count record, the producers of its previous task generation
-    /// (transactional ids `<group>-<connector>-0..n`) are fenced, then the
-    /// task-count record is written; workers start the new tasks only once
-    /// they read it. As Java's `fenceZombieSourceTasks`: nothing to fence
-    /// for a first start (no record) or one task before and after (the new
-    /// task's own producer fences the old one); a fencing overtaken by newer
-    /// task configs writes nothing and is done again for those.
+    /// Zombie fencing of exactly-once source connectors ([`super::fencing`]).
     async fn fence_zombies(&mut self) -> Result<(), RuntimeError> {
         let Some(client) = &self.exactly_once else {
             return Ok(());
         };
-        let pending: Vec<String> = self
-            .config
-            .pending_fencing
-            .iter()
-            .filter(|name| {
-                self.config.connectors.get(*name).is_some_and(|props| {
-                    props
-                        .get("connector.class")
-                        .and_then(|c| crate::connectors::find(c).ok())
-                        .is_some_and(|p| p.kind == crate::connect::ConnectorKind::Source)
-                })
-            })
-            .cloned()
-            .collect();
-        for name in pending {
-            let tasks = self.config.tasks.get(&name).map_or(0, |t| t.len() as u32);
-            let generation = self.config.task_generations.get(&name).copied();
-            let previous = self.config.task_count_records.get(&name).copied();
-            let fence = previous.filter(|&p| p > 0 && !(p == 1 && tasks == 1));
-            if let Some(previous) = fence {
-                let ids: Vec<String> = (0..previous as usize)
-                    .map(|t| crate::engine::transactions::transactional_id(&self.group, &name, t))
-                    .collect();
-                let cfg = client.clone();
-                let started = Instant::now();
-                let fenced = tokio::task::spawn_blocking(move || {
-                    crate::engine::transactions::fence_producers(
-                        &cfg,
-                        &ids,
-                        Duration::from_secs(60),
-                    )
-                })
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()));
-                if let Err(message) = fenced {
-                    // Its tasks keep waiting; other connectors go on.
-                    let e = RuntimeError::Fencing {
-                        connector: name.clone(),
-                        message,
-                    };
-                    tracing::warn!(cluster = %self.key, error = %e, "zombie fencing failed; retrying at the next pass");
-                    continue;
-                }
-                tracing::info!(cluster = %self.key, connector = %name, fenced = previous, tasks, took_ms = started.elapsed().as_millis() as u64, "fenced the producers of the connector's previous tasks");
-                // Newer task configs meanwhile: this fencing is stale.
-                for (k, v) in self.config_log.read_to_end(Duration::from_secs(30)).await? {
-                    if let Ok(r) = ConfigRecord::decode(&k, v.as_deref()) {
-                        self.config.apply(r);
-                    }
-                }
-                if self.config.task_generations.get(&name).copied() != generation {
-                    tracing::info!(cluster = %self.key, connector = %name, "new task configs during the fencing; fencing again");
-                    continue;
-                }
-            }
-            let record = ConfigRecord::TaskCount {
-                connector: name.clone(),
-                tasks,
-            };
-            let (k, v) = record.encode();
-            self.config_log.send(&k, v.as_deref()).await?;
-            self.config.apply(record);
-            tracing::info!(cluster = %self.key, connector = %name, tasks, "task-count record written; the connector's tasks may start");
-        }
-        Ok(())
+        super::fencing::fence_zombies(
+            &self.key.to_string(),
+            &self.group,
+            client,
+            &mut self.config_log,
+            &mut self.config,
+        )
+        .await
     }
 
     /// The assignment as last written: the status topic's record, or while
