@@ -1155,9 +1155,11 @@ impl Backend for StandaloneBackend {
         // Validated off the herder's loop: the raw config first (every
         // field's errors), then resolved.
         let raw = config.clone();
-        let infos = tokio::task::spawn_blocking(move || rest::plugins::validate(&raw))
-            .await
-            .map_err(|e| RestError::internal(format!("validation failed: {e}")))??;
+        let exactly_once = crate::engine::worker_config::exactly_once_enabled(self.worker_props());
+        let infos =
+            tokio::task::spawn_blocking(move || rest::plugins::validate(&raw, exactly_once))
+                .await
+                .map_err(|e| RestError::internal(format!("validation failed: {e}")))??;
         if let Some(e) = rest::plugins::invalid_config(&infos) {
             return Err(e);
         }

@@ -1397,9 +1397,11 @@ impl Backend for WorkerBackend {
             }
         })?;
         let raw = config.clone();
-        let infos = tokio::task::spawn_blocking(move || rest::plugins::validate(&raw))
-            .await
-            .map_err(|e| RestError::internal(e.to_string()))??;
+        let exactly_once = crate::engine::worker_config::exactly_once_enabled(self.worker_props());
+        let infos =
+            tokio::task::spawn_blocking(move || rest::plugins::validate(&raw, exactly_once))
+                .await
+                .map_err(|e| RestError::internal(e.to_string()))??;
         if let Some(e) = rest::plugins::invalid_config(&infos) {
             return Err(e);
         }

@@ -6,7 +6,8 @@
 use super::errors::{self, DLQ_TOPIC_NAME};
 use super::topic_creation::{self, TopicCreationGroups};
 use crate::connect::{
-    ConfigDef, ConfigError, ConfigType, ConnectorKind, Importance, Props, Validator,
+    ConfigDef, ConfigError, ConfigType, ConnectorKind, ExactlyOnceSupport, Importance, Props,
+    TransactionBoundaries, Validator,
 };
 use crate::connectors::{self, AnyConnector, Plugin};
 use crate::transforms::TransformChain;
@@ -242,6 +243,61 @@ pub fn validate(props: &Props) -> Result<(ValidatedConnector, AnyConnector), Con
         },
         connector,
     ))
+}
+
+/// KIP-618's checks of a source connector's `exactly.once.support` and
+/// `transaction.boundary` against the connector, as Java's distributed
+/// herder makes them (`validateSourceConnectorExactlyOnceSupport`,
+/// `validateSourceConnectorTransactionBoundary`): `required` needs a worker
+/// with exactly-once enabled and a connector that says it supports it;
+/// `connector` boundaries need a connector that can define them.
+pub fn exactly_once_errors(
+    props: &Props,
+    connector: &AnyConnector,
+    worker_enabled: bool,
+) -> Vec<ConfigError> {
+    let AnyConnector::Source(source) = connector else {
+        return Vec::new();
+    };
+    let value = |key: &str, default: &str| {
+        props
+            .get(key)
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_else(|| default.to_owned())
+    };
+    let mut errors = Vec::new();
+    if value(EXACTLY_ONCE_SUPPORT, "requested") == "required" {
+        if !worker_enabled {
+            errors.push(ConfigError::new(
+                EXACTLY_ONCE_SUPPORT,
+                "This worker does not have exactly-once source support enabled.",
+            ));
+        }
+        match source.exactly_once_support(props) {
+            Some(ExactlyOnceSupport::Supported) => {}
+            Some(ExactlyOnceSupport::Unsupported) => errors.push(ConfigError::new(
+                EXACTLY_ONCE_SUPPORT,
+                "The connector does not support exactly-once semantics with the provided configuration.",
+            )),
+            None => errors.push(ConfigError::new(
+                EXACTLY_ONCE_SUPPORT,
+                "The connector does not implement the API required for preflight validation of exactly-once \
+                 source support. Please consult the documentation for the connector to determine whether it supports exactly-once \
+                 semantics, and then consider reconfiguring the connector to use the value \"requested\" for this property \
+                 (which will disable this preflight check and allow the connector to be created).",
+            )),
+        }
+    }
+    if value(TRANSACTION_BOUNDARY, "poll") == "connector"
+        && source.can_define_transaction_boundaries(props) != TransactionBoundaries::Supported
+    {
+        errors.push(ConfigError::new(
+            TRANSACTION_BOUNDARY,
+            "The connector does not support connector-defined transaction boundaries with the given configuration. \
+             Please reconfigure it to use a different transaction boundary definition.",
+        ));
+    }
+    errors
 }
 
 /// Java's `SinkConnectorConfig`: the dead letter queue may not be one of

@@ -326,6 +326,19 @@ impl Worker {
         let pipeline = self
             .pipeline(&id, validated, connector.kind())
             .map_err(conn_err)?;
+        if let Some(e) = super::connector_config::exactly_once_errors(
+            &validated.props,
+            connector,
+            self.config.exactly_once_source(),
+        )
+        .into_iter()
+        .next()
+        {
+            return Err(conn_err(format!(
+                "invalid configuration for \"{}\": {}",
+                e.key, e.message
+            )));
+        }
         match connector {
             AnyConnector::Source(c) => {
                 self.start_source(ctx, c.create_task(), task_props, validated, pipeline)?

@@ -60,6 +60,13 @@ pub fn check_exactly_once(props: &Props) -> Result<(), ConfigError> {
     }
 }
 
+/// Whether a worker config says `exactly.once.source.support=enabled`.
+pub fn exactly_once_enabled(props: &Props) -> bool {
+    props
+        .get(EXACTLY_ONCE_SOURCE_SUPPORT)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("enabled"))
+}
+
 /// Parsed worker configuration plus the raw properties (for `producer.*`,
 /// `consumer.*` and converter settings).
 #[derive(Debug, Clone)]
@@ -88,9 +95,7 @@ impl WorkerConfig {
             offset_storage_file: config
                 .string(OFFSET_STORAGE_FILE)?
                 .filter(|s| !s.is_empty()),
-            exactly_once_source: config
-                .string(EXACTLY_ONCE_SOURCE_SUPPORT)?
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case("enabled")),
+            exactly_once_source: exactly_once_enabled(config.props()),
             config,
         })
     }

@@ -274,7 +274,11 @@ fn normalized(name: &str) -> &str {
 /// `PUT /connector-plugins/{plugin}/config/validate`: every key with its
 /// definition, value and errors. A body without `connector.class` is
 /// validated as the plugin of the path (Java answers 400).
-pub fn validate_for_plugin(plugin: &str, mut config: Props) -> Result<ConfigInfos, RestError> {
+pub fn validate_for_plugin(
+    plugin: &str,
+    mut config: Props,
+    exactly_once: bool,
+) -> Result<ConfigInfos, RestError> {
     match config.get(CONNECTOR_CLASS) {
         Some(included) => {
             let same = normalized(included).ends_with(normalized(plugin))
@@ -292,11 +296,13 @@ pub fn validate_for_plugin(plugin: &str, mut config: Props) -> Result<ConfigInfo
             config.insert(CONNECTOR_CLASS.into(), plugin.to_owned());
         }
     }
-    validate(&config)
+    validate(&config, exactly_once)
 }
 
-/// Validates a connector config as Java's `AbstractHerder.validateConnectorConfig`.
-pub fn validate(config: &Props) -> Result<ConfigInfos, RestError> {
+/// Validates a connector config as Java's `AbstractHerder.validateConnectorConfig`
+/// (with its distributed herder's exactly-once checks; `exactly_once`:
+/// the worker's `exactly.once.source.support=enabled`).
+pub fn validate(config: &Props, exactly_once: bool) -> Result<ConfigInfos, RestError> {
     let class = config.get(CONNECTOR_CLASS).ok_or_else(|| {
         RestError::bad_request(format!(
             "Connector config {} contains no connector type",
@@ -335,6 +341,16 @@ pub fn validate(config: &Props) -> Result<ConfigInfos, RestError> {
             ));
         }
     }
+    // KIP-618's checks, on keys that passed their own.
+    for e in connector_config::exactly_once_errors(config, &connector, exactly_once) {
+        match errors.get_mut(&e.key) {
+            Some(_) => {}
+            None => {
+                errors.insert(e.key, vec![e.message]);
+            }
+        }
+    }
+    let mut add = |e: ConfigError| errors.entry(e.key).or_default().push(e.message);
     for (list, find_def) in [
         (
             TRANSFORMS,
@@ -542,6 +558,60 @@ pub fn invalid_config(infos: &ConfigInfos) -> Option<RestError> {
 mod tests {
     use super::*;
     use crate::connect::config::props_of;
+
+    /// On a worker without exactly-once support.
+    fn validate(config: &Props) -> Result<ConfigInfos, RestError> {
+        super::validate(config, false)
+    }
+
+    fn validate_for_plugin(plugin: &str, config: Props) -> Result<ConfigInfos, RestError> {
+        super::validate_for_plugin(plugin, config, false)
+    }
+
+    #[test]
+    fn exactly_once_keys_are_checked_against_the_connector_as_java() {
+        let config = |pairs: &[(&str, &str)]| {
+            let mut p = props_of(&[
+                ("name", "g"),
+                ("connector.class", "datagen"),
+                ("topic", "t"),
+            ]);
+            p.extend(props_of(pairs));
+            p
+        };
+        // datagen supports exactly once: required is fine on an EOS worker.
+        let ok = super::validate(&config(&[("exactly.once.support", "required")]), true).unwrap();
+        assert_eq!(ok.error_count, 0, "{:?}", ok.configs);
+        // Not on a worker without it.
+        let off = validate(&config(&[("exactly.once.support", "required")])).unwrap();
+        assert_eq!(
+            value(&off, "exactly.once.support").errors,
+            vec!["This worker does not have exactly-once source support enabled."]
+        );
+        // datagen draws no transaction boundaries of its own.
+        let boundary =
+            super::validate(&config(&[("transaction.boundary", "connector")]), true).unwrap();
+        assert_eq!(boundary.error_count, 1);
+        assert!(
+            value(&boundary, "transaction.boundary").errors[0].starts_with(
+                "The connector does not support connector-defined transaction boundaries"
+            )
+        );
+        // An invalid value keeps its own error only.
+        let bad = super::validate(&config(&[("exactly.once.support", "always")]), true).unwrap();
+        assert_eq!(value(&bad, "exactly.once.support").errors.len(), 1);
+        // Sinks have neither key.
+        let sink = super::validate(
+            &props_of(&[
+                ("name", "s"),
+                ("connector.class", "FileStreamSink"),
+                ("topics", "a"),
+            ]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(sink.error_count, 0);
+    }
 
     fn value<'a>(infos: &'a ConfigInfos, key: &str) -> &'a ConfigValueInfo {
         infos

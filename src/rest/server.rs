@@ -710,12 +710,18 @@ async fn plugin_config(Path(plugin): Path<String>) -> Result<Response, RestError
     Ok(Json(plugins::config_keys(&plugin)?).into_response())
 }
 
-async fn validate_config(Path(plugin): Path<String>, body: Bytes) -> Result<Response, RestError> {
+async fn validate_config(
+    State(b): State<Shared>,
+    Path(plugin): Path<String>,
+    body: Bytes,
+) -> Result<Response, RestError> {
     let (config, nulls) = string_map(&body)?;
-    let mut infos =
-        tokio::task::spawn_blocking(move || plugins::validate_for_plugin(&plugin, config))
-            .await
-            .map_err(|e| RestError::internal(format!("validation failed: {e}")))??;
+    let exactly_once = crate::engine::worker_config::exactly_once_enabled(b.worker_props());
+    let mut infos = tokio::task::spawn_blocking(move || {
+        plugins::validate_for_plugin(&plugin, config, exactly_once)
+    })
+    .await
+    .map_err(|e| RestError::internal(format!("validation failed: {e}")))??;
     for key in nulls {
         infos.error_count += 1;
         infos.configs.insert(
