@@ -12,13 +12,15 @@ use tokio::time::Instant;
 use crate::connect::{
     ConfigDef, ConfigType, ConnectError, ConnectRecord, ConnectResult, Connector, ConnectorContext,
     Importance, OffsetMap, Props, SchemaBuilder, SchemaRef, SourceConnector, SourceRecord,
-    SourceTask, SourceTaskContext, Struct, Validator, Value,
+    SourceTask, SourceTaskContext, Struct, TransactionContext, Validator, Value,
 };
 
 pub const TOPIC: &str = "topic";
 pub const RATE: &str = "rate";
 pub const COUNT: &str = "count";
 pub const BATCH_SIZE: &str = "batch.size";
+/// With `transaction.boundary=connector`: records per transaction.
+pub const TRANSACTION_RECORDS: &str = "transaction.records";
 /// Set by the connector on each task config.
 const TASK_ID: &str = "datagen.task.id";
 const TASK_COUNT: &str = "datagen.task.count";
@@ -35,6 +37,9 @@ fn config_def() -> ConfigDef {
         .define(BATCH_SIZE, ConfigType::Int, Some("500"), Importance::Low,
             "Maximum records returned by one poll")
         .validate_with(Validator::Range { min: Some(1), max: None })
+        .define(TRANSACTION_RECORDS, ConfigType::Long, Some("0"), Importance::Low,
+            "With exactly-once support and transaction.boundary=connector: a task ends a transaction after every record whose count (per task) is a multiple of this; 0 ends one after every batch")
+        .validate_with(Validator::Range { min: Some(0), max: None })
 }
 
 /// The schema of generated values.
@@ -109,6 +114,14 @@ impl SourceConnector for DatagenConnector {
         Some(crate::connect::ExactlyOnceSupport::Supported)
     }
 
+    /// Its tasks end transactions every `transaction.records` records.
+    fn can_define_transaction_boundaries(
+        &self,
+        _props: &Props,
+    ) -> crate::connect::TransactionBoundaries {
+        crate::connect::TransactionBoundaries::Supported
+    }
+
     /// Altered offsets must be what a task writes: `{"datagen.task": <n>}`
     /// → `{"generated": <non-negative count>}` (resets always pass).
     async fn alter_offsets(
@@ -154,6 +167,10 @@ pub struct DatagenTask {
     batch_size: i64,
     generated: i64,
     started: Option<(Instant, i64)>,
+    /// With connector-defined transaction boundaries: where to ask for
+    /// them, and every how many records (0: after each batch).
+    transactions: Option<Arc<dyn TransactionContext>>,
+    transaction_records: i64,
 }
 
 impl DatagenTask {
@@ -184,6 +201,8 @@ impl SourceTask for DatagenTask {
         self.batch_size = i64::from(cfg.int(BATCH_SIZE)?);
         self.schema = Some(order_schema());
         self.key_schema = Some(SchemaBuilder::int64().build());
+        self.transactions = ctx.transaction_context().cloned();
+        self.transaction_records = cfg.long(TRANSACTION_RECORDS)?;
         if let Some(off) = ctx.offset_reader().offset(&self.partition()) {
             self.generated = off.get(OFFSET_KEY).and_then(|v| v.as_i64()).unwrap_or(0);
         }
@@ -232,6 +251,16 @@ impl SourceTask for DatagenTask {
                 source_partition: partition.clone(),
                 source_offset: offset,
             });
+            if let (Some(tx), Some(last)) = (&self.transactions, out.last()) {
+                if self.transaction_records > 0 && self.generated % self.transaction_records == 0 {
+                    tx.commit_transaction_after(last);
+                }
+            }
+        }
+        if let Some(tx) = &self.transactions {
+            if self.transaction_records == 0 && !out.is_empty() {
+                tx.commit_transaction();
+            }
         }
         Ok(out)
     }
@@ -303,5 +332,75 @@ mod tests {
             _ => -1,
         });
         assert_eq!(ids, (0..10).map(Value::Int64).collect::<Vec<_>>());
+    }
+
+    /// What a task asked of its transaction context.
+    #[derive(Default)]
+    struct Requests(std::sync::Mutex<Vec<String>>);
+
+    impl TransactionContext for Requests {
+        fn commit_transaction(&self) {
+            self.0.lock().unwrap().push("batch".into());
+        }
+        fn commit_transaction_after(&self, record: &SourceRecord) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("after {:?}", record.record.key));
+        }
+        fn abort_transaction(&self) {}
+        fn abort_transaction_after(&self, _record: &SourceRecord) {}
+    }
+
+    #[tokio::test]
+    async fn tasks_draw_transaction_boundaries_every_n_records_or_batch() {
+        let start = |n: &str| {
+            let props: Props = [
+                ("topic", "orders"),
+                ("rate", "0"),
+                ("batch.size", "10"),
+                ("transaction.records", n),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            let requests = Arc::new(Requests::default());
+            let ctx = task_context(Arc::new(NoOffsets)).with_transactions(requests.clone());
+            async move {
+                let mut t = DatagenTask::default();
+                t.start(ctx, &props).await.unwrap();
+                t.poll().await.unwrap();
+                t.poll().await.unwrap();
+                let got = requests.0.lock().unwrap().clone();
+                got
+            }
+        };
+        assert_eq!(
+            start("4").await,
+            [
+                "after Int64(3)",
+                "after Int64(7)",
+                "after Int64(11)",
+                "after Int64(15)",
+                "after Int64(19)"
+            ]
+        );
+        assert_eq!(start("0").await, ["batch", "batch"]);
+        // Without a transaction context (no exactly-once), nothing is asked.
+        let mut t = DatagenTask::default();
+        t.start(
+            task_context(Arc::new(NoOffsets)),
+            &Props::from([
+                ("topic".to_string(), "o".to_string()),
+                ("transaction.records".to_string(), "2".to_string()),
+            ]),
+        )
+        .await
+        .unwrap();
+        assert!(t.transactions.is_none());
+        assert!(
+            DatagenConnector::default().can_define_transaction_boundaries(&Props::new())
+                == crate::connect::TransactionBoundaries::Supported
+        );
     }
 }
