@@ -23,6 +23,12 @@ use support::*;
 
 const RECORDS: usize = 1_000;
 
+/// A record as read: partition, key, value.
+type Read = (i32, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// A connector of the test: name, topic, its own settings.
+type Case = (String, String, Vec<(&'static str, &'static str)>);
+
 /// Every record of `topic` (all partitions) a consumer with
 /// `isolation.level` reads within `settle` after the `expected`-th, as
 /// `(partition, key, value)`.
@@ -31,7 +37,7 @@ fn read_all(
     isolation: &str,
     expected: usize,
     settle: Duration,
-) -> Vec<(i32, Option<Vec<u8>>, Option<Vec<u8>>)> {
+) -> Vec<Read> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", kafka_bootstrap())
         .set("group.id", unique("eos-reader"))
@@ -110,7 +116,7 @@ fn transactions_end_at_poll_interval_and_connector_boundaries() {
         ],
     );
     // name → (topic, extra config)
-    let connectors: Vec<(String, String, Vec<(&str, &str)>)> = vec![
+    let connectors: Vec<Case> = vec![
         (
             unique("poll"),
             unique("eos-poll"),
