@@ -32,12 +32,7 @@ type Case = (String, String, Vec<(&'static str, &'static str)>);
 /// Every record of `topic` (all partitions) a consumer with
 /// `isolation.level` reads within `settle` after the `expected`-th, as
 /// `(partition, key, value)`.
-fn read_all(
-    topic: &str,
-    isolation: &str,
-    expected: usize,
-    settle: Duration,
-) -> Vec<Read> {
+fn read_all(topic: &str, isolation: &str, expected: usize, settle: Duration) -> Vec<Read> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", kafka_bootstrap())
         .set("group.id", unique("eos-reader"))
@@ -143,7 +138,14 @@ fn transactions_end_at_poll_interval_and_connector_boundaries() {
                 ("exactly.once.support", "required"),
             ],
         ),
+        // Offsets in a topic of its own (KIP-618's offsets.storage.topic).
+        (
+            unique("own"),
+            unique("eos-own"),
+            vec![("batch.size", "500"), ("rate", "0")],
+        ),
     ];
+    let own_offsets = unique("eos-own-offsets");
     let mut files = Vec::new();
     for (name, topic, extra) in &connectors {
         create_topic(topic, 3);
@@ -156,6 +158,9 @@ fn transactions_end_at_poll_interval_and_connector_boundaries() {
             ("count", RECORDS.to_string()),
         ];
         props.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        if name.starts_with("own-") {
+            props.push(("offsets.storage.topic", own_offsets.clone()));
+        }
         write_props(&path, &props);
         files.push(path);
     }
@@ -197,7 +202,7 @@ fn transactions_end_at_poll_interval_and_connector_boundaries() {
         )
         .unwrap_or_else(|| panic!("no transaction_commit_total for {name}"))
     };
-    let [(poll, poll_topic, _), (interval, interval_topic, _), (conn, conn_topic, _)] =
+    let [(poll, poll_topic, _), (interval, interval_topic, _), (conn, conn_topic, _), (own, own_topic, _)] =
         &connectors[..]
     else {
         unreachable!()
@@ -216,7 +221,7 @@ fn transactions_end_at_poll_interval_and_connector_boundaries() {
     assert!(n <= 8.0, "{n} transactions in ~2.5 s");
 
     // Every record once, read_committed.
-    for topic in [poll_topic, interval_topic, conn_topic] {
+    for topic in [poll_topic, interval_topic, conn_topic, own_topic] {
         let records = read_all(topic, "read_committed", RECORDS, Duration::from_secs(2));
         let mut ids: BTreeMap<i64, usize> = BTreeMap::new();
         for (_, key, _) in &records {
@@ -231,7 +236,7 @@ fn transactions_end_at_poll_interval_and_connector_boundaries() {
     // The offsets went in the transactions, keyed as Java keys them, in the
     // partition Java's producer picks for the key.
     let offsets = read_all(&offsets_topic, "read_committed", 3, Duration::from_secs(1));
-    for (name, _, _) in &connectors {
+    for (name, _, _) in &connectors[..3] {
         let mine: Vec<_> = offsets
             .iter()
             .filter(|(_, k, _)| {
@@ -255,6 +260,29 @@ fn transactions_end_at_poll_interval_and_connector_boundaries() {
         let value: Json = serde_json::from_slice(value.as_deref().expect("value")).expect("json");
         assert_eq!(value, json!({"generated": RECORDS}));
     }
+
+    // The connector with a topic of its own: its transactions wrote its
+    // offsets there (created with the worker's offset.storage.partitions);
+    // they were copied to the worker's topic afterwards.
+    let mine = read_all(&own_offsets, "read_committed", 2, Duration::from_secs(1));
+    let key = format!("[\"{own}\",{{\"datagen.task\":0}}]");
+    let (partition, _, value) = mine
+        .iter()
+        .rfind(|(_, k, _)| k.as_deref() == Some(key.as_bytes()))
+        .unwrap_or_else(|| panic!("no offsets of {own} in {own_offsets}"));
+    assert_eq!(
+        *partition,
+        kconnect::engine::transactions::java_partition(key.as_bytes(), 7)
+    );
+    let value: Json = serde_json::from_slice(value.as_deref().expect("value")).expect("json");
+    assert_eq!(value, json!({"generated": RECORDS}));
+    assert!(
+        offsets
+            .iter()
+            .any(|(_, k, _)| k.as_deref() == Some(key.as_bytes())),
+        "{own}'s offsets copied to the worker's offset topic"
+    );
+    assert_eq!(commits(own), 2.0);
 
     // Validation as Java's: the file source draws no boundaries of its own.
     let reply = api.call(

@@ -85,9 +85,7 @@ pub fn common_def() -> ConfigDef {
 
 /// The framework keys of a source connector.
 pub fn source_def() -> ConfigDef {
-    // KIP-618's connector keys, validated as Java does. The worker never
-    // runs with exactly.once.source.support=enabled (it refuses it), and
-    // Java ignores both keys then too.
+    // KIP-618's connector keys, validated as Java does.
     let def = common_def()
         .define(
             EXACTLY_ONCE_SUPPORT,
@@ -104,7 +102,22 @@ pub fn source_def() -> ConfigDef {
             Importance::Medium,
             "Where exactly-once source transactions end: poll, interval or connector",
         )
-        .validate_with(Validator::OneOf(&["poll", "interval", "connector"]));
+        .validate_with(Validator::OneOf(&["poll", "interval", "connector"]))
+        .define(
+            crate::engine::transactions::TRANSACTION_BOUNDARY_INTERVAL_MS,
+            // Java's Long with a null default; a bad value fails the task.
+            ConfigType::String,
+            Some(""),
+            Importance::Low,
+            "With transaction.boundary=interval: how long a transaction lasts; the worker's offset.flush.interval.ms when unset",
+        )
+        .define(
+            crate::storage::connector_offsets::CONNECTOR_OFFSETS_TOPIC,
+            ConfigType::String,
+            Some(""),
+            Importance::Low,
+            "A Kafka topic of the connector's own for its source offsets, read together with the worker's offset topic (KIP-618)",
+        );
     topic_creation::define_source(def)
 }
 

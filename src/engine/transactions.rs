@@ -21,8 +21,6 @@ use crate::connect::{Props, SourceRecord, TransactionContext};
 
 /// `transaction.boundary.interval.ms`.
 pub const TRANSACTION_BOUNDARY_INTERVAL_MS: &str = "transaction.boundary.interval.ms";
-/// The connector key naming a connector-specific offset topic.
-pub const CONNECTOR_OFFSETS_TOPIC: &str = "offsets.storage.topic";
 /// The standalone worker's transactional-id prefix when it has no `group.id`.
 pub const STANDALONE_GROUP: &str = "connect-standalone";
 

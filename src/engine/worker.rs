@@ -31,6 +31,7 @@ use crate::connect::{
 };
 use crate::connectors::AnyConnector;
 use crate::converters;
+use crate::storage::connector_offsets::{own_topic, LayeredOffsetStore, CONNECTOR_OFFSETS_TOPIC};
 use crate::storage::OffsetStore;
 use crate::transforms::TransformChain;
 
@@ -463,26 +464,52 @@ impl Worker {
         } else {
             None
         };
-        let reader = Arc::new(crate::storage::offsets::ConnectorOffsets {
-            connector: validated.name.clone(),
-            store: self.offsets.clone(),
-        });
         let store = self.offsets.clone();
+        // KIP-618: the connector's own offset topic, over the worker's.
+        let own_offsets = own_topic(&validated.props, store.as_ref())
+            .map(|topic| -> Result<_, WorkerError> {
+                let client =
+                    super::kafka::worker_client_settings(self.config.props()).map_err(security)?;
+                Ok((
+                    topic,
+                    client,
+                    self.config.props().clone(),
+                    self.bootstrap.clone(),
+                ))
+            })
+            .transpose()?;
+        let connector = validated.name.clone();
         let id = ctx.id.clone();
         let tracked = id.clone();
         let plugin_metrics = self.plugin_metrics.clone();
         let own_metrics = self.task_plugin_metrics(&id);
-        let mut task_ctx = SourceTaskContext::new(reader, own_metrics.clone());
         let transaction_context = exactly_once
             .as_ref()
             .filter(|e| e.boundary == Boundary::Connector)
             .map(|_| WorkerTransactionContext::new());
-        if let Some(c) = &transaction_context {
-            task_ctx = task_ctx.with_transactions(c.clone());
-        }
         let handle = self.tasks.spawn(async move {
             let span_id = id.clone();
             let result = async {
+                let store: Arc<dyn OffsetStore> = match own_offsets {
+                    Some((topic, client, worker_props, bootstrap)) => Arc::new(
+                        LayeredOffsetStore::open(&bootstrap, &worker_props, &client, &topic, store)
+                            .await
+                            .map_err(|e| {
+                                TaskFailure::new(format!(
+                                    "task {span_id}: the connector's offset topic ({CONNECTOR_OFFSETS_TOPIC}={topic}): {e}"
+                                ))
+                            })?,
+                    ),
+                    None => store,
+                };
+                let reader = Arc::new(crate::storage::offsets::ConnectorOffsets {
+                    connector,
+                    store: store.clone(),
+                });
+                let mut task_ctx = SourceTaskContext::new(reader, own_metrics.clone());
+                if let Some(c) = &transaction_context {
+                    task_ctx = task_ctx.with_transactions(c.clone());
+                }
                 let eos = match exactly_once {
                     Some(plan) => {
                         let (topic, partitions) =

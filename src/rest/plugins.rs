@@ -588,9 +588,18 @@ mod tests {
             value(&off, "exactly.once.support").errors,
             vec!["This worker does not have exactly-once source support enabled."]
         );
-        // datagen draws no transaction boundaries of its own.
-        let boundary =
-            super::validate(&config(&[("transaction.boundary", "connector")]), true).unwrap();
+        // datagen draws transaction boundaries of its own, the file source
+        // does not.
+        let ok = super::validate(&config(&[("transaction.boundary", "connector")]), true).unwrap();
+        assert_eq!(ok.error_count, 0, "{:?}", ok.configs);
+        let file = props_of(&[
+            ("name", "f"),
+            ("connector.class", "FileStreamSource"),
+            ("topic", "t"),
+            ("file", "/dev/null"),
+            ("transaction.boundary", "connector"),
+        ]);
+        let boundary = super::validate(&file, true).unwrap();
         assert_eq!(boundary.error_count, 1);
         assert!(
             value(&boundary, "transaction.boundary").errors[0].starts_with(

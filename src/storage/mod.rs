@@ -3,6 +3,7 @@
 //! topic's records and the state they fold into.
 
 pub mod config_topic;
+pub mod connector_offsets;
 pub mod offset_topic;
 pub mod offsets;
 pub mod status_topic;
