@@ -284,6 +284,11 @@ fn transactions_end_at_poll_interval_and_connector_boundaries() {
     );
     assert_eq!(commits(own), 2.0);
 
+    // The status says so (kconnect's addition to Java's shape).
+    let status = api.get(&format!("/connectors/{poll}/status")).body;
+    assert_eq!(status["exactly_once"], json!(true), "{status}");
+    assert_eq!(status["type"], json!("source"));
+
     // Validation as Java's: the file source draws no boundaries of its own.
     let reply = api.call(
         "PUT",

@@ -310,6 +310,10 @@ pub struct ConnectorStatus {
     /// Topics the connector has used (KIP-558 active topics).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<String>,
+    /// Whether the connector delivers exactly once: a source connector on
+    /// a cluster with `exactly.once.source.support: enabled` (KIP-618).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exactly_once: bool,
     /// The connector's offsets as last listed on request
     /// (`kconnect.dev/connector-offsets: list`), in the shape of Connect's
     /// `GET /connectors/{name}/offsets` (KIP-875).

@@ -679,6 +679,11 @@ fn desired_status(
     topics.sort();
     topics.dedup();
     status.topics = topics;
+    status.exactly_once = view.exactly_once
+        && props
+            .get("connector.class")
+            .and_then(|c| crate::connectors::find(c).ok())
+            .is_some_and(|p| p.kind == crate::connect::ConnectorKind::Source);
     status
 }
 

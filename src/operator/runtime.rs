@@ -185,6 +185,8 @@ pub struct ClusterView {
     pub restarts: BTreeMap<(String, u32), RestartInfo>,
     /// The last error reading or writing the topics, if the last pass failed.
     pub error: Option<String>,
+    /// The cluster runs source connectors exactly once.
+    pub exactly_once: bool,
 }
 
 impl ClusterView {
@@ -861,6 +863,7 @@ impl Loop {
             counts,
             restarts: self.restarts.clone(),
             error: None,
+            exactly_once: self.exactly_once.is_some(),
         });
         Ok(())
     }

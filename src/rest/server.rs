@@ -442,7 +442,7 @@ async fn list_connectors(State(b): State<Shared>, Query(q): Params) -> Response 
         for e in &expansions {
             let value = match *e {
                 "status" => match b.connector_status(&name).await {
-                    Ok(s) => Ok(Ok(s.to_json(b.plugin_version(&name).await.as_deref()))),
+                    Ok(s) => Ok(Ok(status_json(&b, &name, &s).await)),
                     Err(e) => Err(e),
                 },
                 "info" => b
@@ -537,9 +537,27 @@ async fn patch_connector_config(
 
 async fn connector_status(State(b): State<Shared>, Path(name): Path<String>) -> Response {
     match timed(b.connector_status(&name)).await {
-        Ok(s) => Json(s.to_json(b.plugin_version(&name).await.as_deref())).into_response(),
+        Ok(s) => Json(status_json(&b, &name, &s).await).into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// Java's status shape; on a worker with exactly-once source support, a
+/// source connector's also says `"exactly_once": true` (kconnect's
+/// addition; Java's shape is unchanged everywhere else).
+async fn status_json(
+    b: &Shared,
+    name: &str,
+    status: &super::entities::ConnectorStateInfo,
+) -> Json_ {
+    let mut json = status.to_json(b.plugin_version(name).await.as_deref());
+    let source = status.kind == super::entities::ConnectorType::Source;
+    if source && crate::engine::worker_config::exactly_once_enabled(b.worker_props()) {
+        if let Some(o) = json.as_object_mut() {
+            o.insert("exactly_once".into(), Json_::Bool(true));
+        }
+    }
+    json
 }
 
 async fn task_configs(State(b): State<Shared>, Path(name): Path<String>) -> Response {
