@@ -268,6 +268,13 @@ pub async fn run(
         }
     };
 
+    if worker_config.exactly_once_source() && embedded.is_some() {
+        return Err(worker_err(crate::connect::ConfigError::new(
+            crate::engine::worker_config::EXACTLY_ONCE_SOURCE_SUPPORT,
+            "exactly.once.source.support=enabled needs a real Kafka cluster (set bootstrap.servers): \
+             the embedded in-memory Kafka keeps no offset topic to write offsets into transactionally",
+        )));
+    }
     let offsets: Arc<dyn OffsetStore> = if worker_config.exactly_once_source() {
         // Offsets must be written in the tasks' transactions: a topic.
         Arc::new(

@@ -83,6 +83,39 @@ fn unreadable_worker_file_is_reported_with_its_path() {
     assert!(err.contains("/nonexistent/worker.properties"), "{err}");
 }
 
+/// Exactly-once sources need a real cluster's offset topic: the embedded
+/// in-memory Kafka is refused at start, naming the key.
+#[test]
+fn exactly_once_on_the_embedded_kafka_is_refused_naming_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = dir.path().join("worker.properties");
+    let conn = dir.path().join("connector.properties");
+    write_props(
+        &worker,
+        &[("exactly.once.source.support", "enabled".into())],
+    );
+    write_props(
+        &conn,
+        &[
+            ("name", "dg".into()),
+            ("connector.class", "datagen".into()),
+            ("topic", "t".into()),
+        ],
+    );
+    let out = Command::new(kconnect_bin())
+        .args(["standalone"])
+        .arg(&worker)
+        .arg(&conn)
+        .output()
+        .expect("running kconnect");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("exactly.once.source.support=enabled needs a real Kafka cluster"),
+        "{err}"
+    );
+}
+
 /// No `bootstrap.servers` and no `file`: lines typed on stdin flow through
 /// the embedded in-memory Kafka into the sink file, and the log says the
 /// Kafka is in-memory.
