@@ -537,16 +537,12 @@ impl Herder {
                     .insert(id.clone(), TaskSlot::Failed { restarts, config });
                 Some(TaskReport::new(id, State::Failed, Some(trace)))
             }
-            // Someone else runs it now: down, quietly, until its
-            // assignment or config changes (restarting would fence the
-            // newer run in turn).
-            TaskState::Fenced(_) => {
-                let (restarts, config) =
-                    run.map_or((0, Props::new()), |r| (r.restarts, r.config.clone()));
-                self.tasks
-                    .insert(id.clone(), TaskSlot::Failed { restarts, config });
-                None
-            }
+            // A newer run of it fenced this one: nothing to report. It
+            // starts again only if the next reconcile, made after reading
+            // the newest assignment, still wants it here; a worker that
+            // fell behind (frozen, cut off) learns there that it moved, so
+            // it never fences the run that took over.
+            TaskState::Fenced(_) => None,
             // Started again by the next reconcile (no slot, still wanted).
             TaskState::Restarting(trace) => match slot {
                 Some(TaskSlot::Running(r)) => Some(TaskReport::new(

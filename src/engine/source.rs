@@ -255,6 +255,9 @@ pub struct ExactlyOnce {
     /// Offset records never complete a batch: their deliveries count down
     /// this, which starts too high to reach zero.
     offset_ack: Arc<BatchAck>,
+    /// The producer's `transaction.timeout.ms`: a transaction open longer
+    /// was aborted by the broker, which then fences its producer.
+    timeout: Duration,
 }
 
 impl ExactlyOnce {
@@ -263,6 +266,7 @@ impl ExactlyOnce {
         context: Option<Arc<WorkerTransactionContext>>,
         offsets_topic: String,
         offsets_partitions: i32,
+        timeout: Duration,
     ) -> ExactlyOnce {
         let offset_ack = Arc::new(BatchAck::default());
         offset_ack
@@ -279,6 +283,7 @@ impl ExactlyOnce {
             acks: Vec::new(),
             offsets: IndexMap::new(),
             offset_ack,
+            timeout,
         }
     }
 
@@ -615,10 +620,7 @@ impl SourceTaskRunner {
             .as_ref()
             .and_then(|eos| eos.acks.iter().find_map(|a| a.error()));
         match classify(e, self.producer.client().fatal_error()) {
-            TxnFailure::Fenced(reason) => TaskFailure::fenced(format!(
-                "task {id} was fenced out while {action}: another run of it (transactional id {}) took over: {reason}",
-                self.transactional_id()
-            )),
+            TxnFailure::Fenced(reason) => self.fenced(action, &reason),
             _ if delivery.is_some() => TaskFailure::new(format!(
                 "task {id} failed: a record of its transaction could not be delivered to Kafka, so the transaction was aborted: {}",
                 delivery.unwrap_or_default()
@@ -630,6 +632,31 @@ impl SourceTaskRunner {
             TxnFailure::Fatal(reason) => {
                 TaskFailure::new(format!("task {id} failed while {action}: {reason}"))
             }
+        }
+    }
+
+    /// The producer was fenced: by a newer run of the task (stop
+    /// quietly), or, when the transaction outlived `transaction.timeout.ms`,
+    /// by the broker aborting it, which bumps the producer's epoch just the
+    /// same (start again from the committed offsets, saying why).
+    fn fenced(&self, action: &str, reason: &str) -> TaskFailure {
+        let id = &self.ctx.id;
+        let expired = self
+            .eos
+            .as_ref()
+            .filter(|eos| eos.open && eos.began.elapsed() >= eos.timeout);
+        match expired {
+            Some(eos) => TaskFailure::restart(format!(
+                "task {id} was unable to finish writing records to Kafka before its producer transaction expired \
+                 (open for more than transaction.timeout.ms = {} ms); the transaction was aborted, none of its records is visible, \
+                 and the task starts again from the last committed offsets. If this repeats: raise producer.override.transaction.timeout.ms, \
+                 shorten transaction.boundary.interval.ms, or use transaction.boundary=poll ({reason})",
+                eos.timeout.as_millis()
+            )),
+            None => TaskFailure::fenced(format!(
+                "task {id} was fenced out while {action}: another run of it (transactional id {}) took over: {reason}",
+                self.transactional_id()
+            )),
         }
     }
 
@@ -674,10 +701,7 @@ impl SourceTaskRunner {
                 // on the producer, not on the call that failed).
                 if let Some((code, reason)) = self.producer.client().fatal_error() {
                     if is_fencing(code) {
-                        return Err(TaskFailure::fenced(format!(
-                            "task {} was fenced out: another run of it took over: {reason}",
-                            self.ctx.id
-                        )));
+                        return Err(self.fenced("producing", &reason));
                     }
                 }
                 if self.eos.as_ref().is_some_and(|e| e.open) {

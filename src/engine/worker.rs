@@ -51,6 +51,7 @@ fn task_ended(task_metrics: &Arc<metrics::TaskMetrics>, result: &Result<(), Task
 struct ExactlyOncePlan {
     transactional_id: String,
     boundary: Boundary,
+    transaction_timeout: Duration,
 }
 
 /// Readies an exactly-once task before it starts: initialises its
@@ -412,7 +413,8 @@ impl Worker {
         let principal = super::kafka_security::principal(|k| cfg.get(k).map(str::to_owned));
         let exactly_once = self.exactly_once(&ctx, validated)?;
         let mut cfg = cfg;
-        if let Some(eos) = &exactly_once {
+        let mut exactly_once = exactly_once;
+        if let Some(eos) = &mut exactly_once {
             // librdkafka wants a record's delivery timeout within the
             // transaction's (Java's producer makes the same demand of
             // delivery.timeout.ms).
@@ -424,6 +426,7 @@ impl Worker {
                 .get("message.timeout.ms")
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(300_000);
+            eos.transaction_timeout = Duration::from_millis(txn_timeout);
             cfg.set("transactional.id", &eos.transactional_id)
                 .set("enable.idempotence", "true")
                 .set("acks", "all")
@@ -519,6 +522,7 @@ impl Worker {
                             transaction_context,
                             topic,
                             partitions,
+                            plan.transaction_timeout,
                         ))
                     }
                     None => None,
@@ -571,6 +575,8 @@ impl Worker {
                 ctx.id.task,
             ),
             boundary,
+            // Set from the producer's config when it is made.
+            transaction_timeout: Duration::from_secs(60),
         }))
     }
 

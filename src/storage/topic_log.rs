@@ -53,6 +53,11 @@ pub type LogRecord = (String, Option<Vec<u8>>);
 pub struct TopicLog {
     writer: TopicWriter,
     consumer: Arc<BaseConsumer>,
+    /// Looks up the partitions' end offsets: `read_uncommitted`, since a
+    /// `read_committed` lookup answers the last stable offset, which stops
+    /// short of records committed after another producer's open
+    /// transaction (Java's `KafkaBasedLog` asks for the end the same way).
+    ends: Arc<BaseConsumer>,
     /// Next offset to read per partition.
     positions: HashMap<i32, i64>,
 }
@@ -86,10 +91,15 @@ impl TopicLog {
             .set("linger.ms", "0")
             .create()
             .map_err(kafka_err(topic, "creating the producer"))?;
-        let consumer: BaseConsumer = base
-            .set("group.id", format!("kconnect-log-{topic}"))
+        base.set("group.id", format!("kconnect-log-{topic}"))
             .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "false")
+            .set("enable.partition.eof", "false");
+        let ends: BaseConsumer = base
+            .clone()
+            .set("isolation.level", "read_uncommitted")
+            .create()
+            .map_err(kafka_err(topic, "creating the consumer"))?;
+        let consumer: BaseConsumer = base
             .set("isolation.level", "read_committed")
             .set("fetch.wait.max.ms", "50")
             .create()
@@ -100,6 +110,7 @@ impl TopicLog {
                 producer,
             },
             consumer: Arc::new(consumer),
+            ends: Arc::new(ends),
             positions: HashMap::new(),
         })
     }
@@ -199,10 +210,11 @@ impl TopicLog {
         timeout: Duration,
     ) -> Result<Vec<LogRecord>, TopicLogError> {
         let consumer = self.consumer.clone();
+        let ends = self.ends.clone();
         let topic = self.writer.topic.clone();
         let mut positions = self.positions.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let records = read_blocking(&consumer, &topic, &mut positions, timeout)?;
+            let records = read_blocking(&consumer, &ends, &topic, &mut positions, timeout)?;
             Ok::<_, TopicLogError>((records, positions))
         })
         .await
@@ -246,8 +258,13 @@ impl TopicWriter {
     }
 }
 
+/// Reads to the partitions' end offsets as they are now, committed data
+/// only: an open transaction before the end is waited out (committed or
+/// aborted, e.g. when its producer is fenced) rather than taken for the
+/// end.
 fn read_blocking(
     consumer: &BaseConsumer,
+    ends_consumer: &BaseConsumer,
     topic: &str,
     positions: &mut HashMap<i32, i64>,
     timeout: Duration,
@@ -256,7 +273,7 @@ fn read_blocking(
     // A topic created a moment ago may not have leaders yet: retry the
     // lookups until the deadline.
     let (partitions, ends) = loop {
-        match end_offsets(consumer, topic, timeout) {
+        match end_offsets(ends_consumer, topic, timeout) {
             Ok(found) => break found,
             Err(e) if Instant::now() < deadline => {
                 tracing::debug!(topic, error = %e, "end offsets not available yet");
