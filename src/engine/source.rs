@@ -572,6 +572,17 @@ impl SourceTaskRunner {
         let size = eos.size;
         let producer = self.producer.clone();
         let committed = tokio::task::spawn_blocking(move || {
+            // rust-rdkafka's commit_transaction flushes first, polling in
+            // steps of 100 ms that the producer's own polling thread leaves
+            // empty: ~100 ms per transaction, whatever its size. Waiting
+            // here until the records and offsets are acknowledged (served
+            // by that thread) leaves it nothing to flush.
+            // A zero-timeout flush sends what lingers (linger.ms) now.
+            let _ = producer.flush(Duration::ZERO);
+            let deadline = std::time::Instant::now() + TRANSACTION_TIMEOUT;
+            while producer.in_flight_count() > 0 && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_micros(200));
+            }
             let mut attempts = 0;
             loop {
                 match producer.commit_transaction(TRANSACTION_TIMEOUT) {
