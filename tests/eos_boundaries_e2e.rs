@@ -314,3 +314,83 @@ fn transactions_end_at_poll_interval_and_connector_boundaries() {
     );
     assert!(kc.terminate().success());
 }
+
+/// A transaction that outlives the producer's `transaction.timeout.ms` is
+/// aborted by the broker (which fences the producer's epoch): the task says
+/// why, starts again from the last committed offsets, and nothing of the
+/// aborted transactions is ever visible; once its transactions fit the
+/// timeout, every record arrives exactly once.
+#[test]
+fn a_transaction_the_broker_expires_is_aborted_and_the_task_starts_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let worker = dir.path().join("worker.properties");
+    write_props(
+        &worker,
+        &[
+            ("bootstrap.servers", kafka_bootstrap()),
+            ("exactly.once.source.support", "enabled".into()),
+            ("offset.storage.topic", unique("eos-expire-offsets")),
+            ("offset.storage.partitions", "3".into()),
+            ("offset.storage.replication.factor", "1".into()),
+            ("listeners", format!("http://127.0.0.1:{port}")),
+            (
+                "key.converter",
+                "org.apache.kafka.connect.json.JsonConverter".into(),
+            ),
+            ("key.converter.schemas.enable", "false".into()),
+        ],
+    );
+    let name = unique("expire");
+    let topic = unique("eos-expire");
+    create_topic(&topic, 1);
+    let config = |interval: &str| {
+        json!({"connector.class": "datagen", "tasks.max": "1", "topic": topic,
+               "count": RECORDS.to_string(), "rate": "100", "batch.size": "10",
+               "transaction.boundary": "interval",
+               "transaction.boundary.interval.ms": interval,
+               "producer.override.transaction.timeout.ms": "2000"})
+    };
+    let connector = dir.path().join("connector.json");
+    let mut first = config("30000");
+    first["name"] = json!(name);
+    std::fs::write(&connector, first.to_string()).expect("connector file");
+    let mut kc = Process::standalone(dir.path(), &[&worker, &connector], "eos-expire");
+    let api = Api::new(port);
+    // Transactions of 30 s against a 2 s timeout: the broker aborts each
+    // (its expiry check runs every few seconds) and the task restarts.
+    wait_until(
+        "an expired transaction to restart the task",
+        Duration::from_secs(60),
+        || {
+            kc.assert_running();
+            std::fs::read_to_string(&kc.log)
+            .unwrap_or_default()
+            .contains("was unable to finish writing records to Kafka before its producer transaction expired")
+        },
+    );
+    assert_eq!(
+        read_all(&topic, "read_committed", 0, Duration::from_secs(2)).len(),
+        0,
+        "nothing of an aborted transaction is visible"
+    );
+    assert!(
+        !read_all(&topic, "read_uncommitted", 1, Duration::from_secs(1)).is_empty(),
+        "the aborted records were written"
+    );
+    // Transactions that fit the timeout: everything arrives, once.
+    let reply = api.call(
+        "PUT",
+        &format!("/connectors/{name}/config"),
+        Some(config("500")),
+    );
+    assert!(reply.status < 300, "{reply:?}");
+    let records = read_all(&topic, "read_committed", RECORDS, Duration::from_secs(2));
+    let mut ids: Vec<i64> = records
+        .iter()
+        .map(|(_, k, _)| serde_json::from_slice(k.as_deref().expect("key")).expect("id"))
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..RECORDS as i64).collect::<Vec<_>>());
+    assert!(kc.terminate().success());
+}

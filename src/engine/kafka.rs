@@ -244,7 +244,12 @@ pub fn consumer_config(
         // queue faster than that then sits idle for the rest of the second
         // (measured: 500 000 × 100 B took 1.6–3.1 s with the default, 1.0 s
         // with 10 ms, same memory bound).
-        .set("fetch.queue.backoff.ms", "10");
+        .set("fetch.queue.backoff.ms", "10")
+        // Records of aborted transactions (an exactly-once source's) are
+        // never delivered. librdkafka's default too, but said here: Java's
+        // consumers default to read_uncommitted. `consumer.isolation.level`
+        // / `consumer.override.isolation.level` still change it.
+        .set("isolation.level", "read_committed");
     apply_role(&mut cfg, worker, connector_props, "consumer", connector)?;
     Ok(cfg)
 }
@@ -286,6 +291,15 @@ mod tests {
         assert_eq!(cfg.get("group.id"), Some("connect-c"));
         assert_eq!(cfg.get("group.instance.id"), Some("connect-c-0"));
         assert_eq!(cfg.get("enable.auto.offset.store"), Some("false"));
+        // Aborted transactions are never delivered, unless a user says so.
+        assert_eq!(cfg.get("isolation.level"), Some("read_committed"));
+        let uncommitted: Props = [(
+            "consumer.override.isolation.level".to_string(),
+            "read_uncommitted".to_string(),
+        )]
+        .into();
+        let cfg = consumer_config("b:9092", &worker, &uncommitted, "c", 0).unwrap();
+        assert_eq!(cfg.get("isolation.level"), Some("read_uncommitted"));
         // In a Connect cluster the member id names the cluster too.
         let mut clustered = worker.clone();
         clustered.insert("group.id".into(), "ns.main".into());
