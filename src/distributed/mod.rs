@@ -1216,7 +1216,7 @@ impl WorkerBackend {
         }
         let (log, offsets) = guard.as_mut().expect("opened above");
         let records = log
-            .read_to_end(Duration::from_secs(30))
+            .read_to_stable_end(Duration::from_secs(30))
             .await
             .map_err(|e| RestError::internal(e.to_string()))?;
         for (key, value) in records {

@@ -155,7 +155,7 @@ async fn source(
     let mut log = TopicLog::open(t.bootstrap, t.offset_topic, &Props::new())
         .map_err(|e| format!("opening the offset topic {}: {e}", t.offset_topic))?;
     let records = log
-        .read_to_end(Duration::from_secs(30))
+        .read_to_stable_end(Duration::from_secs(30))
         .await
         .map_err(|e| format!("reading the offset topic {}: {e}", t.offset_topic))?;
     let current = connector_offsets(records, t.name);

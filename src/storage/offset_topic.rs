@@ -25,7 +25,10 @@ impl KafkaOffsetStore {
         timeout: Duration,
     ) -> Result<KafkaOffsetStore, TopicLogError> {
         let memory = MemoryOffsetStore::default();
-        let records = log.read_to_end(timeout).await?;
+        // Not waiting for transactions a dead run of this worker left
+        // open: each exactly-once task reads to the real end once its own
+        // producer has ended them (OffsetStore::refresh).
+        let records = log.read_to_stable_end(timeout).await?;
         apply(&memory, log.topic(), records);
         Ok(KafkaOffsetStore {
             topic: log.topic().to_owned(),
@@ -35,8 +38,19 @@ impl KafkaOffsetStore {
     }
 
     /// Reads offsets committed since the last read, e.g. by the worker that
-    /// ran a task before it moved here.
+    /// ran a task before it moved here, up to the last stable offsets (see
+    /// [`TopicLog::read_to_stable_end`]).
     pub async fn refresh(&self, timeout: Duration) -> Result<(), TopicLogError> {
+        let mut log = self.log.write().await;
+        let records = log.read_to_stable_end(timeout).await?;
+        apply(&self.memory, log.topic(), records);
+        Ok(())
+    }
+
+    /// Reads every offset committed until now, waiting out open
+    /// transactions (committed or aborted): for an exactly-once task once
+    /// its producer has initialised its transactions.
+    pub async fn refresh_to_end(&self, timeout: Duration) -> Result<(), TopicLogError> {
         let mut log = self.log.write().await;
         let records = log.read_to_end(timeout).await?;
         apply(&self.memory, log.topic(), records);
@@ -135,10 +149,12 @@ impl OffsetStore for KafkaOffsetStore {
         let _ = self.memory.commit(connector, offsets);
     }
 
-    /// Called from a blocking thread, like `commit`.
+    /// Called from a blocking thread, like `commit`. Longer than the
+    /// producers' default transaction timeout (60 s): a transaction whose
+    /// producer died with no successor ends only when the broker expires it.
     fn refresh(&self) -> Result<(), OffsetStoreError> {
         tokio::runtime::Handle::current()
-            .block_on(KafkaOffsetStore::refresh(self, Duration::from_secs(60)))
+            .block_on(self.refresh_to_end(Duration::from_secs(120)))
             .map_err(|e| OffsetStoreError::Io {
                 context: format!("reading the offset topic {}", self.topic),
                 source: std::io::Error::other(e.to_string()),

@@ -209,8 +209,31 @@ impl TopicLog {
         &mut self,
         timeout: Duration,
     ) -> Result<Vec<LogRecord>, TopicLogError> {
-        let consumer = self.consumer.clone();
         let ends = self.ends.clone();
+        self.read_to(ends, timeout).await
+    }
+
+    /// Like [`Self::read_to_end`], but only up to the last stable offsets
+    /// (where the oldest open transaction begins): never waits for an open
+    /// transaction, so it may stop short of records committed after one.
+    /// For a first read when no transactional writer of this process has
+    /// started yet (one that died may have left a transaction open until
+    /// the broker expires it), and for reads that only inform.
+    pub async fn read_to_stable_end(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Vec<LogRecord>, TopicLogError> {
+        let ends = self.consumer.clone();
+        self.read_to(ends, timeout).await
+    }
+
+    /// Reads to the end offsets `ends` looks up.
+    async fn read_to(
+        &mut self,
+        ends: Arc<BaseConsumer>,
+        timeout: Duration,
+    ) -> Result<Vec<LogRecord>, TopicLogError> {
+        let consumer = self.consumer.clone();
         let topic = self.writer.topic.clone();
         let mut positions = self.positions.clone();
         let result = tokio::task::spawn_blocking(move || {

@@ -2,6 +2,7 @@
 //! `tests/env/kafka.sh`, the `kconnect` binary, and small waiting loops.
 #![allow(dead_code)]
 
+pub mod eos;
 pub mod herder;
 pub mod java_connect;
 pub mod k8s;
