@@ -811,6 +811,13 @@ fn the_operator_serves_reconcile_and_cluster_metrics() {
                 &cluster_labels,
             )
             .is_some_and(|g| g >= 1.0)
+            // Counted when the pass that set the generation has ended.
+            && sample(
+                &text,
+                "kconnect_operator_cluster_passes_total",
+                &cluster_labels,
+            )
+            .is_some_and(|n| n >= 1.0)
     });
     assert!(
         seen,
