@@ -293,6 +293,7 @@ pub fn fence_producers(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connect::config::props_of as props;
     use crate::connect::{ConnectRecord, OffsetMap, Value};
 
     #[test]
@@ -323,13 +324,6 @@ mod tests {
             let got = java_partition(b"[\"c\",{\"p\":1}]", p);
             assert!((0..p).contains(&got));
         }
-    }
-
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
     }
 
     #[test]
