@@ -15,7 +15,9 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use support::eos::{Isolation, Prng, Report, Tally, TopicReader};
+use support::eos::{
+    datagen_id, file_line, long_form, read_all, write_lines, Isolation, Prng, Tally, TopicReader,
+};
 use support::*;
 
 /// Partitions of each data topic: records of one task spread over several,
@@ -41,14 +43,10 @@ struct Scale {
 }
 
 impl Scale {
-    fn long() -> bool {
-        std::env::var("KCONNECT_EOS_CHAOS").is_ok_and(|v| v.trim() == "long")
-    }
-
     /// Sized for CI (debug build, two cores): the kills land mid-stream and
     /// the test stays within a couple of minutes.
     fn with_kills(kills: usize, long_kills: usize) -> Scale {
-        if Scale::long() {
+        if long_form() {
             Scale {
                 datagen_count: 600_000,
                 datagen_rate: 10_000,
@@ -66,25 +64,6 @@ impl Scale {
             }
         }
     }
-}
-
-/// Fixed-width numbered lines: `line-000042`.
-fn line(i: u64) -> String {
-    format!("line-{i:06}")
-}
-
-/// A datagen value is `{"id":…,…}` (JsonConverter without schemas).
-fn datagen_id(value: &[u8]) -> Option<u64> {
-    serde_json::from_slice::<serde_json::Value>(value)
-        .ok()?
-        .get("id")?
-        .as_u64()
-}
-
-/// A file-source value is the line as a JSON string.
-fn file_line(value: &[u8]) -> Option<u64> {
-    let text: String = serde_json::from_slice(value).ok()?;
-    text.strip_prefix("line-")?.parse().ok()
 }
 
 /// How many of `connector`'s tasks a run's log says were started: a run
@@ -122,8 +101,7 @@ impl Rig {
         create_topic(&file_topic, PARTITIONS);
 
         let input = dir.path().join("input.txt");
-        let text: String = (0..scale.file_lines).map(|i| line(i) + "\n").collect();
-        std::fs::write(&input, text).expect("writing the input file");
+        write_lines(&input, scale.file_lines);
 
         let mut worker_props = vec![
             ("bootstrap.servers", kafka_bootstrap()),
@@ -288,17 +266,31 @@ impl Rig {
         let datagen = read_all(
             &self.datagen_topic,
             Isolation::ReadCommitted,
+            PARTITIONS as usize,
             dg,
             datagen_id,
         );
-        let file = read_all(&self.file_topic, Isolation::ReadCommitted, fl, file_line);
+        let file = read_all(
+            &self.file_topic,
+            Isolation::ReadCommitted,
+            PARTITIONS as usize,
+            fl,
+            file_line,
+        );
         let datagen_all = read_all(
             &self.datagen_topic,
             Isolation::ReadUncommitted,
+            PARTITIONS as usize,
             dg,
             datagen_id,
         );
-        let file_all = read_all(&self.file_topic, Isolation::ReadUncommitted, fl, file_line);
+        let file_all = read_all(
+            &self.file_topic,
+            Isolation::ReadUncommitted,
+            PARTITIONS as usize,
+            fl,
+            file_line,
+        );
         Verdict {
             datagen,
             file,
@@ -319,21 +311,6 @@ impl Drop for Rig {
             );
         }
     }
-}
-
-/// What a fresh consumer at `isolation` reads from every partition of
-/// `topic`, tallied by `id`.
-fn read_all(
-    topic: &str,
-    isolation: Isolation,
-    expected: u64,
-    id: fn(&[u8]) -> Option<u64>,
-) -> Tally {
-    let mut reader = TopicReader::new(topic, isolation);
-    assert_eq!(reader.partitions(), PARTITIONS as usize);
-    let mut tally = Tally::new(expected);
-    reader.read_to_end(Duration::from_secs(120), |v| tally.add(id(v)));
-    tally
 }
 
 /// Committed progress of both connectors, read while the worker runs.
@@ -390,31 +367,6 @@ impl Verdict {
     }
 }
 
-/// Fails with the first few ids at fault.
-fn assert_none_lost(connector: &str, tally: &Tally) {
-    let r: Report = tally.report();
-    assert_eq!(
-        r.strays, 0,
-        "{connector}: records that are not generated ones: {r}"
-    );
-    assert_eq!(
-        r.lost,
-        0,
-        "{connector}: records lost: {r}; first lost ids {:?}",
-        tally.lost_ids(20)
-    );
-}
-
-fn assert_no_duplicates(connector: &str, tally: &Tally) {
-    let r = tally.report();
-    assert_eq!(
-        r.duplicates,
-        0,
-        "{connector}: records duplicated: {r}; first (id, times) {:?}",
-        tally.duplicated_ids(20)
-    );
-}
-
 #[test]
 fn kill9_loop_with_exactly_once_loses_and_duplicates_nothing() {
     let started = Instant::now();
@@ -431,8 +383,8 @@ fn kill9_loop_with_exactly_once_loses_and_duplicates_nothing() {
     println!("exactly-once chaos took {:?}", started.elapsed());
 
     for (connector, tally) in [("datagen", &verdict.datagen), ("file", &verdict.file)] {
-        assert_none_lost(connector, tally);
-        assert_no_duplicates(connector, tally);
+        tally.assert_none_lost(connector, "");
+        tally.assert_no_duplicates(connector, "");
     }
     // Aborted transactions stay in the log; only read_committed hides them.
     assert!(verdict.datagen_uncommitted >= verdict.datagen.report().records);
@@ -467,6 +419,6 @@ fn kill9_loop_without_exactly_once_duplicates_but_loses_nothing() {
 
     // At least once: complete, and duplicates (records produced after the
     // last offset flush before a kill) are expected but not promised.
-    assert_none_lost("datagen", &verdict.datagen);
-    assert_none_lost("file", &verdict.file);
+    verdict.datagen.assert_none_lost("datagen", "");
+    verdict.file.assert_none_lost("file", "");
 }

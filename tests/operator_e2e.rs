@@ -21,6 +21,10 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 use support::kubelet::Kubelet;
+use support::operator::{
+    all_tasks, annotation_hash, pod_ready, signal, spawn_operator, test_cluster_config,
+    wait_for_resource, wait_leading,
+};
 use support::{k8s, Process};
 
 const CLUSTER: &str = "c";
@@ -37,16 +41,7 @@ fn cluster_object(ns: &str, replicas: i32) -> ConnectCluster {
         "spec": {
             "replicas": replicas,
             "bootstrapServers": support::kafka_bootstrap(),
-            "config": {
-                "config.storage.replication.factor": "1",
-                "offset.storage.replication.factor": "1",
-                "offset.storage.partitions": "5",
-                "status.storage.replication.factor": "1",
-                "status.storage.partitions": "3",
-                "worker.sync.interval.ms": "200",
-                "worker.heartbeat.interval.ms": "300",
-                "offset.flush.interval.ms": "1000"
-            }
+            "config": test_cluster_config()
         }
     }))
     .expect("ConnectCluster object")
@@ -62,44 +57,6 @@ fn connector_object(ns: &str, name: &str, spec: serde_json::Value) -> Connector 
     .expect("Connector object")
 }
 
-/// Polls a resource until `pred` holds; fails with its last status and the
-/// operator's log otherwise.
-async fn wait_for<K>(
-    api: &Api<K>,
-    name: &str,
-    what: &str,
-    timeout: Duration,
-    operator: &Process,
-    pred: impl Fn(&K) -> bool,
-) -> K
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
-{
-    let deadline = Instant::now() + timeout;
-    let mut last = None;
-    loop {
-        if let Ok(obj) = api.get(name).await {
-            if pred(&obj) {
-                return obj;
-            }
-            last = Some(obj);
-        }
-        if Instant::now() >= deadline {
-            let status = last
-                .as_ref()
-                .and_then(|o| serde_json::to_value(o).ok())
-                .and_then(|v| v.get("status").cloned());
-            panic!(
-                "timed out after {timeout:?} waiting for {what}; last status: {}\noperator log ({}):\n{}",
-                serde_json::to_string_pretty(&status).unwrap_or_default(),
-                operator.log.display(),
-                operator.log_tail()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 fn ready(c: &Connector) -> Option<(bool, String, String)> {
     let s = c.status.as_ref()?;
     let r = s.conditions.iter().find(|c| c.type_ == "Ready")?;
@@ -112,15 +69,6 @@ fn cluster_not_ready(cc: &ConnectCluster, reason: &str) -> bool {
         s.conditions
             .iter()
             .any(|c| c.type_ == "Ready" && !c.is_true() && c.reason == reason)
-    })
-}
-
-fn all_tasks(c: &Connector, state: ConnectState, n: usize) -> bool {
-    c.status.as_ref().is_some_and(|s| {
-        s.tasks.len() == n
-            && s.tasks.iter().all(|t| t.state == state)
-            && s.connector_status.as_ref().map(|c| c.state) == Some(state)
-            && s.observed_generation == c.metadata.generation
     })
 }
 
@@ -168,7 +116,7 @@ fn ids_in(path: &Path) -> BTreeMap<u64, u32> {
 /// Waits until both long-running connectors have 6 RUNNING tasks.
 async fn both_running(connectors: &Api<Connector>, what: &str, operator: &Process) {
     for name in ["gen", "sink"] {
-        wait_for(
+        wait_for_resource(
             connectors,
             name,
             what,
@@ -208,57 +156,26 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
     let sink_file = dir.path().join("sink.txt");
 
     let kubelet = Kubelet::start(client.clone(), &ns).await;
-    let kubeconfig = k8s::kubeconfig().to_string_lossy().into_owned();
-    // Operator logs next to the Pod logs, which outlive the test for a look
-    // after a failure.
-    let operator = Process::spawn(
+    let heartbeat = Duration::from_millis(3000);
+    let operator = spawn_operator(
         &kubelet.log_dir,
-        &[
-            "operator",
-            "--namespace",
-            &ns,
-            "--lease-namespace",
-            &ns,
-            "--heartbeat-timeout-ms",
-            "3000",
-            "--restart-backoff-ms",
-            "500",
-        ],
-        &[
-            ("KUBECONFIG", kubeconfig),
-            ("POD_NAME", "operator-0".into()),
-        ],
+        &ns,
+        "operator-0",
         "operator",
+        heartbeat,
+        &["--restart-backoff-ms", "500"],
     );
 
     // operator-0 leads; a second replica then stands by (only the Lease
     // holder reconciles).
-    support::wait_until("operator-0 to lead", Duration::from_secs(30), || {
-        std::fs::read_to_string(&operator.log)
-            .unwrap_or_default()
-            .contains("leading: reconciling")
-    });
-    let standby = Process::spawn(
+    wait_leading(&operator, "operator-0 to lead", Duration::from_secs(30));
+    let standby = spawn_operator(
         &kubelet.log_dir,
-        &[
-            "operator",
-            "--namespace",
-            &ns,
-            "--lease-namespace",
-            &ns,
-            "--heartbeat-timeout-ms",
-            "3000",
-            "--restart-backoff-ms",
-            "500",
-        ],
-        &[
-            (
-                "KUBECONFIG",
-                k8s::kubeconfig().to_string_lossy().into_owned(),
-            ),
-            ("POD_NAME", "operator-1".into()),
-        ],
+        &ns,
+        "operator-1",
         "operator-standby",
+        heartbeat,
+        &["--restart-backoff-ms", "500"],
     );
 
     let clusters: Api<ConnectCluster> = Api::namespaced(client.clone(), &ns);
@@ -299,7 +216,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         .expect("creating the sink Connector");
     let long = Duration::from_secs(90);
     for name in ["gen", "sink"] {
-        let c = wait_for(&connectors, name, "6 RUNNING tasks", long, &operator, |c| {
+        let c = wait_for_resource(&connectors, name, "6 RUNNING tasks", long, &operator, |c| {
             all_tasks(c, ConnectState::Running, 6) && ready(c).is_some_and(|r| r.0)
         })
         .await;
@@ -315,7 +232,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
             "{name}: two tasks per worker, got {per_worker:?}"
         );
     }
-    let cc = wait_for(
+    let cc = wait_for_resource(
         &clusters,
         CLUSTER,
         "3 ready workers with 4 tasks each",
@@ -448,7 +365,10 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
                         continue;
                     }
                     for t in &victim_tasks {
-                        if line.ends_with(&format!("task={t}")) {
+                        // `task=<id>` as a field: a source task's line
+                        // goes on with `exactly_once=…`.
+                        let field = format!("task={t}");
+                        if line.split_whitespace().any(|w| w == field) {
                             restarted.entry(t.clone()).or_insert(ts);
                         }
                     }
@@ -502,7 +422,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
     );
 
     // The operator recreates the Pod, which gets its share back.
-    let cc = wait_for(
+    let cc = wait_for_resource(
         &clusters,
         CLUSTER,
         "3 workers balanced again",
@@ -546,7 +466,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         "kubectl scale through the scale subresource: {}",
         String::from_utf8_lossy(&scaled.stderr)
     );
-    let cc = wait_for(
+    let cc = wait_for_resource(
         &clusters,
         CLUSTER,
         "4 workers with 3 tasks each",
@@ -573,7 +493,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         )
         .await
         .expect("scaling to 2");
-    let cc = wait_for(
+    let cc = wait_for_resource(
         &clusters,
         CLUSTER,
         "2 workers with 6 tasks each",
@@ -675,7 +595,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
     let frozen = "c-worker-1";
     // The rolled Pods have their share back first, so the frozen worker
     // runs tasks that must move.
-    let cc = wait_for(
+    let cc = wait_for_resource(
         &clusters,
         CLUSTER,
         "2 workers with 6 tasks each after the roll",
@@ -703,9 +623,9 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
     );
     let pid = kubelet.pid(frozen).expect("pid of c-worker-1");
     let stopped_at = Instant::now();
-    signal(pid, "STOP");
+    assert!(signal(pid, "STOP"), "kill -STOP {pid}");
     for name in ["gen", "sink"] {
-        wait_for(
+        wait_for_resource(
             &connectors,
             name,
             "the frozen worker's tasks RUNNING elsewhere",
@@ -721,8 +641,8 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         "stale heartbeat: tasks of the frozen worker RUNNING elsewhere {:.2} s after SIGSTOP (heartbeat timeout 3 s)",
         stopped_at.elapsed().as_secs_f64()
     );
-    signal(pid, "CONT");
-    wait_for(
+    assert!(signal(pid, "CONT"), "kill -CONT {pid}");
+    wait_for_resource(
         &clusters,
         CLUSTER,
         "the thawed worker back with its share",
@@ -741,11 +661,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         "operator exits cleanly on SIGTERM"
     );
     let operator = standby;
-    support::wait_until("the standby to lead", Duration::from_secs(20), || {
-        std::fs::read_to_string(&operator.log)
-            .unwrap_or_default()
-            .contains("leading: reconciling")
-    });
+    wait_leading(&operator, "the standby to lead", Duration::from_secs(20));
     let lease = Api::<k8s_openapi::api::coordination::v1::Lease>::namespaced(client.clone(), &ns)
         .get("kconnect-operator")
         .await
@@ -775,7 +691,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
             )
             .await
             .expect("patching spec.state");
-        wait_for(
+        wait_for_resource(
             &connectors,
             "gen",
             &format!("gen {state}"),
@@ -818,7 +734,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
             .create(&pp, &connector_object(&ns, name, spec))
             .await
             .expect("creating an invalid Connector");
-        let c = wait_for(
+        let c = wait_for_resource(
             &connectors,
             name,
             "Ready=False InvalidConfig",
@@ -848,7 +764,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         )
         .await
         .expect("creating a Connector for a missing cluster");
-    wait_for(
+    wait_for_resource(
         &connectors,
         "orphan",
         "Ready=False ClusterNotFound",
@@ -864,7 +780,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         .create(&pp, &broken)
         .await
         .expect("creating the broken cluster");
-    let b = wait_for(
+    let b = wait_for_resource(
         &clusters,
         "broken",
         "Ready=False KafkaUnavailable",
@@ -887,7 +803,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
                 .create(pp, &cc)
                 .await
                 .unwrap_or_else(|e| panic!("creating cluster {name}: {e}"));
-            let got = wait_for(
+            let got = wait_for_resource(
                 clusters,
                 name,
                 "Ready=False InvalidConfig",
@@ -933,7 +849,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         .await
         .expect_err("tasksMax 0 is rejected by the apiserver");
     assert!(rejected.to_string().contains("tasksMax"), "{rejected}");
-    wait_for(
+    wait_for_resource(
         &connectors,
         "sink",
         "the sink still RUNNING",
@@ -961,7 +877,7 @@ async fn operator_runs_fails_over_scales_and_follows_connectors() {
         )
         .await
         .expect("creating the fragile Connector");
-    let c = wait_for(
+    let c = wait_for_resource(
         &connectors,
         "fragile",
         "2 restarts, then FAILED",
@@ -1105,28 +1021,6 @@ fn describe_topic(topic: &str) -> String {
         .output()
         .expect("running kafka.sh topics --describe");
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn signal(pid: u32, sig: &str) {
-    let status = std::process::Command::new("kill")
-        .args([format!("-{sig}"), pid.to_string()])
-        .status()
-        .expect("running kill");
-    assert!(status.success(), "kill -{sig} {pid}");
-}
-
-fn pod_ready(p: &Pod) -> bool {
-    p.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
-fn annotation_hash(p: &Pod) -> String {
-    p.annotations()
-        .get("kconnect.dev/template-hash")
-        .cloned()
-        .unwrap_or_default()
 }
 
 async fn pod_hash(pods: &Api<Pod>, name: &str) -> String {

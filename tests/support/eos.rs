@@ -43,6 +43,42 @@ impl Prng {
         let (lo, hi) = (lo.as_millis() as u64, hi.as_millis() as u64);
         Duration::from_millis(lo + self.next_u64() % (hi - lo + 1))
     }
+
+    /// One of `items`, drawn uniformly.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[(self.next_u64() % items.len() as u64) as usize]
+    }
+}
+
+/// Whether `KCONNECT_EOS_CHAOS=long` asks for the long form of a chaos
+/// test instead of the one sized for CI.
+pub fn long_form() -> bool {
+    std::env::var("KCONNECT_EOS_CHAOS").is_ok_and(|v| v.trim() == "long")
+}
+
+/// Fixed-width numbered lines for a file source's input: `line-000042`.
+pub fn line(i: u64) -> String {
+    format!("line-{i:06}")
+}
+
+/// Writes lines `0..n` ([`line`]) to `path`.
+pub fn write_lines(path: &std::path::Path, n: u64) {
+    let text: String = (0..n).map(|i| line(i) + "\n").collect();
+    std::fs::write(path, text).expect("writing the input file");
+}
+
+/// A datagen value is `{"id":…,…}` (JsonConverter without schemas).
+pub fn datagen_id(value: &[u8]) -> Option<u64> {
+    serde_json::from_slice::<serde_json::Value>(value)
+        .ok()?
+        .get("id")?
+        .as_u64()
+}
+
+/// A file-source value is the [`line`] as a JSON string.
+pub fn file_line(value: &[u8]) -> Option<u64> {
+    let text: String = serde_json::from_slice(value).ok()?;
+    text.strip_prefix("line-")?.parse().ok()
 }
 
 /// Which records a reader sees: only those of committed transactions, or
@@ -158,6 +194,22 @@ impl TopicReader {
     }
 }
 
+/// What a fresh consumer at `isolation` reads from every partition of
+/// `topic` (which must have `partitions`), tallied by `id`.
+pub fn read_all(
+    topic: &str,
+    isolation: Isolation,
+    partitions: usize,
+    expected: u64,
+    id: fn(&[u8]) -> Option<u64>,
+) -> Tally {
+    let mut reader = TopicReader::new(topic, isolation);
+    assert_eq!(reader.partitions(), partitions, "partitions of {topic}");
+    let mut tally = Tally::new(expected);
+    reader.read_to_end(Duration::from_secs(120), |v| tally.add(id(v)));
+    tally
+}
+
 /// How often each of the records `0..expected` arrived.
 pub struct Tally {
     counts: Vec<u32>,
@@ -239,6 +291,33 @@ impl Tally {
             .map(|(i, _)| i)
             .take(max)
             .collect()
+    }
+
+    /// Fails unless every record arrived and nothing else did; `context`
+    /// ends the message (where the logs are, say).
+    pub fn assert_none_lost(&self, connector: &str, context: &str) {
+        let r = self.report();
+        assert_eq!(
+            r.strays, 0,
+            "{connector}: records that are not generated ones: {r}{context}"
+        );
+        assert_eq!(
+            r.lost,
+            0,
+            "{connector}: records lost: {r}; first lost ids {:?}{context}",
+            self.lost_ids(20)
+        );
+    }
+
+    /// Fails if any record arrived more than once.
+    pub fn assert_no_duplicates(&self, connector: &str, context: &str) {
+        let r = self.report();
+        assert_eq!(
+            r.duplicates,
+            0,
+            "{connector}: records duplicated: {r}; first (id, times) {:?}{context}",
+            self.duplicated_ids(20)
+        );
     }
 }
 

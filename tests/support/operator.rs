@@ -2,12 +2,14 @@
 //! helm from `tests/env/helm.sh`, server-side apply of what it renders,
 //! `kubectl auth can-i` as its ServiceAccount, a kubeconfig holding that
 //! ServiceAccount's token, and the chart Deployment's Pod for the kubelet
-//! stand-in to run.
+//! stand-in to run. Also the operator as a bare process (its flags, the
+//! wait for its leadership) and small checks on what it manages.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use k8s_openapi::api::core::v1::Pod;
+use kconnect::api::{ConnectState, Connector};
 use serde_json::json;
 
 use super::k8s;
@@ -311,4 +313,141 @@ impl ChartOperator {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
+}
+
+/// `kconnect operator` as a local process watching `ns` (its Lease there
+/// too) as Pod `pod_name`, with the test control plane's admin kubeconfig,
+/// `--heartbeat-timeout-ms <heartbeat>` and `extra` flags; it logs to
+/// `<log_dir>/kconnect-<tag>.log` (next to the Pod logs, which outlive the
+/// test for a look after a failure).
+pub fn spawn_operator(
+    log_dir: &Path,
+    ns: &str,
+    pod_name: &str,
+    tag: &str,
+    heartbeat: std::time::Duration,
+    extra: &[&str],
+) -> super::Process {
+    let heartbeat = heartbeat.as_millis().to_string();
+    let mut args = vec![
+        "operator",
+        "--namespace",
+        ns,
+        "--lease-namespace",
+        ns,
+        "--heartbeat-timeout-ms",
+        &heartbeat,
+    ];
+    args.extend_from_slice(extra);
+    super::Process::spawn(
+        log_dir,
+        &args,
+        &[
+            (
+                "KUBECONFIG",
+                k8s::kubeconfig().to_string_lossy().into_owned(),
+            ),
+            ("POD_NAME", pod_name.to_owned()),
+        ],
+        tag,
+    )
+}
+
+/// A ConnectCluster's `spec.config` for the test broker: one replica and
+/// few partitions for the internal topics, fast syncs and heartbeats.
+pub fn test_cluster_config() -> serde_json::Value {
+    json!({
+        "config.storage.replication.factor": "1",
+        "offset.storage.replication.factor": "1",
+        "offset.storage.partitions": "5",
+        "status.storage.replication.factor": "1",
+        "status.storage.partitions": "3",
+        "worker.sync.interval.ms": "200",
+        "worker.heartbeat.interval.ms": "300",
+        "offset.flush.interval.ms": "1000"
+    })
+}
+
+/// Waits until an operator process's log says it holds the Lease.
+pub fn wait_leading(operator: &super::Process, what: &str, timeout: std::time::Duration) {
+    super::wait_until(what, timeout, || {
+        std::fs::read_to_string(&operator.log)
+            .unwrap_or_default()
+            .contains("leading: reconciling")
+    });
+}
+
+/// Polls a resource until `pred` holds; fails with its last status and the
+/// operator's log otherwise.
+pub async fn wait_for_resource<K>(
+    api: &kube::Api<K>,
+    name: &str,
+    what: &str,
+    timeout: std::time::Duration,
+    operator: &super::Process,
+    pred: impl Fn(&K) -> bool,
+) -> K
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    let mut last = None;
+    loop {
+        if let Ok(obj) = api.get(name).await {
+            if pred(&obj) {
+                return obj;
+            }
+            last = Some(obj);
+        }
+        if std::time::Instant::now() >= deadline {
+            let status = last
+                .as_ref()
+                .and_then(|o| serde_json::to_value(o).ok())
+                .and_then(|v| v.get("status").cloned());
+            panic!(
+                "timed out after {timeout:?} waiting for {what}; last status: {}\noperator log ({}):\n{}",
+                serde_json::to_string_pretty(&status).unwrap_or_default(),
+                operator.log.display(),
+                operator.log_tail()
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether a Connector and all its `n` tasks are in `state`, as of its
+/// current generation.
+pub fn all_tasks(c: &Connector, state: ConnectState, n: usize) -> bool {
+    c.status.as_ref().is_some_and(|s| {
+        s.tasks.len() == n
+            && s.tasks.iter().all(|t| t.state == state)
+            && s.connector_status.as_ref().map(|c| c.state) == Some(state)
+            && s.observed_generation == c.metadata.generation
+    })
+}
+
+/// `kill -<sig> <pid>`; whether the process was there to get it.
+pub fn signal(pid: u32, sig: &str) -> bool {
+    Command::new("kill")
+        .args([format!("-{sig}"), pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Whether a Pod's `Ready` condition is true.
+pub fn pod_ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// The Pod template hash the operator stamps on a worker Pod.
+pub fn annotation_hash(p: &Pod) -> String {
+    use kube::ResourceExt;
+    p.annotations()
+        .get("kconnect.dev/template-hash")
+        .cloned()
+        .unwrap_or_default()
 }
