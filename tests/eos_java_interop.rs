@@ -48,12 +48,11 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::{json, Value as Json};
-use support::java_connect::{processes_naming, state_dir, JavaConnect};
+use support::java_connect::{self, processes_naming, state_dir, JavaConnect};
 use support::rest::Api;
 use support::*;
 
 const SOURCE_CLASS: &str = "org.apache.kafka.connect.file.FileStreamSourceConnector";
-const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
 /// `line-NNNNNN\n`: every line is 12 bytes, so a committed position says
 /// how many lines it covers.
 const LINE_BYTES: u64 = 12;
@@ -368,22 +367,11 @@ impl Writes {
     }
 }
 
-/// The worker config both runtimes share: same group, same topics, same
-/// converters, exactly-once on.
+/// The worker config both runtimes share, exactly-once on.
 fn common_props(group: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("bootstrap.servers", kafka_bootstrap()),
-        ("group.id", group.to_owned()),
-        ("config.storage.topic", format!("{group}-configs")),
-        ("offset.storage.topic", format!("{group}-offsets")),
-        ("status.storage.topic", format!("{group}-status")),
-        ("config.storage.replication.factor", "1".into()),
-        ("offset.storage.replication.factor", "1".into()),
-        ("status.storage.replication.factor", "1".into()),
-        ("key.converter", JSON_CONVERTER.into()),
-        ("value.converter", JSON_CONVERTER.into()),
-        ("exactly.once.source.support", "enabled".into()),
-    ]
+    let mut props = java_connect::shared_cluster_props(group);
+    props.push(("exactly.once.source.support", "enabled".into()));
+    props
 }
 
 /// The lines of Java's log at ERROR (its layout: `[date] LEVEL message`).
@@ -1076,31 +1064,7 @@ fn exactly_once_file_source_moves_between_kconnect_and_java_connect_without_loss
 fn first_placement(kc: &mut Process, group: &str, connector: &str, config: &Props) -> Operator {
     let bootstrap = kafka_bootstrap();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let open =
-        |topic: String| TopicLog::open(&bootstrap, &topic, &Props::new()).expect("topic log");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let (config_log, status_log) = loop {
-        let (config, mut status) = (
-            open(format!("{group}-configs")),
-            open(format!("{group}-status")),
-        );
-        // The worker creates the internal topics, compacted, the status
-        // topic last. Writing to one before would have the broker create it
-        // with cleanup.policy=delete, which Java Connect refuses.
-        if runtime
-            .block_on(status.read_to_end(Duration::from_secs(5)))
-            .is_ok()
-        {
-            break (config, status);
-        }
-        kc.assert_running();
-        assert!(
-            Instant::now() < deadline,
-            "internal topics never appeared; log:\n{}",
-            kc.log_tail()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
+    let (config_log, status_log) = java_connect::internal_topic_logs(&runtime, kc, group);
     let mut fencing = ClientConfig::new();
     fencing.set("bootstrap.servers", &bootstrap);
     let mut op = Operator {

@@ -18,15 +18,13 @@ use std::time::{Duration, Instant};
 use kconnect::connect::Props;
 use kconnect::storage::config_topic::{ConfigRecord, ConfigState, TargetState};
 use kconnect::storage::status_topic::{State, StatusRecord, StatusState};
-use kconnect::storage::topic_log::TopicLog;
 use serde_json::{json, Value as Json};
-use support::java_connect::{processes_naming, state_dir, JavaConnect};
+use support::java_connect::{self, processes_naming, state_dir, JavaConnect};
 use support::rest::Api;
 use support::*;
 
 const SOURCE_CLASS: &str = "org.apache.kafka.connect.file.FileStreamSourceConnector";
 const SINK_CLASS: &str = "org.apache.kafka.connect.file.FileStreamSinkConnector";
-const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
 /// Lines kconnect moves before it stops, and lines appended for Java.
 const FIRST: usize = 100;
 const MORE: usize = 100;
@@ -95,23 +93,6 @@ fn differences(got: &[String], want: &[String]) -> Option<String> {
     ))
 }
 
-/// The worker config both runtimes share: same group, same topics, same
-/// converters.
-fn common_props(group: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("bootstrap.servers", kafka_bootstrap()),
-        ("group.id", group.to_owned()),
-        ("config.storage.topic", format!("{group}-configs")),
-        ("offset.storage.topic", format!("{group}-offsets")),
-        ("status.storage.topic", format!("{group}-status")),
-        ("config.storage.replication.factor", "1".into()),
-        ("offset.storage.replication.factor", "1".into()),
-        ("status.storage.replication.factor", "1".into()),
-        ("key.converter", JSON_CONVERTER.into()),
-        ("value.converter", JSON_CONVERTER.into()),
-    ]
-}
-
 /// `GET /connectors?expand=status`: per connector, its state and its
 /// tasks' (number, state, trace).
 type Statuses = Vec<(String, String, Vec<(u64, String, String)>)>;
@@ -176,7 +157,6 @@ fn java_connect_takes_over_a_group_kconnect_ran_without_errors_loss_or_repeats()
     for d in [&kc_dir, &java_dir] {
         std::fs::create_dir_all(d).expect("creating a worker's dir");
     }
-    let bootstrap = kafka_bootstrap();
     let group = unique("mig");
     let data_topic = unique("mig-lines");
     create_topic(&data_topic, 1);
@@ -193,7 +173,7 @@ fn java_connect_takes_over_a_group_kconnect_ran_without_errors_loss_or_repeats()
 
     // kconnect runs both connectors, placed by hand as the operator would.
     let kc_props = kc_dir.join("worker.properties");
-    let mut props = common_props(&group);
+    let mut props = java_connect::shared_cluster_props(&group);
     props.extend([
         ("listeners", format!("http://127.0.0.1:{}", free_port())),
         ("offset.flush.interval.ms", "200".into()),
@@ -215,31 +195,8 @@ fn java_connect_takes_over_a_group_kconnect_ran_without_errors_loss_or_repeats()
         "worker",
     );
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let open =
-        |topic: String| TopicLog::open(&bootstrap, &topic, &Props::new()).expect("topic log");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let (mut config_log, mut status_log) = loop {
-        let (config, mut status) = (
-            open(format!("{group}-configs")),
-            open(format!("{group}-status")),
-        );
-        // The worker creates the internal topics, compacted, the status
-        // topic last. Writing to one before would have the broker create it
-        // with cleanup.policy=delete, which Java Connect refuses.
-        if runtime
-            .block_on(status.read_to_end(Duration::from_secs(5)))
-            .is_ok()
-        {
-            break (config, status);
-        }
-        kc.assert_running();
-        assert!(
-            Instant::now() < deadline,
-            "internal topics never appeared; log:\n{}",
-            kc.log_tail()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
+    let (mut config_log, mut status_log) =
+        java_connect::internal_topic_logs(&runtime, &mut kc, &group);
     let (input_path, output_path, stopped_path) = (
         input.to_string_lossy().into_owned(),
         output.to_string_lossy().into_owned(),
@@ -383,7 +340,7 @@ fn java_connect_takes_over_a_group_kconnect_ran_without_errors_loss_or_repeats()
     // Java Connect distributed on the same group and topics.
     let java_port = free_port();
     let java_props = java_dir.join("worker.properties");
-    let mut props = common_props(&group);
+    let mut props = java_connect::shared_cluster_props(&group);
     props.extend([
         ("listeners", format!("http://127.0.0.1:{java_port}")),
         ("offset.flush.interval.ms", "500".into()),

@@ -24,23 +24,11 @@ use support::postgres::{connect, create_database, debezium_plugin_path, drop_dat
 use support::rest::Api;
 use support::*;
 
-const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
-
 /// The worker config both runtimes share.
 fn common_props(group: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("bootstrap.servers", kafka_bootstrap()),
-        ("group.id", group.to_owned()),
-        ("config.storage.topic", format!("{group}-configs")),
-        ("offset.storage.topic", format!("{group}-offsets")),
-        ("status.storage.topic", format!("{group}-status")),
-        ("config.storage.replication.factor", "1".into()),
-        ("offset.storage.replication.factor", "1".into()),
-        ("status.storage.replication.factor", "1".into()),
-        ("key.converter", JSON_CONVERTER.into()),
-        ("value.converter", JSON_CONVERTER.into()),
-        ("offset.flush.interval.ms", "500".into()),
-    ]
+    let mut props = java_connect::shared_cluster_props(group);
+    props.push(("offset.flush.interval.ms", "500".into()));
+    props
 }
 
 /// One event as the test follows it: op, the row's id, its `v` after (or

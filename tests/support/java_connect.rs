@@ -177,3 +177,63 @@ pub fn processes_naming(dir: &Path) -> Vec<String> {
     }
     found
 }
+
+/// The worker config a kconnect worker and Java Connect share to be one
+/// Connect cluster in turn: the group, its three internal topics
+/// (replication factor 1 on the test broker), JsonConverter for keys and
+/// values. Tests add their own keys.
+pub fn shared_cluster_props(group: &str) -> Vec<(&'static str, String)> {
+    const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
+    vec![
+        ("bootstrap.servers", super::kafka_bootstrap()),
+        ("group.id", group.to_owned()),
+        ("config.storage.topic", format!("{group}-configs")),
+        ("offset.storage.topic", format!("{group}-offsets")),
+        ("status.storage.topic", format!("{group}-status")),
+        ("config.storage.replication.factor", "1".into()),
+        ("offset.storage.replication.factor", "1".into()),
+        ("status.storage.replication.factor", "1".into()),
+        ("key.converter", JSON_CONVERTER.into()),
+        ("value.converter", JSON_CONVERTER.into()),
+    ]
+}
+
+/// The config and status topics of `group` (as named by
+/// [`shared_cluster_props`]), once the kconnect worker `kc` has created
+/// them: it creates them compacted, the status topic last, and writing to
+/// one before would have the broker create it with cleanup.policy=delete,
+/// which Java Connect refuses.
+pub fn internal_topic_logs(
+    runtime: &tokio::runtime::Runtime,
+    kc: &mut super::Process,
+    group: &str,
+) -> (
+    kconnect::storage::topic_log::TopicLog,
+    kconnect::storage::topic_log::TopicLog,
+) {
+    use kconnect::storage::topic_log::TopicLog;
+    let bootstrap = super::kafka_bootstrap();
+    let open = |topic: String| {
+        TopicLog::open(&bootstrap, &topic, &kconnect::connect::Props::new()).expect("topic log")
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (config, mut status) = (
+            open(format!("{group}-configs")),
+            open(format!("{group}-status")),
+        );
+        if runtime
+            .block_on(status.read_to_end(Duration::from_secs(5)))
+            .is_ok()
+        {
+            return (config, status);
+        }
+        kc.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "internal topics never appeared; log:\n{}",
+            kc.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
