@@ -33,7 +33,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -186,6 +186,8 @@ pub struct TaskMetrics {
     transaction_size: Stat,
     transactions_committed: AtomicU64,
     transactions_aborted: AtomicU64,
+    /// Whether the task delivers exactly once (its transaction rows shown).
+    exactly_once: AtomicBool,
     // Sink tasks.
     read: Meter,
     send: Meter,
@@ -231,6 +233,7 @@ impl TaskMetrics {
             transaction_size: Stat::default(),
             transactions_committed: AtomicU64::new(0),
             transactions_aborted: AtomicU64::new(0),
+            exactly_once: AtomicBool::new(false),
             read: Meter::default(),
             send: Meter::default(),
             put_time_us: Stat::default(),
@@ -306,6 +309,11 @@ impl TaskMetrics {
     pub fn record_written(&self, sent: usize, written: usize) {
         self.write.mark(written as u64, ticks_us());
         self.active.fetch_sub(sent as i64, Ordering::Relaxed);
+    }
+
+    /// The task delivers exactly once: its transaction metrics are shown.
+    pub fn set_exactly_once(&self) {
+        self.exactly_once.store(true, Ordering::Relaxed);
     }
 
     /// An exactly-once task committed a transaction of `records` records.
@@ -909,8 +917,9 @@ const CONNECTOR_TASK_METRICS: [Row<TaskMetrics>; 9] = [
     ),
 ];
 
-/// `source-task-metrics`, per source task.
-const SOURCE_TASK_METRICS: [Row<TaskMetrics>; 14] = [
+/// `source-task-metrics` of exactly-once tasks only (Java's
+/// `TransactionMetricsGroup` exists only for them).
+const TRANSACTION_METRICS: [Row<TaskMetrics>; 5] = [
     gauge(
         "kafka_connect_source_task_transaction_size_min",
         "The number of records in the smallest transaction the task has committed so far.",
@@ -936,6 +945,10 @@ const SOURCE_TASK_METRICS: [Row<TaskMetrics>; 14] = [
         "The number of transactions this exactly-once task aborted (kconnect's; Java has none).",
         |t| t.transactions_aborted.load(Ordering::Relaxed),
     ),
+];
+
+/// `source-task-metrics`, per source task.
+const SOURCE_TASK_METRICS: [Row<TaskMetrics>; 9] = [
     gauge(
         "kafka_connect_source_task_source_record_poll_rate",
         "The average per-second number of records produced/polled (before transformation) by this task belonging to the named source connector in this worker.",
@@ -1352,6 +1365,12 @@ impl Collector for ConnectCollector {
             &tasks_of_kind(ConnectorKind::Source),
             now,
         )?;
+        let transactional: Vec<_> = by_task
+            .iter()
+            .filter(|(_, t)| t.exactly_once.load(Ordering::Relaxed))
+            .copied()
+            .collect();
+        encode_group(e, &TRANSACTION_METRICS, &transactional, now)?;
         encode_group(
             e,
             &SINK_TASK_METRICS,
@@ -1811,6 +1830,7 @@ mod tests {
             rows(&CONNECTOR_METRICS),
             rows(&CONNECTOR_TASK_METRICS),
             rows(&SOURCE_TASK_METRICS),
+            rows(&TRANSACTION_METRICS),
             rows(&SINK_TASK_METRICS),
             rows(&TASK_ERROR_METRICS),
             rows(&WORKER_METRICS),

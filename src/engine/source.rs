@@ -335,6 +335,9 @@ impl SourceTaskRunner {
     /// Delivers exactly once: the producer is transactional (its
     /// transactions initialised), and offsets go in its transactions.
     pub fn with_exactly_once(mut self, eos: Option<ExactlyOnce>) -> Self {
+        if eos.is_some() {
+            self.metrics.set_exactly_once();
+        }
         self.eos = eos;
         self
     }
