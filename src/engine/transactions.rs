@@ -95,6 +95,17 @@ pub enum Request {
     Abort,
 }
 
+impl Request {
+    /// What was asked: an abort wins over a commit, as in Java.
+    fn of(abort: bool, commit: bool) -> Option<Request> {
+        match (abort, commit) {
+            (true, _) => Some(Request::Abort),
+            (false, true) => Some(Request::Commit),
+            (false, false) => None,
+        }
+    }
+}
+
 impl WorkerTransactionContext {
     pub fn new() -> Arc<WorkerTransactionContext> {
         Arc::new(WorkerTransactionContext::default())
@@ -113,13 +124,7 @@ impl WorkerTransactionContext {
         }
         let abort = take(&mut r.abort_after, record);
         let commit = take(&mut r.commit_after, record);
-        if abort {
-            Some(Request::Abort)
-        } else if commit {
-            Some(Request::Commit)
-        } else {
-            None
-        }
+        Request::of(abort, commit)
     }
 
     /// Whether the task asked for a commit or an abort after the batch;
@@ -128,13 +133,7 @@ impl WorkerTransactionContext {
         let mut r = self.lock();
         let abort = std::mem::take(&mut r.abort_batch);
         let commit = std::mem::take(&mut r.commit_batch);
-        if abort {
-            Some(Request::Abort)
-        } else if commit {
-            Some(Request::Commit)
-        } else {
-            None
-        }
+        Request::of(abort, commit)
     }
 }
 
