@@ -75,6 +75,37 @@ fn apply(memory: &MemoryOffsetStore, topic: &str, records: Vec<(String, Option<V
     }
 }
 
+impl KafkaOffsetStore {
+    /// Writes offsets (`None` resets one) to the topic and waits for
+    /// Kafka's acknowledgements. Called from a blocking thread: it blocks
+    /// on the runtime.
+    fn write(
+        &self,
+        connector: &str,
+        changes: &[(&OffsetMap, Option<&OffsetMap>)],
+    ) -> Result<(), OffsetStoreError> {
+        let records: Vec<(String, Option<Vec<u8>>)> = changes
+            .iter()
+            .map(|(p, o)| {
+                (
+                    offset_key(connector, p),
+                    o.map(|o| Json::Object(o.clone()).to_string().into_bytes()),
+                )
+            })
+            .collect();
+        tokio::runtime::Handle::current()
+            .block_on(async {
+                let log = self.log.read().await;
+                try_join_all(records.iter().map(|(k, v)| log.send(k, v.as_deref()))).await
+            })
+            .map(|_| ())
+            .map_err(|e| OffsetStoreError::Io {
+                context: format!("writing offsets of {connector} to the offset topic"),
+                source: std::io::Error::other(e.to_string()),
+            })
+    }
+}
+
 impl OffsetStore for KafkaOffsetStore {
     fn get(&self, connector: &str, partition: &OffsetMap) -> Option<OffsetMap> {
         self.memory.get(connector, partition)
@@ -87,24 +118,9 @@ impl OffsetStore for KafkaOffsetStore {
         connector: &str,
         offsets: &[(OffsetMap, OffsetMap)],
     ) -> Result<(), OffsetStoreError> {
-        let records: Vec<(String, Vec<u8>)> = offsets
-            .iter()
-            .map(|(p, o)| {
-                (
-                    offset_key(connector, p),
-                    Json::Object(o.clone()).to_string().into_bytes(),
-                )
-            })
-            .collect();
-        tokio::runtime::Handle::current()
-            .block_on(async {
-                let log = self.log.read().await;
-                try_join_all(records.iter().map(|(k, v)| log.send(k, Some(v)))).await
-            })
-            .map_err(|e| OffsetStoreError::Io {
-                context: format!("writing offsets of {connector} to the offset topic"),
-                source: std::io::Error::other(e.to_string()),
-            })?;
+        let changes: Vec<(&OffsetMap, Option<&OffsetMap>)> =
+            offsets.iter().map(|(p, o)| (p, Some(o))).collect();
+        self.write(connector, &changes)?;
         self.memory.commit(connector, offsets)
     }
 
@@ -118,25 +134,9 @@ impl OffsetStore for KafkaOffsetStore {
         connector: &str,
         changes: &[(OffsetMap, Option<OffsetMap>)],
     ) -> Result<(), OffsetStoreError> {
-        let records: Vec<(String, Option<Vec<u8>>)> = changes
-            .iter()
-            .map(|(p, o)| {
-                (
-                    offset_key(connector, p),
-                    o.as_ref()
-                        .map(|o| Json::Object(o.clone()).to_string().into_bytes()),
-                )
-            })
-            .collect();
-        tokio::runtime::Handle::current()
-            .block_on(async {
-                let log = self.log.read().await;
-                try_join_all(records.iter().map(|(k, v)| log.send(k, v.as_deref()))).await
-            })
-            .map_err(|e| OffsetStoreError::Io {
-                context: format!("writing offsets of {connector} to the offset topic"),
-                source: std::io::Error::other(e.to_string()),
-            })?;
+        let refs: Vec<(&OffsetMap, Option<&OffsetMap>)> =
+            changes.iter().map(|(p, o)| (p, o.as_ref())).collect();
+        self.write(connector, &refs)?;
         self.memory.modify(connector, changes)
     }
 
